@@ -1,0 +1,1 @@
+export { appendEvents, contextOf, type EventEnvelope, type NewEvent } from './outbox.js';

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../platform/db.js';
+
+/** An event as a context publishes it. `type` is `<context>.<name>`, e.g. `inventory.stock_changed`. */
+export interface NewEvent<P = unknown> {
+  type: string;
+  version: number;
+  aggregateType: string;
+  aggregateId: string;
+  payload: P;
+  /** Defaults to a random UUID; pass one to make the append idempotent at a higher level. */
+  id?: string;
+  occurredAt?: Date;
+}
+
+/** An event as stored in the outbox and delivered to consumers. */
+export interface EventEnvelope<P = unknown> {
+  /** Outbox sequence number (unique, not commit-ordered). */
+  seq: number;
+  id: string;
+  type: string;
+  version: number;
+  context: string;
+  aggregateType: string;
+  aggregateId: string;
+  payload: P;
+  occurredAt: Date;
+}
+
+/**
+ * Appends events to the outbox. Call it with the same transaction handle as the change that
+ * causes them, so the change and its events commit together or not at all.
+ *
+ * @example
+ * await db.transaction(async (tx) => {
+ *   await stock.reserve(tx, line);
+ *   await appendEvents(tx, [{ type: 'inventory.stock_changed', version: 1,
+ *     aggregateType: 'sku', aggregateId: line.sku, payload }]);
+ * });
+ */
+export async function appendEvents(tx: Db, events: readonly NewEvent[]): Promise<string[]> {
+  if (events.length === 0) return [];
+  const ids = events.map((e) => e.id ?? randomUUID());
+  await tx.query(
+    `INSERT INTO events_outbox (event_id, type, version, context, aggregate_type, aggregate_id, payload, occurred_at)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])`,
+    [
+      ids,
+      events.map((e) => e.type),
+      events.map((e) => e.version),
+      events.map((e) => contextOf(e.type)),
+      events.map((e) => e.aggregateType),
+      events.map((e) => e.aggregateId),
+      events.map((e) => JSON.stringify(e.payload)),
+      events.map((e) => (e.occurredAt ?? new Date()).toISOString()),
+    ],
+  );
+  // Wakes in-process consumers at commit (NOTIFY is delivered only if the transaction commits).
+  await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
+  return ids;
+}
+
+export function contextOf(type: string): string {
+  const dot = type.indexOf('.');
+  if (dot <= 0) throw new Error(`event type "${type}" must be <context>.<name>`);
+  return type.slice(0, dot);
+}

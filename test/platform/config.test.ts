@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/platform/config.js';
+
+test('defaults give the embedded mode', () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 3000);
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.natsUrl, undefined);
+  assert.match(c.dataDir, /\/data$/);
+  assert.equal(c.simPort, 3100);
+});
+
+test('reads the conventional variables', () => {
+  const c = loadConfig({ PORT: '8080', DATABASE_URL: 'postgres://u@h:5432/db', NATS_URL: 'nats://127.0.0.1:4222', EMBUDO_DATA_DIR: '/tmp/x' });
+  assert.equal(c.port, 8080);
+  assert.equal(c.databaseUrl, 'postgres://u@h:5432/db');
+  assert.equal(c.natsUrl, 'nats://127.0.0.1:4222');
+  assert.equal(c.dataDir, '/tmp/x');
+});
+
+test('every bad value is named at once with its own message', () => {
+  try {
+    loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', NATS_URL: 'http://x' });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    const vars = err.problems.map((p) => p.variable).sort();
+    assert.deepEqual(vars, ['DATABASE_URL', 'LOG_LEVEL', 'NATS_URL', 'PORT']);
+    assert.match(err.message, /PORT: .*eighty/);
+    assert.match(err.message, /DATABASE_URL: must be a URL starting with postgres:\/\//);
+  }
+});
+
+test('a URL value is never echoed (it may carry a password)', () => {
+  assert.throws(
+    () => loadConfig({ DATABASE_URL: 'mysql://user:hunter2@h/db' }),
+    (err: unknown) => err instanceof ConfigError && !err.message.includes('hunter2'),
+  );
+});
+
+test('port out of range is rejected', () => {
+  assert.throws(() => loadConfig({ PORT: '70000' }), ConfigError);
+  assert.throws(() => loadConfig({ SIM_PORT: '-1' }), ConfigError);
+});
