@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInput, CustomersService, DeliveryAddress } from '../customers/index.js';
+import { validateAddress } from '../customers/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../platform/db.js';
+import { isAppError } from '../platform/errors.js';
+import type { Logger } from '../platform/log.js';
+import { priceLines, type PricedLine, type Totals } from './domain/totals.js';
+import { checkoutError } from './errors.js';
+import type { OrderService } from './order-service.js';
+import { publish } from './order-service.js';
+import type { CatalogPort, InventoryPort, PaymentMethod, PaymentsPort, StartPaymentResult } from './ports.js';
+import * as store from './store.js';
+
+export interface CheckoutServiceDeps {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  catalog: CatalogPort;
+  inventory: InventoryPort;
+  payments: PaymentsPort;
+  customers: Pick<CustomersService, 'getAddress'>;
+  orders: OrderService;
+}
+
+export type PaymentChoice =
+  | { method: 'oneclick'; savedCardId: string }
+  | { method: 'webpay'; returnUrl?: string | undefined }
+  | { method: 'mercadopago_card'; cardToken: string; paymentMethodId: string }
+  | { method: 'mercadopago_cash'; paymentMethodId: string };
+
+export interface CheckoutInput {
+  addressId?: string | undefined;
+  address?: AddressInput | undefined;
+  payment: PaymentChoice;
+  /** The total the shopper saw; a different computed total is refused (`total_mismatch`). */
+  expectedTotal?: number | undefined;
+  currency?: string | undefined;
+}
+
+/** What the client does next after checkout. */
+export type NextAction =
+  | { type: 'redirect'; url: string; token: string; method: 'POST' | 'GET'; field: string }
+  | { type: 'result'; outcome: 'approved' | 'rejected'; reason?: string }
+  | { type: 'wait' };
+
+export interface CheckoutResult {
+  orderId: string;
+  status: 'pending_payment' | 'payment_failed';
+  totals: Totals;
+  lines: PricedLine[];
+  payment: { attemptId: string | null; status: StartPaymentResult['status'] | 'unknown'; reason?: string };
+  next: NextAction;
+}
+
+export interface CartView {
+  id: string;
+  status: store.CartRow['status'];
+  orderId: string | null;
+  lines: PricedLine[];
+  totals: Totals;
+  unavailable: string[];
+}
+
+export const MAX_LINES = 50;
+const MAX_QTY = 99;
+
+/** How long stock is held per payment method: redirects take minutes, cash takes days. */
+const RESERVATION_TTL_S: Record<PaymentMethod, number> = {
+  oneclick: 600,
+  webpay: 1_200,
+  mercadopago_card: 900,
+  mercadopago_cash: 3 * 24 * 3600,
+};
+
+export function createCheckoutService(deps: CheckoutServiceDeps) {
+  const { db, clock, logger, catalog, inventory, payments, orders } = deps;
+
+  const ownCart = async (customerId: string, cartId: string, lock = false, tx: import('../platform/db.js').Db = db) => {
+    const cart = await store.findCart(tx, cartId, lock);
+    if (!cart || cart.customer_id !== customerId) throw checkoutError('cart_not_found', 'no such cart');
+    return cart;
+  };
+
+  /** Prices lines from the catalog: unknown SKUs, inactive ones and foreign currencies are refused. */
+  const price = async (lines: { sku: string; quantity: number }[], regionCode?: string) => {
+    const views = new Map((await catalog.getSkus(lines.map((l) => l.sku))).map((v) => [v.sku, v]));
+    const unknown = lines.filter((l) => !views.has(l.sku)).map((l) => l.sku);
+    if (unknown.length > 0) throw checkoutError('unknown_sku', `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
+    const inactive = lines.filter((l) => views.get(l.sku)?.active === false).map((l) => l.sku);
+    if (inactive.length > 0) throw checkoutError('sku_unavailable', `no longer sold: ${inactive.join(', ')}`, { skus: inactive });
+    const foreign = lines.filter((l) => views.get(l.sku)?.currency !== 'CLP').map((l) => l.sku);
+    if (foreign.length > 0) throw checkoutError('unsupported_currency', 'only CLP prices can be sold', { skus: foreign });
+    return priceLines(lines.map((l) => {
+      const v = views.get(l.sku);
+      return { sku: l.sku, name: v?.name ?? l.sku, quantity: l.quantity, unitPrice: v?.price ?? 0 };
+    }), regionCode);
+  };
+
+  const view = async (cart: store.CartRow): Promise<CartView> => {
+    const lines = await store.cartLines(db, cart.id);
+    const views = new Map((lines.length ? await catalog.getSkus(lines.map((l) => l.sku)) : []).map((v) => [v.sku, v]));
+    const sellable = lines.filter((l) => views.get(l.sku)?.active === true && views.get(l.sku)?.currency === 'CLP');
+    const priced = priceLines(sellable.map((l) => {
+      const v = views.get(l.sku);
+      return { sku: l.sku, name: v?.name ?? l.sku, quantity: l.quantity, unitPrice: v?.price ?? 0 };
+    }));
+    return {
+      id: cart.id, status: cart.status, orderId: cart.order_id, lines: priced.lines, totals: priced.totals,
+      unavailable: lines.filter((l) => !sellable.includes(l)).map((l) => l.sku),
+    };
+  };
+
+  /** Changes a line under the cart's row lock so a concurrent checkout sees all or nothing. */
+  const changeLine = async (customerId: string, cartId: string, sku: string, change: (current: number) => number) => {
+    await db.transaction(async (tx) => {
+      const cart = await ownCart(customerId, cartId, true, tx);
+      if (cart.status !== 'open') throw checkoutError('cart_not_open', 'the cart is already checked out', { orderId: cart.order_id });
+      const current = (await store.cartLines(tx, cartId)).find((l) => l.sku === sku)?.quantity ?? 0;
+      const next = change(current);
+      if (next > MAX_QTY) throw checkoutError('invalid_quantity', `at most ${MAX_QTY} units per line`);
+      if (next <= 0) {
+        await store.deleteLine(tx, cartId, sku, clock.now());
+        return;
+      }
+      if (current === 0 && (await store.countLines(tx, cartId)) >= MAX_LINES) {
+        throw checkoutError('too_many_lines', `at most ${MAX_LINES} lines per cart`);
+      }
+      await store.setLine(tx, cartId, sku, next, clock.now());
+    });
+  };
+
+  const resolveAddress = async (customerId: string, input: CheckoutInput): Promise<DeliveryAddress> => {
+    if (input.addressId) return deps.customers.getAddress(customerId, input.addressId);
+    if (!input.address) throw checkoutError('address_required', 'choose a saved address (addressId) or give one (address)');
+    const result = validateAddress(input.address);
+    if (!result.ok) throw checkoutError('invalid_address', 'the address is not valid', { problems: result.problems });
+    return result.address;
+  };
+
+  const startPayment = async (order: { id: string; total: number; customerId: string; email: string }, choice: PaymentChoice): Promise<StartPaymentResult> => {
+    const base = { orderId: order.id, amount: order.total, currency: 'CLP' as const, customerId: order.customerId, payerEmail: order.email };
+    switch (choice.method) {
+      case 'oneclick':
+        return payments.startPayment({ ...base, method: 'oneclick', savedCardId: choice.savedCardId });
+      case 'webpay':
+        return payments.startPayment({ ...base, method: 'webpay', ...(choice.returnUrl ? { returnUrl: choice.returnUrl } : {}) });
+      case 'mercadopago_card':
+        return payments.startPayment({ ...base, method: 'mercadopago_card', cardToken: choice.cardToken, paymentMethodId: choice.paymentMethodId });
+      case 'mercadopago_cash':
+        return payments.startPayment({ ...base, method: 'mercadopago_cash', paymentMethodId: choice.paymentMethodId });
+    }
+  };
+
+  return {
+    async createCart(customerId: string): Promise<CartView> {
+      return view(await store.insertCart(db, { id: randomUUID(), customerId, now: clock.now() }));
+    },
+
+    async getCart(customerId: string, cartId: string): Promise<CartView> {
+      return view(await ownCart(customerId, cartId));
+    },
+
+    /** Adds units of a SKU (checked against the catalog) to an open cart. */
+    async addLine(customerId: string, cartId: string, sku: string, quantity: number): Promise<CartView> {
+      await price([{ sku, quantity }]);
+      await changeLine(customerId, cartId, sku, (q) => q + quantity);
+      return view(await ownCart(customerId, cartId));
+    },
+
+    async setLineQuantity(customerId: string, cartId: string, sku: string, quantity: number): Promise<CartView> {
+      if (quantity > 0) await price([{ sku, quantity }]);
+      await changeLine(customerId, cartId, sku, () => quantity);
+      return view(await ownCart(customerId, cartId));
+    },
+
+    async removeLine(customerId: string, cartId: string, sku: string): Promise<CartView> {
+      await changeLine(customerId, cartId, sku, () => 0);
+      return view(await ownCart(customerId, cartId));
+    },
+
+    /**
+     * Checkout, as explicit steps with compensation: claim the cart (one order per cart, so a
+     * double click cannot buy twice) → price from the catalog → reserve stock → record the
+     * order in `pending_payment` with its outbox event → start the payment. A failure before
+     * the order exists releases the reservation and reopens the cart; a payment that cannot
+     * start moves the order to `payment_failed` and releases its stock.
+     */
+    async checkout(customer: { id: string; email: string }, cartId: string, input: CheckoutInput): Promise<CheckoutResult> {
+      if (input.currency !== undefined && input.currency !== 'CLP') {
+        throw checkoutError('unsupported_currency', 'checkout is in CLP only', { currency: input.currency });
+      }
+      const delivery = await resolveAddress(customer.id, input);
+      const orderId = randomUUID();
+      const now = clock.now();
+
+      const claimed = await db.transaction(async (tx) => {
+        const cart = await store.claimCart(tx, cartId, customer.id, orderId, now);
+        return cart ? await store.cartLines(tx, cartId) : undefined;
+      });
+      if (!claimed) {
+        const cart = await ownCart(customer.id, cartId);
+        throw checkoutError('cart_checked_out', 'this cart is already being checked out', { orderId: cart.order_id });
+      }
+
+      let reservation: Awaited<ReturnType<InventoryPort['reserve']>> | undefined;
+      let priced: ReturnType<typeof priceLines>;
+      try {
+        if (claimed.length === 0) throw checkoutError('empty_cart', 'the cart is empty');
+        priced = await price(claimed, delivery.regionCode);
+        if (input.expectedTotal !== undefined && input.expectedTotal !== priced.totals.total) {
+          throw checkoutError('total_mismatch', 'the total changed; review the cart', { expected: input.expectedTotal, totals: priced.totals });
+        }
+        reservation = await inventory.reserve({
+          lines: claimed.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+          ttlSeconds: RESERVATION_TTL_S[input.payment.method],
+          reference: orderId,
+        });
+        const row: store.OrderRow = {
+          id: orderId, customer_id: customer.id, cart_id: cartId, status: 'pending_payment', currency: 'CLP',
+          subtotal: priced.totals.subtotal, shipping: priced.totals.shipping, total: priced.totals.total, refunded_amount: 0,
+          payment_method: input.payment.method, payment_attempt_id: null, reservation_id: reservation.id,
+          reservation_expires_at: reservation.expiresAt, delivery, version: 1, created_at: now, updated_at: now,
+        };
+        const lines = priced.lines;
+        await db.transaction(async (tx) => {
+          await store.insertOrder(tx, row, lines);
+          await store.insertTransition(tx, { orderId, from: null, to: 'pending_payment', reason: 'placed', cause: `cart:${cartId}`, now });
+          await store.markCartCheckedOut(tx, cartId, now);
+          await publish(tx, row, lines.map((l) => ({ sku: l.sku, name: l.name, quantity: l.quantity, unit_price: l.unitPrice, line_total: l.lineTotal })), null, 'placed', now);
+        });
+      } catch (err) {
+        if (reservation) await inventory.release(reservation.id, 'checkout_failed').catch((e: unknown) => logger.error({ err: e, orderId }, 'release after failed checkout'));
+        await store.reopenCart(db, cartId, orderId, clock.now());
+        throw err;
+      }
+
+      let payment: StartPaymentResult;
+      try {
+        payment = await startPayment({ id: orderId, total: priced.totals.total, customerId: customer.id, email: customer.email }, input.payment);
+      } catch (err) {
+        if (isAppError(err) && err.kind !== 'unavailable') {
+          // Nothing was charged: the payment could not even start. Give the stock back.
+          await orders.apply(orderId, { type: 'payment_rejected', attemptId: 'not_started', reason: err.code }, 'checkout');
+          return {
+            orderId, status: 'payment_failed', totals: priced.totals, lines: priced.lines,
+            payment: { attemptId: null, status: 'rejected', reason: err.code }, next: { type: 'result', outcome: 'rejected', reason: err.code },
+          };
+        }
+        // The outcome is unknown (timeout, processor down): payments' janitor or the
+        // reservation expiry settles it; the client follows the order status.
+        logger.error({ err, orderId }, 'payment start failed; order stays pending');
+        return {
+          orderId, status: 'pending_payment', totals: priced.totals, lines: priced.lines,
+          payment: { attemptId: null, status: 'unknown' }, next: { type: 'wait' },
+        };
+      }
+      const next: NextAction =
+        payment.status === 'redirect' && payment.redirect ? { type: 'redirect', ...payment.redirect }
+          : payment.status === 'approved' ? { type: 'result', outcome: 'approved' }
+            : payment.status === 'rejected' ? { type: 'result', outcome: 'rejected', ...(payment.reason ? { reason: payment.reason } : {}) }
+              : { type: 'wait' };
+      await store.setPaymentView(db, orderId, payment.status, next.type === 'redirect' ? next : null, clock.now());
+      return {
+        orderId, status: 'pending_payment', totals: priced.totals, lines: priced.lines,
+        payment: { attemptId: payment.attemptId, status: payment.status, ...(payment.reason ? { reason: payment.reason } : {}) },
+        next,
+      };
+    },
+  };
+}
+
+export type CheckoutService = ReturnType<typeof createCheckoutService>;

@@ -1,0 +1,261 @@
+import { appendEvents, type EventEnvelope } from '../events/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Database, Db } from '../platform/db.js';
+import { isAppError } from '../platform/errors.js';
+import type { Logger } from '../platform/log.js';
+import { canTransition, decide, type Decision, type Effect, type OrderInput, type OrderStatus } from './domain/order-state.js';
+import { checkoutError } from './errors.js';
+import {
+  ORDER_EVENT_TYPE, OrderEventV1, PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1,
+} from './events.js';
+import type { InventoryPort, PaymentsPort } from './ports.js';
+import * as store from './store.js';
+
+export interface OrderServiceDeps {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  inventory: InventoryPort;
+  payments: PaymentsPort;
+  /** Called after a transition made by this service has committed (SSE wake-up). */
+  onCommitted?: (orderId: string) => void;
+}
+
+export type ApplyOutcome =
+  | { kind: 'transitioned'; from: OrderStatus; to: OrderStatus; reason: string }
+  | { kind: 'ignored'; status: OrderStatus; reason: string };
+
+/** The event types of the payments context this service consumes. */
+export const PAYMENT_EVENT_TYPES = [
+  'payments.payment_approved', 'payments.payment_rejected', 'payments.payment_expired',
+  'payments.payment_pending', 'payments.refund_succeeded',
+] as const;
+
+const again = (id: string | undefined) => (id === undefined ? ('unfillable' as const) : { reservationId: id });
+const isCode = (err: unknown, ...codes: string[]) => isAppError(err) && codes.includes(err.code);
+
+/**
+ * Order transitions: each one locks the order row, asks the state machine, runs the
+ * compensating effects (stock commit/release, refund — all idempotent on the other side),
+ * and records the new state, its transition row, the read model and the outbox event in the
+ * same transaction.
+ */
+export function createOrderService(deps: OrderServiceDeps) {
+  const { db, clock, logger, inventory, payments } = deps;
+
+  /** Takes stock again for an order whose reservation is gone and commits it at once. */
+  const reserveAgain = async (order: store.OrderRow, tx: Db): Promise<string | undefined> => {
+    const lines = await store.orderLines(tx, order.id);
+    try {
+      const r = await inventory.reserve({ lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })), ttlSeconds: 300, reference: order.id });
+      await inventory.commit(r.id);
+      return r.id;
+    } catch (err) {
+      if (isCode(err, 'insufficient_stock', 'unknown_sku')) return undefined;
+      throw err;
+    }
+  };
+
+  /** Runs a decision's effects; may turn it into another decision (late approval, no stock). */
+  const runEffects = async (tx: Db, order: store.OrderRow, decision: Extract<Decision, { kind: 'transition' }>, input: OrderInput) => {
+    let reservationId: string | undefined;
+    for (const effect of decision.effects) {
+      const fallback = await runEffect(tx, order, effect);
+      if (fallback === 'unfillable') {
+        const attemptId = decision.paidAttemptId ?? 'unknown';
+        const amount = input.type === 'payment_approved' ? input.amount : order.total;
+        const next = decide(facts(order), { type: 'late_approval_unfillable', attemptId, amount });
+        if (next.kind !== 'transition') throw new Error(`late approval of ${order.id} cannot be compensated: ${next.kind}`);
+        await runEffects(tx, order, next, input);
+        return next;
+      }
+      if (fallback !== undefined) reservationId = fallback.reservationId;
+    }
+    return reservationId ? { ...decision, reservationId } : decision;
+  };
+
+  const runEffect = async (tx: Db, order: store.OrderRow, effect: Effect): Promise<{ reservationId: string } | 'unfillable' | undefined> => {
+    switch (effect.kind) {
+      case 'commit_stock':
+        try {
+          await inventory.commit(order.reservation_id);
+          return undefined;
+        } catch (err) {
+          if (!isCode(err, 'reservation_expired', 'reservation_released', 'reservation_not_found')) throw err;
+          logger.warn({ orderId: order.id }, 'payment approved after the reservation lapsed: reserving again');
+          return again(await reserveAgain(order, tx));
+        }
+      case 'reserve_and_commit_stock':
+        return again(await reserveAgain(order, tx));
+      case 'release_stock':
+        await inventory.release(order.reservation_id, 'order_not_paid');
+        return undefined;
+      case 'refund_payment':
+        logger.warn({ orderId: order.id, amount: effect.amount, reason: effect.reason }, 'refunding a payment the order cannot keep');
+        await payments.refund({ orderId: order.id, amount: effect.amount, reason: effect.reason });
+        return undefined;
+    }
+  };
+
+  /** Applies one input to a locked order inside `tx`. Throws `illegal_transition` on rejects. */
+  const applyInTx = async (tx: Db, orderId: string, input: OrderInput, cause: string | null): Promise<ApplyOutcome> => {
+    const order = await store.findOrder(tx, orderId, true);
+    if (!order) throw checkoutError('order_not_found', 'no such order', { orderId });
+    const first = decide(facts(order), input);
+    if (first.kind === 'ignore') {
+      logger.info({ orderId, input: input.type, status: order.status, reason: first.reason }, 'order input ignored');
+      return { kind: 'ignored', status: order.status, reason: first.reason };
+    }
+    if (first.kind === 'reject') throw checkoutError(first.code, first.message, { orderId, status: order.status, input: input.type });
+    const decision = await runEffects(tx, order, first, input);
+    if (!canTransition(order.status, decision.to)) {
+      // The table in domain/order-state.ts is the law; decide() must never step outside it.
+      throw checkoutError('illegal_transition', `${order.status} → ${decision.to} is not allowed`, { orderId });
+    }
+    const now = clock.now();
+    const paidAttemptId = decision.paidAttemptId ?? order.payment_attempt_id;
+    const refundedAmount = decision.refundedAmount ?? order.refunded_amount;
+    await store.updateOrderState(tx, {
+      id: order.id, status: decision.to, paymentAttemptId: paidAttemptId, refundedAmount, now,
+      ...('reservationId' in decision && typeof decision.reservationId === 'string' ? { reservationId: decision.reservationId } : {}),
+    });
+    await store.insertTransition(tx, { orderId, from: order.status, to: decision.to, reason: decision.reason, cause, now });
+    await store.setStatusView(tx, orderId, decision.to, now, paymentStatusFor(decision.to));
+    const lines = await store.orderLines(tx, orderId);
+    await publish(tx, { ...order, status: decision.to, payment_attempt_id: paidAttemptId, refunded_amount: refundedAmount }, lines, order.status, decision.reason, now);
+    return { kind: 'transitioned', from: order.status, to: decision.to, reason: decision.reason };
+  };
+
+  const apply = async (orderId: string, input: OrderInput, cause: string | null): Promise<ApplyOutcome> => {
+    const outcome = await db.transaction((tx) => applyInTx(tx, orderId, input, cause));
+    if (outcome.kind === 'transitioned') deps.onCommitted?.(orderId);
+    return outcome;
+  };
+
+  return {
+    applyInTx,
+    apply,
+
+    /**
+     * The consumer of `payments.*` outcome events. Runs inside the event bus's transaction
+     * (with its inbox row), so each event moves the order at most once; duplicates and late
+     * or out-of-order outcomes are ignored by the state machine.
+     */
+    async handlePaymentEvent(tx: Db, event: EventEnvelope): Promise<void> {
+      const cause = `event:${event.id}`;
+      const orderExists = async (orderId: string) => (await store.findOrder(tx, orderId)) !== undefined;
+      switch (event.type) {
+        case 'payments.payment_approved': {
+          const p = PaymentApprovedV1.parse(event.payload);
+          if (!(await orderExists(p.orderId))) return;
+          await applyInTx(tx, p.orderId, { type: 'payment_approved', attemptId: p.attemptId, amount: p.amount }, cause);
+          return;
+        }
+        case 'payments.payment_rejected': {
+          const p = PaymentRejectedV1.parse(event.payload);
+          if (!(await orderExists(p.orderId))) return;
+          await applyInTx(tx, p.orderId, { type: 'payment_rejected', attemptId: p.attemptId, reason: p.reason ?? 'rejected' }, cause);
+          return;
+        }
+        case 'payments.payment_expired': {
+          const p = PaymentExpiredV1.parse(event.payload);
+          if (!(await orderExists(p.orderId))) return;
+          await applyInTx(tx, p.orderId, { type: 'payment_expired', attemptId: p.attemptId }, cause);
+          return;
+        }
+        case 'payments.payment_pending': {
+          const p = PaymentPendingV1.parse(event.payload);
+          await tx.query(
+            `UPDATE checkout_order_status SET payment_status = 'pending', version = version + 1, updated_at = $2
+             WHERE order_id = $1 AND status = 'pending_payment' AND payment_status IS DISTINCT FROM 'pending'`,
+            [p.orderId, clock.now()],
+          );
+          return;
+        }
+        case 'payments.refund_succeeded': {
+          const p = RefundSucceededV1.parse(event.payload);
+          if (!(await orderExists(p.orderId))) return;
+          if (!(await store.insertRefund(tx, { refundId: p.refundId, orderId: p.orderId, amount: p.amount, now: clock.now() }))) return;
+          await applyInTx(tx, p.orderId, { type: 'refund_succeeded', amount: p.amount }, cause);
+          return;
+        }
+        default:
+          return;
+      }
+    },
+
+    /** Expires pending orders whose reservation time is over; returns how many moved. */
+    async expireDue(limit = 100): Promise<number> {
+      let moved = 0;
+      for (const id of await store.duePendingOrders(db, clock.now(), limit)) {
+        const outcome = await apply(id, { type: 'reservation_timeout' }, 'sweeper');
+        if (outcome.kind === 'transitioned') moved++;
+      }
+      return moved;
+    },
+
+    /** Asks payments for a refund of a paid order; the order moves when the refund succeeds. */
+    async requestRefund(orderId: string, amount: number, reason: string): Promise<{ requested: number; refundable: number }> {
+      return db.transaction(async (tx) => {
+        const order = await store.findOrder(tx, orderId, true);
+        if (!order) throw checkoutError('order_not_found', 'no such order');
+        if (!['paid', 'fulfilled', 'partially_refunded'].includes(order.status)) {
+          throw checkoutError('order_not_refundable', `an order that is ${order.status} cannot be refunded`);
+        }
+        const refundable = order.total - order.refunded_amount;
+        if (amount > refundable) throw checkoutError('refund_exceeds_paid', `at most ${refundable} CLP can be refunded`, { refundable });
+        await payments.refund({ orderId, amount, reason });
+        return { requested: amount, refundable: refundable - amount };
+      });
+    },
+  };
+}
+
+export type OrderService = ReturnType<typeof createOrderService>;
+
+function facts(order: store.OrderRow) {
+  return { status: order.status, total: order.total, refundedAmount: order.refunded_amount, paidAttemptId: order.payment_attempt_id };
+}
+
+function paymentStatusFor(status: OrderStatus): string | undefined {
+  switch (status) {
+    case 'paid':
+      return 'approved';
+    case 'payment_failed':
+      return 'rejected';
+    case 'expired':
+      return 'expired';
+    case 'pending_payment':
+    case 'cancelled':
+    case 'refunding':
+    case 'partially_refunded':
+    case 'refunded':
+    case 'fulfilled':
+      return undefined;
+  }
+}
+
+/** Appends the `checkout.order_*` event of an order's new status. */
+export async function publish(
+  tx: Db, order: store.OrderRow, lines: store.OrderLineRow[], previous: OrderStatus | null, reason: string, now: Date,
+): Promise<void> {
+  const payload = OrderEventV1.parse({
+    orderId: order.id,
+    customerId: order.customer_id,
+    status: order.status,
+    previousStatus: previous,
+    reason,
+    currency: order.currency,
+    subtotal: order.subtotal,
+    shipping: order.shipping,
+    total: order.total,
+    refundedAmount: order.refunded_amount,
+    paymentMethod: order.payment_method,
+    paymentAttemptId: order.payment_attempt_id,
+    lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unit_price })),
+    delivery: { comuna: order.delivery.comuna, region: order.delivery.region, regionCode: order.delivery.regionCode },
+    placedAt: order.created_at.toISOString(),
+    occurredAt: now.toISOString(),
+  });
+  await appendEvents(tx, [{ type: ORDER_EVENT_TYPE[order.status], version: 1, aggregateType: 'order', aggregateId: order.id, payload, occurredAt: now }]);
+}

@@ -1,0 +1,70 @@
+import type { EventEnvelope } from '../events/index.js';
+import type { Db } from '../platform/db.js';
+import type { Worker } from '../platform/worker.js';
+
+// The other contexts as checkout needs them (signatures from CONTRACTS.md). The composition
+// root passes the real catalog/inventory/payments/event bus; tests may pass small stand-ins.
+
+export interface SkuView {
+  sku: string;
+  productId: string;
+  name: string;
+  category: string;
+  price: number;
+  currency: 'CLP';
+  active: boolean;
+  attributes: Record<string, string>;
+}
+
+export interface CatalogPort {
+  getSkus(skus: string[]): Promise<SkuView[]>;
+}
+
+export interface Reservation {
+  id: string;
+  status: 'active' | 'committed' | 'released' | 'expired';
+  expiresAt: Date;
+  reference?: string;
+  allocations: { sku: string; locationId: string; quantity: number }[];
+}
+
+export interface InventoryPort {
+  /** Throws AppError `insufficient_stock` or `unknown_sku`. */
+  reserve(input: { lines: { sku: string; quantity: number; locationId?: string }[]; ttlSeconds?: number; reference?: string }): Promise<Reservation>;
+  /** Idempotent; throws `reservation_expired` when the reservation timed out. */
+  commit(reservationId: string): Promise<unknown>;
+  /** Idempotent. */
+  release(reservationId: string, reason?: string): Promise<unknown>;
+}
+
+export type PaymentMethod = 'oneclick' | 'webpay' | 'mercadopago_card' | 'mercadopago_cash';
+
+export interface StartPaymentInput {
+  orderId: string;
+  amount: number;
+  currency: 'CLP';
+  customerId: string;
+  method: PaymentMethod;
+  savedCardId?: string;
+  cardToken?: string;
+  paymentMethodId?: string;
+  payerEmail?: string;
+  returnUrl?: string;
+}
+
+export interface StartPaymentResult {
+  attemptId: string;
+  status: 'approved' | 'rejected' | 'pending' | 'redirect';
+  redirect?: { url: string; token: string; method: 'POST' | 'GET'; field: string };
+  reason?: string;
+}
+
+export interface PaymentsPort {
+  startPayment(input: StartPaymentInput): Promise<StartPaymentResult>;
+  refund(input: { orderId: string; amount: number; reason: string }): Promise<unknown>;
+}
+
+export interface EventsPort {
+  consumer(spec: { name: string; types: string[]; handle: (tx: Db, event: EventEnvelope) => Promise<void> }): Worker;
+  subscribe(types: string[], listener: (event: EventEnvelope) => void): () => void;
+}

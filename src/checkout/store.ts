@@ -1,0 +1,275 @@
+import type { Db } from '../platform/db.js';
+import type { OrderStatus } from './domain/order-state.js';
+import type { PricedLine } from './domain/totals.js';
+
+export interface CartRow {
+  id: string;
+  customer_id: string;
+  status: 'open' | 'checking_out' | 'checked_out';
+  order_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface OrderRow {
+  id: string;
+  customer_id: string;
+  cart_id: string;
+  status: OrderStatus;
+  currency: 'CLP';
+  subtotal: number;
+  shipping: number;
+  total: number;
+  refunded_amount: number;
+  payment_method: string;
+  payment_attempt_id: string | null;
+  reservation_id: string;
+  reservation_expires_at: Date;
+  delivery: Delivery;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** The address snapshot an order keeps (the customer may edit or delete theirs later). */
+export interface Delivery {
+  recipientName: string;
+  street: string;
+  number: string;
+  apartment: string | null;
+  comuna: string;
+  region: string;
+  regionCode: string;
+  phone: string | null;
+  reference: string | null;
+}
+
+export interface OrderLineRow {
+  sku: string;
+  name: string;
+  quantity: number;
+  unit_price: number;
+  line_total: number;
+}
+
+export interface StatusRow {
+  order_id: string;
+  customer_id: string;
+  status: OrderStatus;
+  total: number;
+  currency: string;
+  payment_status: string | null;
+  next_action: unknown;
+  version: number;
+  updated_at: Date;
+}
+
+type R<T> = T & Record<string, unknown>;
+
+// ── carts ────────────────────────────────────────────────────────────────────────────────
+
+export async function insertCart(db: Db, c: { id: string; customerId: string; now: Date }): Promise<CartRow> {
+  const { rows } = await db.query<R<CartRow>>(
+    `INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ($1, $2, 'open', $3, $3) RETURNING *`,
+    [c.id, c.customerId, c.now],
+  );
+  return rows[0] as CartRow;
+}
+
+export async function findCart(db: Db, id: string, lock = false): Promise<CartRow | undefined> {
+  const { rows } = await db.query<R<CartRow>>(`SELECT * FROM carts WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  return rows[0];
+}
+
+export async function cartLines(db: Db, cartId: string): Promise<{ sku: string; quantity: number }[]> {
+  const { rows } = await db.query<{ sku: string; quantity: number }>(
+    'SELECT sku, quantity FROM cart_lines WHERE cart_id = $1 ORDER BY added_at, sku',
+    [cartId],
+  );
+  return rows;
+}
+
+export async function setLine(db: Db, cartId: string, sku: string, quantity: number, now: Date): Promise<void> {
+  await db.query(
+    `INSERT INTO cart_lines (cart_id, sku, quantity, added_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = EXCLUDED.quantity`,
+    [cartId, sku, quantity, now],
+  );
+  await db.query('UPDATE carts SET updated_at = $2 WHERE id = $1', [cartId, now]);
+}
+
+export async function deleteLine(db: Db, cartId: string, sku: string, now: Date): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM cart_lines WHERE cart_id = $1 AND sku = $2', [cartId, sku]);
+  await db.query('UPDATE carts SET updated_at = $2 WHERE id = $1', [cartId, now]);
+  return (rowCount ?? 0) > 0;
+}
+
+export async function countLines(db: Db, cartId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cart_lines WHERE cart_id = $1', [cartId]);
+  return rows[0]?.n ?? 0;
+}
+
+/** Moves an open cart to checking_out for one order; undefined when it was not open. */
+export async function claimCart(db: Db, cartId: string, customerId: string, orderId: string, now: Date): Promise<CartRow | undefined> {
+  const { rows } = await db.query<R<CartRow>>(
+    `UPDATE carts SET status = 'checking_out', order_id = $3, updated_at = $4
+     WHERE id = $1 AND customer_id = $2 AND status = 'open' RETURNING *`,
+    [cartId, customerId, orderId, now],
+  );
+  return rows[0];
+}
+
+export async function reopenCart(db: Db, cartId: string, orderId: string, now: Date): Promise<void> {
+  await db.query(
+    `UPDATE carts SET status = 'open', order_id = NULL, updated_at = $3 WHERE id = $1 AND order_id = $2 AND status = 'checking_out'`,
+    [cartId, orderId, now],
+  );
+}
+
+export async function markCartCheckedOut(db: Db, cartId: string, now: Date): Promise<void> {
+  await db.query(`UPDATE carts SET status = 'checked_out', updated_at = $2 WHERE id = $1`, [cartId, now]);
+}
+
+// ── orders ───────────────────────────────────────────────────────────────────────────────
+
+export async function insertOrder(
+  db: Db,
+  o: Omit<OrderRow, 'version' | 'updated_at' | 'refunded_amount' | 'payment_attempt_id' | 'status'>,
+  lines: PricedLine[],
+): Promise<void> {
+  await db.query(
+    `INSERT INTO orders (id, customer_id, cart_id, status, currency, subtotal, shipping, total, payment_method,
+       reservation_id, reservation_expires_at, delivery, created_at, updated_at)
+     VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
+    [o.id, o.customer_id, o.cart_id, o.currency, o.subtotal, o.shipping, o.total, o.payment_method,
+      o.reservation_id, o.reservation_expires_at, JSON.stringify(o.delivery), o.created_at],
+  );
+  await db.query(
+    `INSERT INTO order_lines (order_id, sku, name, quantity, unit_price, line_total)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::int[])`,
+    [o.id, lines.map((l) => l.sku), lines.map((l) => l.name), lines.map((l) => l.quantity), lines.map((l) => l.unitPrice), lines.map((l) => l.lineTotal)],
+  );
+  await db.query(
+    `INSERT INTO checkout_order_status (order_id, customer_id, status, total, currency, version, updated_at)
+     VALUES ($1, $2, 'pending_payment', $3, $4, 1, $5)`,
+    [o.id, o.customer_id, o.total, o.currency, o.created_at],
+  );
+}
+
+export async function findOrder(db: Db, id: string, lock = false): Promise<OrderRow | undefined> {
+  const { rows } = await db.query<R<OrderRow>>(`SELECT * FROM orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  return rows[0];
+}
+
+export async function orderLines(db: Db, orderId: string): Promise<OrderLineRow[]> {
+  const { rows } = await db.query<R<OrderLineRow>>(
+    'SELECT sku, name, quantity, unit_price, line_total FROM order_lines WHERE order_id = $1 ORDER BY sku',
+    [orderId],
+  );
+  return rows;
+}
+
+export async function updateOrderState(
+  db: Db,
+  o: { id: string; status: OrderStatus; paymentAttemptId: string | null; refundedAmount: number; reservationId?: string; now: Date },
+): Promise<number> {
+  const { rows } = await db.query<{ version: number }>(
+    `UPDATE orders SET status = $2, payment_attempt_id = $3, refunded_amount = $4,
+       reservation_id = coalesce($5, reservation_id), version = version + 1, updated_at = $6
+     WHERE id = $1 RETURNING version`,
+    [o.id, o.status, o.paymentAttemptId, o.refundedAmount, o.reservationId ?? null, o.now],
+  );
+  return rows[0]?.version ?? 0;
+}
+
+export async function insertTransition(
+  db: Db,
+  t: { orderId: string; from: OrderStatus | null; to: OrderStatus; reason: string; cause: string | null; now: Date },
+): Promise<void> {
+  await db.query(
+    'INSERT INTO order_transitions (order_id, from_status, to_status, reason, cause, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [t.orderId, t.from, t.to, t.reason, t.cause, t.now],
+  );
+}
+
+export async function transitions(db: Db, orderId: string) {
+  const { rows } = await db.query<{ from_status: OrderStatus | null; to_status: OrderStatus; reason: string; cause: string | null; occurred_at: Date }>(
+    'SELECT from_status, to_status, reason, cause, occurred_at FROM order_transitions WHERE order_id = $1 ORDER BY id',
+    [orderId],
+  );
+  return rows;
+}
+
+export async function setStatusView(db: Db, orderId: string, status: OrderStatus, now: Date, paymentStatus?: string): Promise<void> {
+  await db.query(
+    `UPDATE checkout_order_status SET status = $2, version = version + 1, updated_at = $3,
+       payment_status = coalesce($4, payment_status),
+       next_action = CASE WHEN $2 = 'pending_payment' THEN next_action ELSE NULL END
+     WHERE order_id = $1`,
+    [orderId, status, now, paymentStatus ?? null],
+  );
+}
+
+export async function setPaymentView(db: Db, orderId: string, paymentStatus: string, nextAction: unknown, now: Date): Promise<void> {
+  await db.query(
+    `UPDATE checkout_order_status SET payment_status = $2, next_action = $3, version = version + 1, updated_at = $4
+     WHERE order_id = $1 AND status = 'pending_payment'`,
+    [orderId, paymentStatus, nextAction === null ? null : JSON.stringify(nextAction), now],
+  );
+}
+
+export async function findStatus(db: Db, orderId: string): Promise<StatusRow | undefined> {
+  const { rows } = await db.query<R<StatusRow>>('SELECT * FROM checkout_order_status WHERE order_id = $1', [orderId]);
+  return rows[0];
+}
+
+export async function insertRefund(db: Db, r: { refundId: string; orderId: string; amount: number; now: Date }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'INSERT INTO order_refunds (refund_id, order_id, amount, applied_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+    [r.refundId, r.orderId, r.amount, r.now],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function duePendingOrders(db: Db, now: Date, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM orders WHERE status = 'pending_payment' AND reservation_expires_at < $1 ORDER BY reservation_expires_at LIMIT $2`,
+    [now, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+export interface OrderFilter {
+  customerId?: string;
+  status?: OrderStatus;
+  from?: Date;
+  to?: Date;
+  comuna?: string;
+  limit: number;
+  /** Keyset cursor: orders created strictly before this (created_at, id). */
+  before?: { createdAt: Date; id: string };
+}
+
+export async function listOrders(db: Db, f: OrderFilter): Promise<OrderRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (f.customerId) add('customer_id = ?', f.customerId);
+  if (f.status) add('status = ?', f.status);
+  if (f.from) add('created_at >= ?', f.from);
+  if (f.to) add('created_at < ?', f.to);
+  if (f.comuna) add(`delivery->>'comuna' = ?`, f.comuna);
+  if (f.before) {
+    params.push(f.before.createdAt, f.before.id);
+    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+  }
+  params.push(f.limit);
+  const { rows } = await db.query<R<OrderRow>>(
+    `SELECT * FROM orders ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows;
+}
