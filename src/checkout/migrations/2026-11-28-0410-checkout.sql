@@ -9,7 +9,7 @@ CREATE TABLE checkout_idempotency_keys (
   owner        uuid        NOT NULL,
   lease_until  timestamptz NOT NULL,
   status_code  integer,
-  body         jsonb,
+  body         json, -- json, not jsonb: replays keep the exact key order
   created_at   timestamptz NOT NULL,
   completed_at timestamptz,
   PRIMARY KEY (scope, key),
