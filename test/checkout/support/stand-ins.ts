@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { CatalogPort, InventoryPort, PaymentsPort, SkuView, StartPaymentInput, StartPaymentResult } from '../../../src/checkout/index.js';
 import { appendEvents, type EventEnvelope } from '../../../src/events/index.js';
 import type { Database, Db } from '../../../src/platform/db.js';
+import { systemClock, type Clock } from '../../../src/platform/clock.js';
 import { defineErrors } from '../../../src/platform/errors.js';
 
 const fail = defineErrors({ insufficient_stock: 'conflict', unknown_sku: 'not_found', reservation_expired: 'conflict', saved_card_not_found: 'not_found' });
@@ -22,7 +23,7 @@ export function standInCatalog(skus: { sku: string; name: string; price: number;
   };
 }
 
-export async function standInInventory(db: Database, stock: Record<string, number>) {
+export async function standInInventory(db: Database, stock: Record<string, number>, clock: Clock = systemClock) {
   await db.query(`CREATE TABLE IF NOT EXISTS t_stock (sku text PRIMARY KEY, on_hand int NOT NULL, reserved int NOT NULL DEFAULT 0,
     CHECK (reserved >= 0 AND reserved <= on_hand))`);
   await db.query(`CREATE TABLE IF NOT EXISTS t_reservations (id uuid PRIMARY KEY, status text NOT NULL, lines jsonb NOT NULL, reference text, commits int NOT NULL DEFAULT 0)`);
@@ -60,7 +61,7 @@ export async function standInInventory(db: Database, stock: Record<string, numbe
         }
         const id = randomUUID();
         await tx.query(`INSERT INTO t_reservations (id, status, lines, reference) VALUES ($1, 'active', $2, $3)`, [id, JSON.stringify(input.lines), input.reference ?? null]);
-        return { id, status: 'active' as const, expiresAt: new Date(Date.now() + (input.ttlSeconds ?? 900) * 1000), allocations: [] };
+        return { id, status: 'active' as const, expiresAt: new Date(clock.now().getTime() + (input.ttlSeconds ?? 900) * 1000), allocations: [] };
       });
     },
     commit: (id) => db.transaction((tx) => settle(tx, id, 'committed')),
