@@ -194,10 +194,9 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
       const orderId = randomUUID();
       const now = clock.now();
 
-      const claimed = await db.transaction(async (tx) => {
-        const cart = await store.claimCart(tx, cartId, customer.id, orderId, now);
-        return cart ? await store.cartLines(tx, cartId) : undefined;
-      });
+      // No transaction needed: once claimed, line changes are refused (they check the status
+      // under the cart's row lock), so the lines read next are the ones that get ordered.
+      const claimed = (await store.claimCart(db, cartId, customer.id, orderId, now)) ? await store.cartLines(db, cartId) : undefined;
       if (!claimed) {
         const cart = await ownCart(customer.id, cartId);
         throw checkoutError('cart_checked_out', 'this cart is already being checked out', { orderId: cart.order_id });

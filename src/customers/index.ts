@@ -1,4 +1,6 @@
 import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../platform/log.js';
+import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { Database } from '../platform/db.js';
 import type { HttpModule } from '../platform/http.js';
 import { customersRoutes, requireCustomer, type IdempotentRunner } from './http.js';
@@ -17,12 +19,15 @@ export interface CustomersDeps {
   clock: Clock;
   /** Runs POST handlers under their Idempotency-Key (from the checkout context). */
   idempotent: IdempotentRunner;
+  logger?: Logger;
   sessionTtlMs?: number;
 }
 
 export interface Customers {
   service: CustomersService;
   routes: HttpModule;
+  /** Deletes expired sessions hourly. */
+  workers: Worker[];
   /** The signed-in customer of a request; throws `unauthenticated` (401) otherwise. */
   requireCustomer: (req: FastifyRequest) => Promise<Customer>;
 }
@@ -40,6 +45,7 @@ export function createCustomers(deps: CustomersDeps): Customers {
   return {
     service,
     routes: customersRoutes(service, deps.idempotent),
+    workers: deps.logger ? [intervalWorker('customers-session-prune', 3_600_000, deps.logger, async () => { await service.pruneSessions(); })] : [],
     requireCustomer: (req) => requireCustomer(service, req),
   };
 }

@@ -1,3 +1,5 @@
+import { createIdempotencyGuard } from '../checkout/index.js';
+import { createCustomers } from '../customers/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -36,6 +38,12 @@ export interface ContextRuntime {
  * Builds every context with plain factories, wiring each to the interfaces of the others.
  * Each context adds itself here.
  */
-export async function buildContexts(_deps: PlatformDeps): Promise<ContextRuntime[]> {
-  return [];
+export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[]> {
+  const { db, clock, logger } = deps;
+  // customers + checkout share the Idempotency-Key store (owned by checkout).
+  const idempotency = createIdempotencyGuard({ db, clock });
+  const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
+  return [
+    { name: 'customers', roles: ['api', 'checkout', 'storefront'], routes: [customers.routes], workers: customers.workers },
+  ];
 }

@@ -35,6 +35,7 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9+/=_-]{43,}$/, 'must be a base64 key of 32 bytes')
     .optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  EMBUDO_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -54,6 +55,8 @@ export interface Config {
   startSimulator: boolean;
   kek: string | undefined;
   shutdownGraceMs: number;
+  /** Staff token for /admin routes (EMBUDO_ADMIN_TOKEN); admin routes are off without it. */
+  adminToken: string | undefined;
 }
 
 /** One bad environment variable and what is wrong with it. */
@@ -104,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     startSimulator: !e.EMBUDO_NO_SIM,
     kek: e.EMBUDO_KEK,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    adminToken: e.EMBUDO_ADMIN_TOKEN,
   };
 }
 
