@@ -1,3 +1,5 @@
+import { createCatalog } from '../catalog/index.js';
+import { createInventory } from '../inventory/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -36,6 +38,24 @@ export interface ContextRuntime {
  * Builds every context with plain factories, wiring each to the interfaces of the others.
  * Each context adds itself here.
  */
-export async function buildContexts(_deps: PlatformDeps): Promise<ContextRuntime[]> {
-  return [];
+export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[]> {
+  const { db, logger, metrics, clock, config } = deps;
+  // catalog ⇄ inventory: the catalogue shows availability; receipts check the catalogue.
+  const inventory = createInventory({
+    db, logger, metrics, clock,
+    catalog: (skus) => catalog.getSkus(skus),
+    reservationTtlSeconds: config.reservationTtlSeconds,
+  });
+  const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus) });
+  return [
+    { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
+    {
+      name: 'inventory',
+      roles: ['api', 'inventory'],
+      routes: inventory.routes,
+      workers: inventory.workers,
+      seed: async () => inventory.seedDemo(await catalog.listSkuCodes()),
+      close: () => inventory.close(),
+    },
+  ];
 }
