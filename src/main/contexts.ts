@@ -1,3 +1,5 @@
+import { createCatalog } from '../catalog/index.js';
+import { createInventory } from '../inventory/index.js';
 import { createIdempotencyGuard } from '../checkout/index.js';
 import { createCustomers } from '../customers/index.js';
 import type { Config } from '../platform/config.js';
@@ -39,11 +41,27 @@ export interface ContextRuntime {
  * Each context adds itself here.
  */
 export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[]> {
-  const { db, clock, logger } = deps;
+  const { db, logger, metrics, clock, config } = deps;
+  // catalog ⇄ inventory: the catalogue shows availability; receipts check the catalogue.
+  const inventory = createInventory({
+    db, logger, metrics, clock,
+    catalog: (skus) => catalog.getSkus(skus),
+    reservationTtlSeconds: config.reservationTtlSeconds,
+  });
+  const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus) });
   // customers + checkout share the Idempotency-Key store (owned by checkout).
   const idempotency = createIdempotencyGuard({ db, clock });
   const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
   return [
+    { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
+    {
+      name: 'inventory',
+      roles: ['api', 'inventory'],
+      routes: inventory.routes,
+      workers: inventory.workers,
+      seed: async () => inventory.seedDemo(await catalog.listSkuCodes()),
+      close: () => inventory.close(),
+    },
     { name: 'customers', roles: ['api', 'checkout', 'storefront'], routes: [customers.routes], workers: customers.workers },
   ];
 }

@@ -34,6 +34,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9+/=_-]{43,}$/, 'must be a base64 key of 32 bytes')
     .optional(),
+  INVENTORY_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(900),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   EMBUDO_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
@@ -55,6 +56,8 @@ export interface Config {
   startSimulator: boolean;
   kek: string | undefined;
   shutdownGraceMs: number;
+  /** Default time-to-live of a stock reservation (INVENTORY_RESERVATION_TTL_SECONDS, 900). */
+  reservationTtlSeconds: number;
   /** Staff token for /admin routes (EMBUDO_ADMIN_TOKEN); admin routes are off without it. */
   adminToken: string | undefined;
 }
@@ -107,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     startSimulator: !e.EMBUDO_NO_SIM,
     kek: e.EMBUDO_KEK,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    reservationTtlSeconds: e.INVENTORY_RESERVATION_TTL_SECONDS,
     adminToken: e.EMBUDO_ADMIN_TOKEN,
   };
 }

@@ -1,0 +1,56 @@
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../platform/db.js';
+import type { HttpModule } from '../platform/http.js';
+import type { Logger } from '../platform/log.js';
+import { DEMO_CATEGORIES, DEMO_PRODUCTS } from './demo.js';
+import { catalogRoutes, type AvailabilityPort } from './http.js';
+import { catalogService, type CatalogService } from './service.js';
+import * as store from './store.js';
+
+export type { SkuView, ProductView, CatalogService } from './service.js';
+export type { NewProduct, NewSku, ProductPatch, SkuPatch, NewCategory } from './domain/schemas.js';
+export type { CatalogErrorCode } from './errors.js';
+export type { AvailabilityPort } from './http.js';
+export { SkuChangedV1, ProductChangedV1, CATALOG_SKU_CHANGED, CATALOG_PRODUCT_CHANGED } from './events.js';
+
+export interface CatalogDeps {
+  db: Database;
+  logger: Logger;
+  clock: Clock;
+  /** Live availability shown by the public read API (inventory.availability). */
+  availability?: AvailabilityPort;
+}
+
+export interface Catalog extends CatalogService {
+  routes: HttpModule[];
+  /** Loads the demo catalogue (categories, ~30 SKUs) unless it is already there. */
+  seedDemo(): Promise<void>;
+}
+
+/**
+ * The catalog context: products, SKUs (price in CLP, attributes, active flag), categories.
+ *
+ * @example
+ * const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus) });
+ * const [view] = await catalog.getSkus(['ARROZ-1KG']); // { sku, price: 1590, currency: 'CLP', ... }
+ */
+export function createCatalog(deps: CatalogDeps): Catalog {
+  const service = catalogService(deps.db, deps.clock);
+  const availability: AvailabilityPort =
+    deps.availability ?? (async (skus) => skus.map((sku) => ({ sku, available: 0 })));
+  return {
+    ...service,
+    routes: [catalogRoutes(service, availability)],
+    async seedDemo() {
+      for (const c of DEMO_CATEGORIES) await store.insertCategory(deps.db, c.slug, c.name);
+      const existing = new Set(await service.listSkuCodes());
+      let created = 0;
+      for (const product of DEMO_PRODUCTS) {
+        if (product.skus.some((s) => existing.has(s.sku))) continue;
+        await service.createProduct(product);
+        created += 1;
+      }
+      if (created > 0) deps.logger.info({ products: created }, 'demo catalogue seeded');
+    },
+  };
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { appendEvents, type NewEvent } from '../events/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Db } from '../platform/db.js';
+import type { Logger } from '../platform/log.js';
+import { allocate, levelBook, type LevelState } from './domain/allocation.js';
+import type { ReserveInput } from './domain/schemas.js';
+import { inventoryError } from './errors.js';
+import { AVAILABILITY_CHANNEL } from './events.js';
+import { stockChangedEvent } from './ledger.js';
+import type { Reservation } from './reservations.js';
+import * as store from './store.js';
+import type { LevelRow, NewReservation } from './store.js';
+
+type ValidReserve = {
+  lines: { sku: string; quantity: number; locationId?: string }[];
+  ttlSeconds?: number;
+  reference?: string;
+};
+
+interface Pending {
+  input: ValidReserve;
+  resolve(r: Reservation): void;
+  reject(err: unknown): void;
+}
+
+export interface BatcherOptions {
+  /** Default reservation time-to-live. */
+  ttlSeconds: number;
+  /** Most reservations applied in one transaction. */
+  maxBatch: number;
+  /** Batches in flight at once (they lock rows in one global order, so they cannot deadlock). */
+  maxInFlight: number;
+  /** Queue length beyond which reserve() fails fast with `inventory_overloaded`. */
+  maxQueue: number;
+}
+
+export interface BatchStats {
+  batches: number;
+  reservations: number;
+}
+
+/**
+ * Group commit for reservations. Concurrent `reserve()` calls queue up; a batch takes every
+ * queued request, locks the stock rows of all their SKUs once (in the global lock order),
+ * allocates each request in arrival order against the running levels (each with its own
+ * availability check, all or nothing per reservation, see domain/allocation.ts), writes every
+ * successful reservation with its ledger rows, levels, events and availability notification
+ * in one transaction, and answers each caller on its own once the batch commits.
+ */
+export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options: BatcherOptions) {
+  const queue: Pending[] = [];
+  let inFlight = 0;
+  const stats: BatchStats = { batches: 0, reservations: 0 };
+
+  const pump = () => {
+    while (inFlight < options.maxInFlight && queue.length > 0) {
+      const batch = queue.splice(0, options.maxBatch);
+      inFlight += 1;
+      void runBatch(batch).finally(() => {
+        inFlight -= 1;
+        pump();
+      });
+    }
+  };
+
+  async function runBatch(batch: Pending[]): Promise<void> {
+    const now = clock.now();
+    const answers: ((() => void) | undefined)[] = new Array<undefined>(batch.length);
+    try {
+      await db.transaction(async (tx) => {
+        answers.fill(undefined);
+        const skus = [...new Set(batch.flatMap((p) => p.input.lines.map((l) => l.sku)))].sort();
+        const locked = await store.lockSkus(tx, skus);
+        const book = levelBook(locked.map((l): LevelState => ({ ...l })));
+        const byKey = new Map<string, LevelState>();
+        for (const list of book.values()) for (const l of list) byKey.set(`${l.sku}\u0000${l.locationId}`, l);
+        const missing = skus.filter((s) => !book.has(s));
+        const known = missing.length > 0 ? await store.knownSkus(tx, missing) : new Set<string>();
+
+        const reservations: NewReservation[] = [];
+        const events: NewEvent[] = [];
+        const touched = new Set<LevelState>();
+        batch.forEach((p, i) => {
+          const result = allocate(book, p.input.lines);
+          if (!result.ok) {
+            let err: Error;
+            switch (result.reason) {
+              case 'unknown_sku':
+                // Known to inventory but never stocked anywhere: simply none available.
+                err = known.has(result.sku)
+                  ? inventoryError('insufficient_stock', `not enough ${result.sku}`, {
+                      sku: result.sku,
+                      requested: p.input.lines.find((l) => l.sku === result.sku)?.quantity ?? 0,
+                      available: 0,
+                    })
+                  : inventoryError('unknown_sku', `unknown SKU ${result.sku}`, { sku: result.sku });
+                break;
+              case 'unknown_location':
+                err = inventoryError('unknown_location', `no stock of ${result.sku} at ${result.locationId}`, {
+                  sku: result.sku,
+                  locationId: result.locationId,
+                });
+                break;
+              case 'insufficient_stock':
+                err = inventoryError('insufficient_stock', `only ${result.available} of ${result.sku} available`, {
+                  sku: result.sku,
+                  requested: result.requested,
+                  available: result.available,
+                });
+                break;
+            }
+            answers[i] = () => p.reject(err);
+            return;
+          }
+          const id = randomUUID();
+          const expiresAt = new Date(now.getTime() + (p.input.ttlSeconds ?? options.ttlSeconds) * 1000);
+          reservations.push({ id, reference: p.input.reference ?? null, expiresAt, lines: result.allocations });
+          // One stock_changed event per level this reservation changed, with the level after it.
+          const levels = new Set(result.allocations.map((a) => byKey.get(`${a.sku}\u0000${a.locationId}`) as LevelState));
+          for (const l of levels) {
+            touched.add(l);
+            events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }));
+          }
+          const reservation: Reservation = {
+            id,
+            status: 'active',
+            expiresAt,
+            ...(p.input.reference !== undefined ? { reference: p.input.reference } : {}),
+            allocations: result.allocations,
+          };
+          answers[i] = () => p.resolve(reservation);
+        });
+
+        if (reservations.length > 0) {
+          const versions = new Map(locked.map((l) => [`${l.sku}\u0000${l.locationId}`, l.version]));
+          const levels: LevelRow[] = [...touched].map((l) => ({
+            sku: l.sku,
+            locationId: l.locationId,
+            onHand: l.onHand,
+            reserved: l.reserved,
+            version: (versions.get(`${l.sku}\u0000${l.locationId}`) ?? 0) + 1,
+          }));
+          await store.writeReservationBatch(tx, reservations, levels, now, AVAILABILITY_CHANNEL);
+          await appendEvents(tx, events);
+        }
+      });
+      stats.batches += 1;
+      stats.reservations += batch.length;
+    } catch (err) {
+      logger.error({ err, size: batch.length }, 'reservation batch failed');
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (const answer of answers) answer?.();
+  }
+
+  return {
+    stats,
+    /** Queues one validated reservation request; resolves once its batch has committed. */
+    submit(input: ValidReserve): Promise<Reservation> {
+      if (queue.length >= options.maxQueue) {
+        return Promise.reject(inventoryError('inventory_overloaded', 'too many reservations waiting; retry shortly'));
+      }
+      return new Promise<Reservation>((resolve, reject) => {
+        queue.push({ input, resolve, reject });
+        pump();
+      });
+    },
+    /** Resolves when no batch is queued or running. */
+    async drain(): Promise<void> {
+      while (queue.length > 0 || inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    },
+  };
+}
+
+export type { ReserveInput };
