@@ -8,7 +8,7 @@ import type { Logger } from '../platform/log.js';
 import { priceLines, type PricedLine, type Totals } from './domain/totals.js';
 import { checkoutError } from './errors.js';
 import type { OrderService } from './order-service.js';
-import { publish } from './order-service.js';
+import { orderWriter } from './order-writer.js';
 import type { CatalogPort, InventoryPort, PaymentMethod, PaymentsPort, StartPaymentResult } from './ports.js';
 import * as store from './store.js';
 
@@ -75,6 +75,7 @@ const RESERVATION_TTL_S: Record<PaymentMethod, number> = {
 
 export function createCheckoutService(deps: CheckoutServiceDeps) {
   const { db, clock, logger, catalog, inventory, payments, orders } = deps;
+  const writer = orderWriter(db, logger);
 
   const ownCart = async (customerId: string, cartId: string, lock = false, tx: import('../platform/db.js').Db = db) => {
     const cart = await store.findCart(tx, cartId, lock);
@@ -221,13 +222,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
           payment_method: input.payment.method, payment_attempt_id: null, reservation_id: reservation.id,
           reservation_expires_at: reservation.expiresAt, delivery, version: 1, created_at: now, updated_at: now,
         };
-        const lines = priced.lines;
-        await db.transaction(async (tx) => {
-          await store.insertOrder(tx, row, lines);
-          await store.insertTransition(tx, { orderId, from: null, to: 'pending_payment', reason: 'placed', cause: `cart:${cartId}`, now });
-          await store.markCartCheckedOut(tx, cartId, now);
-          await publish(tx, row, lines.map((l) => ({ sku: l.sku, name: l.name, quantity: l.quantity, unit_price: l.unitPrice, line_total: l.lineTotal })), null, 'placed', now);
-        });
+        await writer.place({ order: row, lines: priced.lines });
       } catch (err) {
         if (reservation) await inventory.release(reservation.id, 'checkout_failed').catch((e: unknown) => logger.error({ err: e, orderId }, 'release after failed checkout'));
         await store.reopenCart(db, cartId, orderId, clock.now());
@@ -259,7 +254,11 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
           : payment.status === 'approved' ? { type: 'result', outcome: 'approved' }
             : payment.status === 'rejected' ? { type: 'result', outcome: 'rejected', ...(payment.reason ? { reason: payment.reason } : {}) }
               : { type: 'wait' };
-      await store.setPaymentView(db, orderId, payment.status, next.type === 'redirect' ? next : null, clock.now());
+      // Approved/rejected: the outcome event moves the order and its view; only redirects and
+      // pending payments leave something here for a client that lost this response.
+      if (payment.status === 'redirect' || payment.status === 'pending') {
+        await store.setPaymentView(db, orderId, payment.status, next.type === 'redirect' ? next : null, clock.now());
+      }
       return {
         orderId, status: 'pending_payment', totals: priced.totals, lines: priced.lines,
         payment: { attemptId: payment.attemptId, status: payment.status, ...(payment.reason ? { reason: payment.reason } : {}) },

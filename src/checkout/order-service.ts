@@ -98,9 +98,12 @@ export function createOrderService(deps: OrderServiceDeps) {
   };
 
   /** Applies one input to a locked order inside `tx`. Throws `illegal_transition` on rejects. */
-  const applyInTx = async (tx: Db, orderId: string, input: OrderInput, cause: string | null): Promise<ApplyOutcome> => {
+  const applyInTx = async (tx: Db, orderId: string, input: OrderInput, cause: string | null, ifMissing: 'throw' | 'skip' = 'throw'): Promise<ApplyOutcome | undefined> => {
     const order = await store.findOrder(tx, orderId, true);
-    if (!order) throw checkoutError('order_not_found', 'no such order', { orderId });
+    if (!order) {
+      if (ifMissing === 'skip') return undefined; // another shop's payment, or an order never placed
+      throw checkoutError('order_not_found', 'no such order', { orderId });
+    }
     const first = decide(facts(order), input);
     if (first.kind === 'ignore') {
       logger.info({ orderId, input: input.type, status: order.status, reason: first.reason }, 'order input ignored');
@@ -127,7 +130,7 @@ export function createOrderService(deps: OrderServiceDeps) {
   };
 
   const apply = async (orderId: string, input: OrderInput, cause: string | null): Promise<ApplyOutcome> => {
-    const outcome = await db.transaction((tx) => applyInTx(tx, orderId, input, cause));
+    const outcome = (await db.transaction((tx) => applyInTx(tx, orderId, input, cause))) as ApplyOutcome;
     if (outcome.kind === 'transitioned') deps.onCommitted?.(orderId);
     return outcome;
   };
@@ -143,24 +146,20 @@ export function createOrderService(deps: OrderServiceDeps) {
      */
     async handlePaymentEvent(tx: Db, event: EventEnvelope): Promise<void> {
       const cause = `event:${event.id}`;
-      const orderExists = async (orderId: string) => (await store.findOrder(tx, orderId)) !== undefined;
       switch (event.type) {
         case 'payments.payment_approved': {
           const p = PaymentApprovedV1.parse(event.payload);
-          if (!(await orderExists(p.orderId))) return;
-          await applyInTx(tx, p.orderId, { type: 'payment_approved', attemptId: p.attemptId, amount: p.amount }, cause);
+          await applyInTx(tx, p.orderId, { type: 'payment_approved', attemptId: p.attemptId, amount: p.amount }, cause, 'skip');
           return;
         }
         case 'payments.payment_rejected': {
           const p = PaymentRejectedV1.parse(event.payload);
-          if (!(await orderExists(p.orderId))) return;
-          await applyInTx(tx, p.orderId, { type: 'payment_rejected', attemptId: p.attemptId, reason: p.reason ?? 'rejected' }, cause);
+          await applyInTx(tx, p.orderId, { type: 'payment_rejected', attemptId: p.attemptId, reason: p.reason ?? 'rejected' }, cause, 'skip');
           return;
         }
         case 'payments.payment_expired': {
           const p = PaymentExpiredV1.parse(event.payload);
-          if (!(await orderExists(p.orderId))) return;
-          await applyInTx(tx, p.orderId, { type: 'payment_expired', attemptId: p.attemptId }, cause);
+          await applyInTx(tx, p.orderId, { type: 'payment_expired', attemptId: p.attemptId }, cause, 'skip');
           return;
         }
         case 'payments.payment_pending': {
@@ -174,7 +173,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         }
         case 'payments.refund_succeeded': {
           const p = RefundSucceededV1.parse(event.payload);
-          if (!(await orderExists(p.orderId))) return;
+          if (!(await store.findOrder(tx, p.orderId, true))) return;
           if (!(await store.insertRefund(tx, { refundId: p.refundId, orderId: p.orderId, amount: p.amount, now: clock.now() }))) return;
           await applyInTx(tx, p.orderId, { type: 'refund_succeeded', amount: p.amount }, cause);
           return;

@@ -1,6 +1,5 @@
 import type { Db } from '../platform/db.js';
 import type { OrderStatus } from './domain/order-state.js';
-import type { PricedLine } from './domain/totals.js';
 
 export interface CartRow {
   id: string;
@@ -126,35 +125,7 @@ export async function reopenCart(db: Db, cartId: string, orderId: string, now: D
   );
 }
 
-export async function markCartCheckedOut(db: Db, cartId: string, now: Date): Promise<void> {
-  await db.query(`UPDATE carts SET status = 'checked_out', updated_at = $2 WHERE id = $1`, [cartId, now]);
-}
-
 // ── orders ───────────────────────────────────────────────────────────────────────────────
-
-export async function insertOrder(
-  db: Db,
-  o: Omit<OrderRow, 'version' | 'updated_at' | 'refunded_amount' | 'payment_attempt_id' | 'status'>,
-  lines: PricedLine[],
-): Promise<void> {
-  await db.query(
-    `INSERT INTO orders (id, customer_id, cart_id, status, currency, subtotal, shipping, total, payment_method,
-       reservation_id, reservation_expires_at, delivery, created_at, updated_at)
-     VALUES ($1, $2, $3, 'pending_payment', $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
-    [o.id, o.customer_id, o.cart_id, o.currency, o.subtotal, o.shipping, o.total, o.payment_method,
-      o.reservation_id, o.reservation_expires_at, JSON.stringify(o.delivery), o.created_at],
-  );
-  await db.query(
-    `INSERT INTO order_lines (order_id, sku, name, quantity, unit_price, line_total)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::int[])`,
-    [o.id, lines.map((l) => l.sku), lines.map((l) => l.name), lines.map((l) => l.quantity), lines.map((l) => l.unitPrice), lines.map((l) => l.lineTotal)],
-  );
-  await db.query(
-    `INSERT INTO checkout_order_status (order_id, customer_id, status, total, currency, version, updated_at)
-     VALUES ($1, $2, 'pending_payment', $3, $4, 1, $5)`,
-    [o.id, o.customer_id, o.total, o.currency, o.created_at],
-  );
-}
 
 export async function findOrder(db: Db, id: string, lock = false): Promise<OrderRow | undefined> {
   const { rows } = await db.query<R<OrderRow>>(`SELECT * FROM orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);

@@ -1,0 +1,144 @@
+// `npm run bench -- checkout`: full checkouts over HTTP against PostgreSQL (a scratch
+// database on BENCH_DATABASE_URL), then pgbench running the same SQL in one transaction.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { createCatalog } from '../src/catalog/index.js';
+import { createCheckout, createIdempotencyGuard } from '../src/checkout/index.js';
+import { createCustomers } from '../src/customers/index.js';
+import { createInventory } from '../src/inventory/index.js';
+import { systemClock } from '../src/platform/clock.js';
+import { createDatabase, type Database } from '../src/platform/db.js';
+import { withDatabase } from '../src/platform/embedded-postgres.js';
+import { createHttpApp } from '../src/platform/http.js';
+import { createLogger } from '../src/platform/log.js';
+import { createMetrics } from '../src/platform/metrics.js';
+import { migrate } from '../src/platform/migrations.js';
+import { runLoad, percentile, type Job } from './checkout/load.js';
+import { pgbenchTps } from './checkout/pgbench.js';
+import { dispatchPaymentEvents, standInPayments } from './checkout/payments.js';
+
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DB_NAME = 'embudo_bench_checkout';
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const SKUS = 200;
+const CUSTOMERS = 1_000;
+const STOCK = 1_000_000;
+const POOL = Number(process.env.BENCH_POOL ?? 32);
+
+async function scratchDatabase(): Promise<string> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  } finally {
+    await admin.end();
+  }
+  return withDatabase(ADMIN_URL, DB_NAME);
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const url = await scratchDatabase();
+  const db: Database = createDatabase({ connectionString: url, max: POOL, applicationName: 'embudo-bench' });
+  await migrate(db);
+  const logger = createLogger('warn');
+  const metrics = createMetrics();
+  const clock = systemClock;
+
+  const inventory = createInventory({ db, logger, metrics, clock, catalog: (skus) => catalog.getSkus(skus) });
+  const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus) });
+  const idempotency = createIdempotencyGuard({ db, clock });
+  const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
+  const payments = standInPayments(db);
+  const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency });
+
+  // ── seed: 200 SKUs with plenty of stock, 1,000 guest shoppers, carts of 1-5 lines ──
+  await catalog.createCategory({ slug: 'bench', name: 'Bench' });
+  for (let p = 0; p < SKUS / 100; p++) {
+    await catalog.createProduct({
+      name: `Bench product ${p}`, category: 'bench',
+      skus: Array.from({ length: 100 }, (_, j) => p * 100 + j).map((i) => ({ sku: `B-${i + 1}`, price: 990 + ((i * 7_919) % 49) * 1_000 })),
+    });
+  }
+  await inventory.createLocation({ id: 'bench', name: 'Bench warehouse', kind: 'warehouse', priority: 1 });
+  for (let i = 1; i <= SKUS; i++) await inventory.receive({ sku: `B-${i}`, locationId: 'bench', quantity: STOCK });
+  const shoppers = [];
+  for (let i = 0; i < CUSTOMERS; i++) shoppers.push(await customers.service.guest({ email: `shopper${i}@bench.cl` }));
+  const jobsWanted = Math.ceil(4_000 * SECONDS);
+  const cartIds = Array.from({ length: jobsWanted }, () => randomUUID());
+  await db.query(
+    `INSERT INTO carts (id, customer_id, status, created_at, updated_at)
+     SELECT c, ($2::uuid[])[1 + (n % array_length($2::uuid[], 1))], 'open', now(), now() FROM unnest($1::uuid[]) WITH ORDINALITY AS t(c, n)`,
+    [cartIds, shoppers.map((s) => s.customer.id)],
+  );
+  await db.query(
+    `INSERT INTO cart_lines (cart_id, sku, quantity, added_at)
+     SELECT c.id, 'B-' || s, 1 + floor(random() * 3)::int, now()
+     FROM carts c, LATERAL (SELECT DISTINCT 1 + floor(random() * $1)::int AS s FROM generate_series(1, 1 + floor(random() * 5)::int + (c.id IS NULL)::int)) x`,
+    [SKUS],
+  );
+  const body = JSON.stringify({
+    address: { recipientName: 'Ana Pérez', street: 'Av. Providencia', number: '1234', comuna: 'Providencia', region: 'RM' },
+    payment: { method: 'oneclick', savedCardId: 'bench-card' },
+  });
+  const tokenOf = new Map(shoppers.map((s) => [s.customer.id, s.token]));
+  const { rows: carts } = await db.query<{ id: string; customer_id: string }>('SELECT id, customer_id FROM carts ORDER BY random()');
+  const jobs: Job[] = carts.map((c) => ({ cartId: c.id, token: tokenOf.get(c.customer_id) ?? '', body }));
+  // pgbench's shoppers: sessions whose token hash pgbench can compute.
+  await db.query(`CREATE TABLE bench_payment_attempts (id uuid PRIMARY KEY, order_id uuid NOT NULL, amount int NOT NULL, status text NOT NULL, processor_ref text, created_at timestamptz NOT NULL)`);
+  await db.query(
+    `WITH c AS (INSERT INTO customers (id, kind, email, created_at) SELECT gen_random_uuid(), 'guest', 'pgb' || i || '@bench.cl', now() FROM generate_series(1, $1) i RETURNING id, email)
+     INSERT INTO customer_sessions (token_hash, customer_id, expires_at) SELECT sha256(convert_to('pgbench-' || substring(email FROM 4 FOR position('@' IN email) - 4), 'UTF8')), id, now() + interval '1 day' FROM c`,
+    [CUSTOMERS],
+  );
+  await db.query('VACUUM ANALYZE').catch(() => undefined);
+
+  const app = await createHttpApp({ logger, metrics, readiness: {}, modules: [customers.routes, ...checkout.routes] });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+
+  // The payments consumer runs alongside, as in production (orders → paid, stock → sold).
+  const consumer = dispatchPaymentEvents(db, checkout.handlePaymentEvent);
+  // Warm-up (JIT, pools, plans), then the measured run.
+  await runLoad(port, jobs.splice(0, 500), 16, 10_000);
+  const load = await runLoad(port, jobs, CONCURRENCY, SECONDS * 1000);
+  await app.close();
+  await consumer.stop();
+  await consumer.drain();
+
+  const sorted = [...load.latenciesMs].sort((a, b) => a - b);
+  const ok = load.statuses['201:approved'] ?? 0;
+  const oversold = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM inventory_stock WHERE reserved < 0 OR on_hand < 0 OR on_hand - reserved < 0 OR on_hand > $1`, [STOCK]);
+  const report = await inventory.checkInvariants();
+  const doubleCharged = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT payload->>'orderId' FROM events_outbox WHERE type = 'payments.payment_approved'
+       GROUP BY 1 HAVING count(*) > 1) d`);
+  const multiOrders = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT cart_id FROM orders GROUP BY 1 HAVING count(*) > 1) d`);
+  const paid = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE status = 'paid'`);
+
+  const pgb = await pgbenchTps(url, { clients: CONCURRENCY, seconds: Math.min(SECONDS, 15), skus: SKUS, customers: CUSTOMERS });
+  await db.close();
+
+  const checkoutsPerS = Math.round((ok / load.elapsedMs) * 1000);
+  return {
+    checkouts_per_s: checkoutsPerS,
+    p50_ms: Number(percentile(sorted, 50).toFixed(1)),
+    p99_ms: Number(percentile(sorted, 99).toFixed(1)),
+    errors: load.done - ok,
+    oversold: (oversold.rows[0]?.n ?? 0) + (report.ok ? 0 : report.drift.length),
+    double_charged: (doubleCharged.rows[0]?.n ?? 0) + (multiOrders.rows[0]?.n ?? 0),
+    pgbench_tps: Math.round(pgb.tps),
+    ratio: Number((checkoutsPerS / pgb.tps).toFixed(2)),
+    checkouts: ok,
+    orders_paid: paid.rows[0]?.n ?? 0,
+    concurrency: CONCURRENCY,
+    seconds: Number((load.elapsedMs / 1000).toFixed(1)),
+    statuses: load.statuses,
+    ...(load.errors.length ? { sample_errors: load.errors.slice(0, 3) } : {}),
+    payments: 'stand-in (approves at once, publishes payments.payment_approved)',
+  };
+}
+

@@ -1,0 +1,77 @@
+import { Worker } from 'node:worker_threads';
+
+export interface Job {
+  token: string;
+  cartId: string;
+  body: string;
+}
+
+export interface LoadResult {
+  latenciesMs: number[];
+  statuses: Record<string, number>;
+  errors: string[];
+  elapsedMs: number;
+  done: number;
+}
+
+// The load generator runs in its own thread (its own event loop) so it does not steal the
+// server's loop; plain JS over node:http with keep-alive, a fixed number of connections.
+const SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const http = require('node:http');
+const { randomUUID } = require('node:crypto');
+const { port, jobs, concurrency, durationMs } = workerData;
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const latencies = [];
+const statuses = {};
+const errors = [];
+let next = 0;
+const started = performance.now();
+function post(job) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/carts/' + job.cartId + '/checkout', agent,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + job.token, 'idempotency-key': randomUUID(), 'content-length': Buffer.byteLength(job.body) } },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => { data += c; });
+        res.on('end', () => {
+          latencies.push(performance.now() - t0);
+          let outcome = String(res.statusCode);
+          if (res.statusCode === 201) {
+            try { const b = JSON.parse(data); outcome += ':' + b.payment.status; } catch { outcome += ':unparsable'; }
+          } else if (errors.length < 10) errors.push(res.statusCode + ' ' + data.slice(0, 300));
+          statuses[outcome] = (statuses[outcome] || 0) + 1;
+          resolve();
+        });
+      });
+    req.on('error', (err) => { statuses.neterr = (statuses.neterr || 0) + 1; if (errors.length < 10) errors.push(String(err)); resolve(); });
+    req.end(job.body);
+  });
+}
+async function loop() {
+  while (next < jobs.length && performance.now() - started < durationMs) await post(jobs[next++]);
+}
+Promise.all(Array.from({ length: concurrency }, loop)).then(() => {
+  parentPort.postMessage({ latenciesMs: latencies, statuses, errors, elapsedMs: performance.now() - started, done: latencies.length });
+  agent.destroy();
+});
+`;
+
+/** Fires the checkout jobs at the server with `concurrency` connections for at most `durationMs`. */
+export function runLoad(port: number, jobs: Job[], concurrency: number, durationMs: number): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(SOURCE, { eval: true, workerData: { port, jobs, concurrency, durationMs } });
+    worker.once('message', (m: LoadResult) => {
+      resolve(m);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
