@@ -5,6 +5,7 @@ import type { HttpModule, ReadinessCheck } from '../platform/http.js';
 import type { Logger } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Worker } from '../platform/worker.js';
+import { createPayments } from '../payments/index.js';
 
 /** What every context factory receives: one typed deps object, no container. */
 export interface PlatformDeps {
@@ -36,6 +37,9 @@ export interface ContextRuntime {
  * Builds every context with plain factories, wiring each to the interfaces of the others.
  * Each context adds itself here.
  */
-export async function buildContexts(_deps: PlatformDeps): Promise<ContextRuntime[]> {
-  return [];
+export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[]> {
+  const payments = createPayments(deps);
+  return [
+    { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
+  ];
 }
