@@ -25,6 +25,8 @@ export interface WebhookFaults {
 export interface Faults {
   rules: FaultRule[];
   webhooks: WebhookFaults;
+  /** Notifications held by a reorder fault, in arrival order. */
+  held: string[];
   /** Takes the first rule matching this path, counting it down. */
   take(path: string): FaultRule | undefined;
   reset(): void;
@@ -34,6 +36,7 @@ export function createFaults(): Faults {
   const faults: Faults = {
     rules: [],
     webhooks: { duplicate: 0, reorder: 0, delayMs: 0, delayCount: 0 },
+    held: [],
     take(path) {
       const rule = faults.rules.find((r) => r.remaining > 0 && (r.pathPrefix === undefined || path.startsWith(r.pathPrefix)));
       if (!rule) return undefined;

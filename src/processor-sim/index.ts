@@ -5,8 +5,11 @@ import type { Database } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import { DEFAULT_SETTINGS, type SimContext, type SimSettings } from './context.js';
 import { createFaults, type Faults } from './faults.js';
+import { controlRoutes } from './control-http.js';
+import { mpRoutes } from './mp-http.js';
 import { buildSimApp } from './server.js';
 import { memoryStore, pgStore } from './store.js';
+import { tick } from './timers.js';
 
 export type { SimSettings } from './context.js';
 export type { FaultKind, FaultRule, WebhookFaults } from './faults.js';
@@ -36,6 +39,8 @@ export interface ProcessorSim {
   faults: Faults;
   /** Runs due timers and webhook deliveries now (tests with a manual clock call it). */
   tick(): Promise<void>;
+  /** Moves the simulator's clock forward (on top of the clock it was given). */
+  advanceClock(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -59,27 +64,66 @@ export function generateMpCredentials(): { accessToken: string; webhookSecret: s
 export async function startProcessorSim(options: ProcessorSimOptions): Promise<ProcessorSim> {
   const host = options.host ?? '127.0.0.1';
   let baseUrl = options.publicUrl ?? `http://${host}:${options.port}`;
+  // The simulator's clock: the given one plus an offset the control API can move forward.
+  const source = options.clock ?? systemClock;
+  let offsetMs = 0;
+  const clock: Clock = { now: () => new Date(source.now().getTime() + offsetMs) };
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let closed = false;
   const ctx: SimContext = {
     store: options.db ? pgStore(options.db) : memoryStore(),
-    clock: options.clock ?? systemClock,
+    clock,
     logger: options.logger,
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
     faults: createFaults(),
     baseUrl: () => baseUrl,
     mp: { accessToken: options.mpAccessToken, webhookSecret: options.mpWebhookSecret, userId: 123_456_789 },
-    wake: () => undefined,
+    wake: () => {
+      if (tickMs > 0 && !closed) setImmediate(() => void runTick());
+    },
   };
-  const app = await buildSimApp(ctx);
+  const tickMs = options.tickMs ?? 500;
+  // One pass at a time; a caller arriving mid-pass waits for it and then runs its own.
+  const runTick = async (): Promise<void> => {
+    while (running) await running;
+    running = tick(ctx)
+      .catch((err: unknown) => options.logger?.error({ err }, 'processor simulator tick failed'))
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  const app = await buildSimApp(ctx, [
+    mpRoutes(ctx),
+    controlRoutes(ctx, {
+      tick: runTick,
+      advanceClock: (ms) => {
+        offsetMs += ms;
+      },
+    }),
+  ]);
   await app.listen({ port: options.port, host });
   const address = app.server.address();
   if (!options.publicUrl && address && typeof address === 'object') baseUrl = `http://${host}:${address.port}`;
+  if (tickMs > 0) {
+    timer = setInterval(() => void runTick(), tickMs);
+    timer.unref();
+  }
+  options.logger?.info({ url: baseUrl, durable: options.db !== undefined }, 'processor simulator listening');
   return {
     url: baseUrl,
     app,
     faults: ctx.faults,
-    tick: async () => undefined,
+    tick: runTick,
+    advanceClock: (ms: number) => {
+      offsetMs += ms;
+    },
     close: async () => {
+      closed = true;
+      clearInterval(timer);
       await app.close();
+      while (running) await running;
     },
   };
 }
