@@ -212,7 +212,7 @@ BEGIN
     'payment_refunds', 'payment_refund_events', 'payment_notifications',
     'payment_notifications_processed', 'ledger_transactions', 'ledger_entries']
   LOOP
-    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION payments_refuse_change()', t || '_append_only', t);
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %I FOR EACH STATEMENT EXECUTE FUNCTION payments_refuse_change()', t || '_append_only', t);
     EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION payments_refuse_change()', t || '_no_truncate', t);
     EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %I FROM PUBLIC', t);
   END LOOP;
