@@ -3,6 +3,9 @@ import { ConfigError, loadConfig, type Config } from '../platform/config.js';
 import { openDatabase } from '../platform/database-server.js';
 import { createLogger } from '../platform/log.js';
 import { migrate } from '../platform/migrations.js';
+import { createMetrics } from '../platform/metrics.js';
+import { systemClock } from '../platform/clock.js';
+import { createPayments } from '../payments/index.js';
 import { ROLES, type Role } from './contexts.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
 
@@ -15,6 +18,7 @@ Commands:
   serve --role <role>    one context per process: ${ROLES.join(', ')}
   migrate                apply pending database migrations and exit
   seed                   load the demo catalog and history
+  payments rotate-kek    re-wrap saved-card data keys under the current key-encryption key
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -52,6 +56,23 @@ const commands: Record<string, Command> = {
     await platform.stop();
     process.stdout.write('seeded\n');
     return 0;
+  },
+  payments: async (args, config) => {
+    if (args[0] !== 'rotate-kek') {
+      process.stderr.write('usage: embudo payments rotate-kek\n');
+      return 2;
+    }
+    const logger = createLogger(config.logLevel);
+    const server = await openDatabase(config, logger, 'embudo-rotate-kek');
+    try {
+      await migrate(server.db);
+      const payments = createPayments({ config, db: server.db, logger, metrics: createMetrics(), clock: systemClock });
+      const r = await payments.rotateKek();
+      process.stdout.write(`current key ${r.newKeyId}: rewrapped ${r.rewrapped} saved card key(s)\n`);
+      return 0;
+    } finally {
+      await server.close();
+    }
   },
   bench: async (args) => {
     const { runBenchmarks } = await import('../../bench/run.js');

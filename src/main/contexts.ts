@@ -1,6 +1,6 @@
 import { createCatalog } from '../catalog/index.js';
 import { createInventory } from '../inventory/index.js';
-import { createIdempotencyGuard } from '../checkout/index.js';
+import { createCheckout, createIdempotencyGuard } from '../checkout/index.js';
 import { createCustomers } from '../customers/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
@@ -9,6 +9,7 @@ import type { HttpModule, ReadinessCheck } from '../platform/http.js';
 import type { Logger } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Worker } from '../platform/worker.js';
+import { createPayments } from '../payments/index.js';
 
 /** What every context factory receives: one typed deps object, no container. */
 export interface PlatformDeps {
@@ -52,6 +53,8 @@ export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[
   // customers + checkout share the Idempotency-Key store (owned by checkout).
   const idempotency = createIdempotencyGuard({ db, clock });
   const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
+  const payments = createPayments(deps);
+  const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency, adminToken: config.adminToken });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
     {
@@ -63,5 +66,7 @@ export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[
       close: () => inventory.close(),
     },
     { name: 'customers', roles: ['api', 'checkout', 'storefront'], routes: [customers.routes], workers: customers.workers },
+    { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
+    { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
   ];
 }

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import tbk from 'transbank-sdk';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -37,7 +39,38 @@ const envSchema = z.object({
   INVENTORY_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(900),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   EMBUDO_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // Payments (processors). Unset: the embedded simulator with Transbank's integration codes.
+  TBK_BASE_URL: optionalUrl(['http', 'https']),
+  TBK_COMMERCE_CODE: z.string().regex(/^\d{6,20}$/, 'must be a numeric commerce code').optional(),
+  TBK_API_KEY: z.string().min(8).optional(),
+  TBK_MALL_CHILD_CODE: z.string().regex(/^\d{6,20}$/, 'must be a numeric commerce code').optional(),
+  TBK_ONECLICK_COMMERCE_CODE: z.string().regex(/^\d{6,20}$/, 'must be a numeric commerce code').optional(),
+  TBK_ONECLICK_CHILD_CODE: z.string().regex(/^\d{6,20}$/, 'must be a numeric commerce code').optional(),
+  MP_BASE_URL: optionalUrl(['http', 'https']),
+  MP_ACCESS_TOKEN: z.string().min(8).optional(),
+  MP_WEBHOOK_SECRET: z.string().min(8).optional(),
+  EMBUDO_KEK_PREVIOUS: z
+    .string()
+    .regex(/^([A-Za-z0-9+/=_-]{43,})(,[A-Za-z0-9+/=_-]{43,})*$/, 'must be comma-separated base64 keys of 32 bytes')
+    .optional(),
+  PROCESSOR_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(30_000),
 });
+
+/** Processor endpoints and credentials for payments. */
+export interface PaymentsConfig {
+  tbkBaseUrl: string;
+  tbkCommerceCode: string;
+  tbkApiKey: string;
+  /** Set: Webpay Plus Mall with this child store; unset: Webpay Plus. */
+  tbkMallChildCode: string | undefined;
+  tbkOneclickCommerceCode: string;
+  tbkOneclickChildCode: string;
+  mpBaseUrl: string;
+  mpAccessToken: string;
+  mpWebhookSecret: string;
+  kekPrevious: string[];
+  processorTimeoutMs: number;
+}
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -60,6 +93,7 @@ export interface Config {
   reservationTtlSeconds: number;
   /** Staff token for /admin routes (EMBUDO_ADMIN_TOKEN); admin routes are off without it. */
   adminToken: string | undefined;
+  payments: PaymentsConfig;
 }
 
 /** One bad environment variable and what is wrong with it. */
@@ -112,6 +146,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     reservationTtlSeconds: e.INVENTORY_RESERVATION_TTL_SECONDS,
     adminToken: e.EMBUDO_ADMIN_TOKEN,
+    payments: paymentsConfig(e),
+  };
+}
+
+function paymentsConfig(e: Env): PaymentsConfig {
+  const sim = (e.PROCESSOR_BASE_URL ?? `http://127.0.0.1:${e.SIM_PORT}`).replace(/\/$/, '');
+  const problems: ConfigProblem[] = [];
+  const tbkBaseUrl = e.TBK_BASE_URL ?? sim;
+  // Transbank's published integration credentials serve the simulator and integration host;
+  // any other host needs real ones.
+  const integration = !e.TBK_BASE_URL || e.TBK_BASE_URL.includes('webpay3gint.transbank.cl') || e.TBK_BASE_URL.startsWith(sim);
+  if (!integration && (!e.TBK_API_KEY || !e.TBK_COMMERCE_CODE)) {
+    problems.push({ variable: 'TBK_API_KEY', message: 'TBK_COMMERCE_CODE and TBK_API_KEY are required with a production TBK_BASE_URL' });
+  }
+  const mpBaseUrl = (e.MP_BASE_URL ?? sim).replace(/\/$/, '');
+  // Against the simulator the MP secrets are generated per start and shared with it; against
+  // a real Mercado Pago they must be given.
+  if (e.MP_BASE_URL && !e.MP_BASE_URL.startsWith(sim) && (!e.MP_ACCESS_TOKEN || !e.MP_WEBHOOK_SECRET)) {
+    problems.push({ variable: 'MP_ACCESS_TOKEN', message: 'MP_ACCESS_TOKEN and MP_WEBHOOK_SECRET are required with MP_BASE_URL' });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const codes = tbk.IntegrationCommerceCodes;
+  return {
+    tbkBaseUrl,
+    tbkCommerceCode: e.TBK_COMMERCE_CODE ?? (e.TBK_MALL_CHILD_CODE ? codes.WEBPAY_PLUS_MALL : codes.WEBPAY_PLUS),
+    tbkApiKey: e.TBK_API_KEY ?? tbk.IntegrationApiKeys.WEBPAY,
+    tbkMallChildCode: e.TBK_MALL_CHILD_CODE,
+    tbkOneclickCommerceCode: e.TBK_ONECLICK_COMMERCE_CODE ?? codes.ONECLICK_MALL,
+    tbkOneclickChildCode: e.TBK_ONECLICK_CHILD_CODE ?? codes.ONECLICK_MALL_CHILD1,
+    mpBaseUrl,
+    mpAccessToken: e.MP_ACCESS_TOKEN ?? `TEST-${randomBytes(24).toString('hex')}`,
+    mpWebhookSecret: e.MP_WEBHOOK_SECRET ?? randomBytes(32).toString('hex'),
+    kekPrevious: e.EMBUDO_KEK_PREVIOUS ? e.EMBUDO_KEK_PREVIOUS.split(',') : [],
+    processorTimeoutMs: e.PROCESSOR_TIMEOUT_MS,
   };
 }
 

@@ -1,0 +1,23 @@
+import { defineErrors } from '../platform/errors.js';
+
+/** Payments error catalogue. */
+export const paymentsError = defineErrors({
+  invalid_amount: 'invalid',
+  invalid_payment_request: 'invalid',
+  saved_card_required: 'invalid',
+  card_token_required: 'invalid',
+  saved_card_not_found: 'not_found',
+  attempt_not_found: 'not_found',
+  no_approved_payment: 'not_found',
+  inscription_not_found: 'not_found',
+  invalid_return: 'invalid',
+  invalid_signature: 'unauthorized',
+  order_already_paid: 'conflict',
+  payment_in_progress: 'conflict',
+  refund_exceeds_captured: 'conflict',
+  refund_in_progress: 'conflict',
+  processor_unavailable: 'unavailable',
+  vault_unavailable: 'unavailable',
+  processor_not_configured: 'unavailable',
+});
+export type PaymentsErrorCode = Parameters<typeof paymentsError>[0];

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { NewEvent } from '../events/index.js';
+
+/** Event payloads payments publishes: public contracts, versioned. */
+export const PaymentApprovedV1 = z.object({
+  attemptId: z.string(),
+  orderId: z.string(),
+  amount: z.number().int().positive(),
+  currency: z.literal('CLP'),
+  method: z.string(),
+  processor: z.string(),
+  processorRef: z.string(),
+});
+export const PaymentRejectedV1 = z.object({ attemptId: z.string(), orderId: z.string(), reason: z.string() });
+export const PaymentPendingV1 = z.object({ attemptId: z.string(), orderId: z.string(), method: z.string(), reason: z.string().optional() });
+export const PaymentExpiredV1 = z.object({ attemptId: z.string(), orderId: z.string() });
+export const PaymentReviewV1 = z.object({ attemptId: z.string(), orderId: z.string(), lastStatus: z.string() });
+export const RefundSucceededV1 = z.object({
+  orderId: z.string(),
+  attemptId: z.string(),
+  amount: z.number().int().positive(),
+  refundId: z.string(),
+  refundType: z.string(),
+});
+export const RefundFailedV1 = z.object({ orderId: z.string(), attemptId: z.string(), refundId: z.string(), reason: z.string() });
+export const LedgerPostedV1 = z.object({
+  transactionId: z.string(),
+  kind: z.string(),
+  attemptId: z.string().optional(),
+  refundId: z.string().optional(),
+  entries: z.array(z.object({ account: z.string(), amount: z.number().int() })),
+});
+export const CardSavedV1 = z.object({ customerId: z.string(), cardId: z.string(), cardType: z.string(), cardMask: z.string() });
+export const CardDeletedV1 = z.object({ customerId: z.string(), cardId: z.string() });
+
+const schemas = {
+  'payments.payment_approved': PaymentApprovedV1,
+  'payments.payment_rejected': PaymentRejectedV1,
+  'payments.payment_pending': PaymentPendingV1,
+  'payments.payment_expired': PaymentExpiredV1,
+  'payments.payment_review': PaymentReviewV1,
+  'payments.refund_succeeded': RefundSucceededV1,
+  'payments.refund_failed': RefundFailedV1,
+  'payments.ledger_posted': LedgerPostedV1,
+  'payments.card_saved': CardSavedV1,
+  'payments.card_deleted': CardDeletedV1,
+} as const;
+
+export type PaymentsEventType = keyof typeof schemas;
+
+/** Builds a validated v1 event: the payload is checked against its public schema. */
+export function paymentsEvent<T extends PaymentsEventType>(
+  type: T,
+  aggregate: { type: 'payment_attempt' | 'refund' | 'ledger_transaction' | 'saved_card'; id: string },
+  payload: z.input<(typeof schemas)[T]>,
+): NewEvent {
+  return { type, version: 1, aggregateType: aggregate.type, aggregateId: aggregate.id, payload: schemas[type].parse(payload) };
+}

@@ -1,0 +1,150 @@
+import type { Config } from '../platform/config.js';
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../platform/db.js';
+import type { HttpModule } from '../platform/http.js';
+import type { Logger } from '../platform/log.js';
+import type { Metrics } from '../platform/metrics.js';
+import { intervalWorker, type Worker } from '../platform/worker.js';
+import type { PaymentConnector } from './connectors/port.js';
+import { mercadoPagoConnector } from './connectors/mercadopago.js';
+import { transbankConnector } from './connectors/transbank.js';
+import type { Core } from './core.js';
+import { paymentsRoutes } from './http.js';
+import { createJanitor, type JanitorItem } from './janitor.js';
+import { addFileKey, loadKeyring, retireFileKeys, type Keyring } from './keyring.js';
+import { createNotifications, type WebhookRequest } from './notifications.js';
+import { createRefunds, type RefundInput, type RefundResult } from './refunds.js';
+import { createAttempts, type AttemptView, type StartPaymentInput, type StartPaymentResult } from './service.js';
+import * as store from './store.js';
+import { createVault, type InscriptionStart, type SavedCard } from './vault.js';
+
+export type { AttemptView, InscriptionStart, JanitorItem, RefundInput, RefundResult, SavedCard, StartPaymentInput, StartPaymentResult };
+export type { Method, AttemptStatus } from './domain/attempt.js';
+export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from './events.js';
+
+export interface PaymentsDeps {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  /** Base URL processors call back (Webpay return, MP notifications); defaults from config. */
+  publicUrl?: () => string;
+  /** Override connectors (tests); defaults are built from config.payments. */
+  connectors?: { transbank?: PaymentConnector; mercadopago?: PaymentConnector };
+  /** Janitor poll interval (ms). */
+  janitorIntervalMs?: number;
+  /** Commit settings for payment transactions (e.g. `{ synchronous_commit: 'remote_apply' }`). */
+  txSettings?: Record<string, string>;
+}
+
+/** The payments context as other contexts and the composition root see it. */
+export interface Payments {
+  /**
+   * Starts a charge for an order; at most one charge per order succeeds.
+   * @example
+   * const r = await payments.startPayment({ orderId, amount: 19990, currency: 'CLP', customerId, method: 'webpay', returnUrl });
+   * if (r.status === 'redirect') renderAutoPostForm(r.redirect); // POST token_ws to r.redirect.url
+   */
+  startPayment(input: StartPaymentInput): Promise<StartPaymentResult>;
+  getAttempt(attemptId: string): Promise<AttemptView>;
+  attemptsForOrder(orderId: string): Promise<AttemptView[]>;
+  /** Refunds part or all of an order's approved payment (captured ≥ refunded). */
+  refund(input: RefundInput): Promise<RefundResult>;
+  /** Saved cards (Oneclick inscriptions) per customer. */
+  cards: {
+    startInscription(input: { customerId: string; email: string; returnUrl?: string }): Promise<InscriptionStart>;
+    finishInscription(token: string): Promise<{ ok: boolean; card?: SavedCard; reason?: string }>;
+    list(customerId: string): Promise<SavedCard[]>;
+    delete(customerId: string, cardId: string): Promise<void>;
+  };
+  /** Webhook and return handling (also served by `routes`). */
+  receiveMercadoPago(req: WebhookRequest): Promise<{ accepted: boolean; duplicate: boolean }>;
+  webpayReturn(params: Record<string, string | undefined>): Promise<AttemptView>;
+  /** One janitor pass (the worker runs it on an interval). */
+  runJanitor(limit?: number): Promise<JanitorItem[]>;
+  /** Re-wraps every saved card's data key under the current KEK. */
+  rotateKek(): Promise<{ rewrapped: number; keysInUse: string[]; newKeyId: string }>;
+  ledgerBalances(): Promise<Record<string, number>>;
+  /** Waits for background webhook processing (tests, shutdown). */
+  settle(): Promise<void>;
+  routes: HttpModule;
+  workers: Worker[];
+}
+
+/** Builds the payments context from config: connectors, vault, attempts, janitor, routes. */
+export function createPayments(deps: PaymentsDeps): Payments {
+  const pc = deps.config.payments;
+  const tb = transbankConnector({
+    baseUrl: pc.tbkBaseUrl,
+    apiKey: pc.tbkApiKey,
+    webpayCommerceCode: pc.tbkCommerceCode,
+    webpayMallChildCode: pc.tbkMallChildCode,
+    oneclickCommerceCode: pc.tbkOneclickCommerceCode,
+    oneclickChildCode: pc.tbkOneclickChildCode,
+    timeoutMs: pc.processorTimeoutMs,
+  });
+  const core: Core = {
+    db: deps.db,
+    logger: deps.logger.child({ context: 'payments' }),
+    clock: deps.clock,
+    connectors: {
+      transbank: deps.connectors?.transbank ?? tb,
+      mercadopago: deps.connectors?.mercadopago ?? mercadoPagoConnector({ baseUrl: pc.mpBaseUrl, accessToken: pc.mpAccessToken, timeoutMs: pc.processorTimeoutMs }),
+    },
+    publicUrl: deps.publicUrl ?? (() => deps.config.publicBaseUrl ?? `http://${deps.config.host}:${deps.config.port}`),
+    txSettings: deps.txSettings,
+  };
+  let keyring: Keyring | undefined;
+  const keys = (): Keyring | undefined =>
+    (keyring ??= loadKeyring({
+      kek: deps.config.kek,
+      previous: pc.kekPrevious,
+      dataDir: deps.config.dataDir,
+      // Embedded start (no DATABASE_URL): generate the key file on first use.
+      createIfMissing: deps.config.databaseUrl === undefined,
+    }));
+  const vault = createVault({ core, inscriptions: tb, keyring: keys });
+  const attempts = createAttempts(core, vault);
+  const refunds = createRefunds(core);
+  const notifications = createNotifications(core, attempts, () => pc.mpWebhookSecret);
+  const janitor = createJanitor(core, notifications);
+  const worker = intervalWorker('payments-janitor', deps.janitorIntervalMs ?? 30_000, core.logger, async () => {
+    const items = await janitor.runOnce(50);
+    return items.length === 50;
+  });
+
+  return {
+    startPayment: (input) => attempts.startPayment(input),
+    getAttempt: (id) => attempts.getAttempt(id),
+    attemptsForOrder: (orderId) => attempts.attemptsForOrder(orderId),
+    refund: (input) => refunds.refund(input),
+    cards: {
+      startInscription: (input) => vault.startInscription(input),
+      finishInscription: (token) => vault.finishInscription(token),
+      list: (customerId) => vault.listCards(customerId),
+      delete: (customerId, cardId) => vault.deleteCard(customerId, cardId),
+    },
+    receiveMercadoPago: (req) => notifications.receiveMercadoPago(req),
+    webpayReturn: async (params) => attempts.getAttempt((await attempts.webpayReturn(params)).id),
+    runJanitor: (limit) => janitor.runOnce(limit),
+    async rotateKek() {
+      let newKeyId: string;
+      if (deps.config.kek) {
+        // Env mode: the operator set the new EMBUDO_KEK and moved the old one to EMBUDO_KEK_PREVIOUS.
+        newKeyId = (keys() as Keyring).currentId;
+      } else {
+        newKeyId = addFileKey(deps.config.dataDir);
+        keyring = undefined;
+      }
+      const r = await vault.rewrapAll();
+      if (!deps.config.kek) retireFileKeys(deps.config.dataDir, r.keysInUse);
+      keyring = undefined;
+      return { ...r, newKeyId };
+    },
+    ledgerBalances: () => store.accountBalances(deps.db),
+    settle: () => notifications.settle(),
+    routes: paymentsRoutes({ attempts, vault, notifications }),
+    workers: [worker],
+  };
+}

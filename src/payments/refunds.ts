@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { appendEvents } from '../events/index.js';
+import { PgCode, pgErrorCode } from '../platform/db.js';
+import { refundPosting } from './domain/ledger.js';
+import { attemptCall, connectorFor, transaction, type Core } from './core.js';
+import { paymentsError } from './errors.js';
+import { paymentsEvent } from './events.js';
+import * as store from './store.js';
+import type { AttemptState } from './store.js';
+
+export interface RefundInput {
+  orderId: string;
+  amount: number;
+  reason: string;
+}
+
+export interface RefundResult {
+  refundId: string;
+  attemptId: string;
+  status: 'succeeded' | 'failed' | 'unknown';
+  /** Transbank: REVERSED (full, same day) or NULLIFIED; Mercado Pago: FULL or PARTIAL. */
+  refundType?: string;
+  reason?: string;
+}
+
+/**
+ * Refunds, partial or total, each a record of its own. Captured ≥ refunded holds under the
+ * attempt's lock and again in the database (constraint trigger on payment_refunds).
+ */
+export function createRefunds(core: Core) {
+  return {
+    async refund(input: RefundInput): Promise<RefundResult> {
+      if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw paymentsError('invalid_amount', 'amount must be a positive integer (CLP)');
+      const reason = (input.reason || 'requested').slice(0, 200);
+      const refundId = randomUUID();
+      const now = core.clock.now();
+      let attempt: AttemptState;
+      let alreadyRefunded: number;
+      try {
+        ({ attempt, alreadyRefunded } = await transaction(core, async (tx) => {
+          const attemptId = await store.approvedAttemptForOrder(tx, input.orderId);
+          if (!attemptId) throw paymentsError('no_approved_payment', 'this order has no approved payment');
+          await store.lockKey(tx, `attempt:${attemptId}`);
+          const a = (await store.findAttempt(tx, attemptId)) as AttemptState;
+          const { standing, unresolved } = await store.refundedSoFar(tx, attemptId);
+          if (unresolved > 0) throw paymentsError('refund_in_progress', 'an earlier refund for this payment is still unresolved');
+          if (standing + input.amount > a.amount) {
+            throw paymentsError('refund_exceeds_captured', 'refunds would exceed the captured amount', { captured: a.amount, refunded: standing, requested: input.amount });
+          }
+          await store.insertRefund(tx, { id: refundId, attemptId, orderId: input.orderId, amount: input.amount, reason, at: now });
+          await store.appendRefundEvent(tx, { refundId, status: 'requested', at: now });
+          return { attempt: a, alreadyRefunded: standing };
+        }));
+      } catch (err) {
+        if (pgErrorCode(err) === PgCode.checkViolation) throw paymentsError('refund_exceeds_captured', 'refunds would exceed the captured amount');
+        throw err;
+      }
+
+      const verdict = await connectorFor(core, attempt.processor).refund(attemptCall(core, attempt), { refundId, amount: input.amount, alreadyRefunded });
+      const at = core.clock.now();
+      await transaction(core, async (tx) => {
+        switch (verdict.status) {
+          case 'succeeded': {
+            await store.appendRefundEvent(tx, { refundId, status: 'succeeded', refundType: verdict.refundType, data: verdict.data ?? {}, at });
+            const posting = refundPosting(attempt.processor, input.amount);
+            const txId = await store.postLedger(tx, posting, { attemptId: attempt.id, refundId }, at);
+            await appendEvents(tx, [
+              paymentsEvent('payments.refund_succeeded', { type: 'refund', id: refundId }, {
+                orderId: attempt.orderId,
+                attemptId: attempt.id,
+                amount: input.amount,
+                refundId,
+                refundType: verdict.refundType,
+              }),
+              paymentsEvent('payments.ledger_posted', { type: 'ledger_transaction', id: txId }, { transactionId: txId, kind: posting.kind, attemptId: attempt.id, refundId, entries: posting.entries }),
+            ]);
+            break;
+          }
+          case 'failed':
+            await store.appendRefundEvent(tx, { refundId, status: 'failed', data: { reason: verdict.reason }, at });
+            await appendEvents(tx, [
+              paymentsEvent('payments.refund_failed', { type: 'refund', id: refundId }, { orderId: attempt.orderId, attemptId: attempt.id, refundId, reason: verdict.reason }),
+            ]);
+            break;
+          case 'unknown':
+            // Left unresolved: further refunds for this payment wait until someone resolves it.
+            await store.appendRefundEvent(tx, { refundId, status: 'unknown', data: { reason: verdict.reason }, at });
+            core.logger.warn({ refundId, attemptId: attempt.id }, 'refund outcome unknown: needs review');
+            break;
+        }
+      });
+      return {
+        refundId,
+        attemptId: attempt.id,
+        status: verdict.status,
+        ...(verdict.status === 'succeeded' ? { refundType: verdict.refundType } : { reason: verdict.reason }),
+      };
+    },
+  };
+}

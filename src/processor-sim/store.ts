@@ -1,0 +1,171 @@
+import type { Database, Db } from '../platform/db.js';
+
+/** The kinds of documents the simulator keeps. */
+export type RecordKind =
+  | 'webpay'
+  | 'inscription'
+  | 'tbk_user'
+  | 'oneclick'
+  | 'mp_payment'
+  | 'mp_card_token'
+  | 'mp_idempotency'
+  | 'webhook'
+  | 'counter';
+
+export interface LogEntry {
+  at: Date;
+  direction: 'in' | 'out';
+  summary: string;
+  status?: number;
+}
+
+/**
+ * The simulator's storage: documents by kind and id, each with an optional due time. The
+ * PostgreSQL store survives restarts (the platform's janitor may query a transaction days
+ * later); the memory store serves unit tests.
+ */
+export interface SimStore {
+  get<T>(kind: RecordKind, id: string): Promise<T | undefined>;
+  /** Inserts; false when the id already exists (nothing written). */
+  insert<T>(kind: RecordKind, id: string, data: T, dueAt?: Date | null): Promise<boolean>;
+  /**
+   * Reads, changes and writes one document atomically (row lock / per-key queue). `fn`
+   * returns the new document (or undefined to leave it) and the value to hand back.
+   */
+  update<T, R>(
+    kind: RecordKind,
+    id: string,
+    fn: (current: T | undefined) => { data?: T; dueAt?: Date | null; result: R },
+  ): Promise<R>;
+  /** Ids of documents of a kind due at or before `at`, oldest first. */
+  due(kind: RecordKind, at: Date, limit: number): Promise<string[]>;
+  list<T>(kind: RecordKind, limit: number): Promise<T[]>;
+  log(entry: LogEntry): Promise<void>;
+  recentLog(limit: number): Promise<LogEntry[]>;
+}
+
+/** A store in PostgreSQL (tables sim_records, sim_log). */
+export function pgStore(db: Database): SimStore {
+  const lockedUpdate = async <T, R>(
+    tx: Db,
+    kind: RecordKind,
+    id: string,
+    fn: (current: T | undefined) => { data?: T; dueAt?: Date | null; result: R },
+  ): Promise<R> => {
+    const { rows } = await tx.query<{ data: T }>('SELECT data FROM sim_records WHERE kind = $1 AND id = $2 FOR UPDATE', [kind, id]);
+    const current = rows[0]?.data;
+    const out = fn(current);
+    if (out.data !== undefined) {
+      const due = out.dueAt === undefined ? undefined : out.dueAt;
+      if (current === undefined) {
+        await tx.query('INSERT INTO sim_records (kind, id, data, due_at) VALUES ($1, $2, $3, $4)', [kind, id, JSON.stringify(out.data), due ?? null]);
+      } else if (due === undefined) {
+        await tx.query('UPDATE sim_records SET data = $3, updated_at = now() WHERE kind = $1 AND id = $2', [kind, id, JSON.stringify(out.data)]);
+      } else {
+        await tx.query('UPDATE sim_records SET data = $3, due_at = $4, updated_at = now() WHERE kind = $1 AND id = $2', [
+          kind,
+          id,
+          JSON.stringify(out.data),
+          due,
+        ]);
+      }
+    }
+    return out.result;
+  };
+  return {
+    async get<T>(kind: RecordKind, id: string) {
+      const { rows } = await db.query<{ data: T }>('SELECT data FROM sim_records WHERE kind = $1 AND id = $2', [kind, id]);
+      return rows[0]?.data;
+    },
+    async insert<T>(kind: RecordKind, id: string, data: T, dueAt?: Date | null) {
+      const { rowCount } = await db.query(
+        'INSERT INTO sim_records (kind, id, data, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+        [kind, id, JSON.stringify(data), dueAt ?? null],
+      );
+      return rowCount === 1;
+    },
+    update: (kind, id, fn) => db.transaction((tx) => lockedUpdate(tx, kind, id, fn)),
+    async due(kind, at, limit) {
+      const { rows } = await db.query<{ id: string }>(
+        'SELECT id FROM sim_records WHERE kind = $1 AND due_at <= $2 ORDER BY due_at, id LIMIT $3',
+        [kind, at, limit],
+      );
+      return rows.map((r) => r.id);
+    },
+    async list<T>(kind: RecordKind, limit: number) {
+      const { rows } = await db.query<{ data: T }>('SELECT data FROM sim_records WHERE kind = $1 ORDER BY created_at DESC LIMIT $2', [kind, limit]);
+      return rows.map((r) => r.data);
+    },
+    async log(entry) {
+      await db.query('INSERT INTO sim_log (at, direction, summary, status) VALUES ($1, $2, $3, $4)', [
+        entry.at,
+        entry.direction,
+        entry.summary.slice(0, 500),
+        entry.status ?? null,
+      ]);
+    },
+    async recentLog(limit) {
+      const { rows } = await db.query<{ at: Date; direction: 'in' | 'out'; summary: string; status: number | null }>(
+        'SELECT at, direction, summary, status FROM sim_log ORDER BY id DESC LIMIT $1',
+        [limit],
+      );
+      return rows.map((r) => ({ at: r.at, direction: r.direction, summary: r.summary, ...(r.status === null ? {} : { status: r.status }) }));
+    },
+  };
+}
+
+/** A store in memory, for unit tests and throwaway demos (lost on restart). */
+export function memoryStore(): SimStore {
+  const docs = new Map<string, { data: string; dueAt: Date | null; seq: number }>();
+  const logs: LogEntry[] = [];
+  let seq = 0;
+  const key = (kind: RecordKind, id: string) => `${kind}\u0000${id}`;
+  // Every update runs synchronously between awaits, so no per-key queue is needed.
+  return {
+    async get<T>(kind: RecordKind, id: string) {
+      const d = docs.get(key(kind, id));
+      return d ? (JSON.parse(d.data) as T) : undefined;
+    },
+    async insert<T>(kind: RecordKind, id: string, data: T, dueAt?: Date | null) {
+      if (docs.has(key(kind, id))) return false;
+      docs.set(key(kind, id), { data: JSON.stringify(data), dueAt: dueAt ?? null, seq: ++seq });
+      return true;
+    },
+    async update<T, R>(kind: RecordKind, id: string, fn: (current: T | undefined) => { data?: T; dueAt?: Date | null; result: R }) {
+      const k = key(kind, id);
+      const prior = docs.get(k);
+      const out = fn(prior ? (JSON.parse(prior.data) as T) : undefined);
+      if (out.data !== undefined) {
+        docs.set(k, {
+          data: JSON.stringify(out.data),
+          dueAt: out.dueAt === undefined ? (prior?.dueAt ?? null) : out.dueAt,
+          seq: prior?.seq ?? ++seq,
+        });
+      }
+      return out.result;
+    },
+    async due(kind, at, limit) {
+      const prefix = `${kind}\u0000`;
+      return [...docs.entries()]
+        .filter(([k, d]) => k.startsWith(prefix) && d.dueAt !== null && d.dueAt.getTime() <= at.getTime())
+        .sort((a, b) => (a[1].dueAt?.getTime() ?? 0) - (b[1].dueAt?.getTime() ?? 0) || a[1].seq - b[1].seq)
+        .slice(0, limit)
+        .map(([k]) => k.slice(prefix.length));
+    },
+    async list<T>(kind: RecordKind, limit: number) {
+      const prefix = `${kind}\u0000`;
+      return [...docs.entries()]
+        .filter(([k]) => k.startsWith(prefix))
+        .sort((a, b) => b[1].seq - a[1].seq)
+        .slice(0, limit)
+        .map(([, d]) => JSON.parse(d.data) as T);
+    },
+    async log(entry) {
+      logs.push(entry);
+      if (logs.length > 1000) logs.shift();
+    },
+    async recentLog(limit) {
+      return logs.slice(-limit).reverse();
+    },
+  };
+}
