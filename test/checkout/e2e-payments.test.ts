@@ -1,0 +1,154 @@
+// The whole purchase with the real contexts: catalog, inventory, payments and the processor
+// simulator (Transbank Oneclick and Webpay over their REST paths). Outcome events are
+// delivered from the outbox to checkout's consumer by a minimal inbox loop until the event
+// bus is merged.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, test } from 'node:test';
+import { createCheckout, createIdempotencyGuard } from '../../src/checkout/index.js';
+import { createCustomers } from '../../src/customers/index.js';
+import { createHttpApp } from '../../src/platform/http.js';
+import { createPayments } from '../../src/payments/index.js';
+import { startProcessorSim } from '../../src/processor-sim/index.js';
+import { buildInventory, createLocations } from '../inventory/support.js';
+import { freshDatabase } from '../support/db.js';
+import { capturingLogger, testConfig } from '../support/platform.js';
+import { postForm } from '../processor-sim/support.js';
+import { ADDRESS, shopper } from './support/harness.js';
+import { deliver } from './support/stand-ins.js';
+
+const VISA_OK = '4051885600446623';
+const MASTER_REJECT = '5186059559590568';
+
+const { db, url } = await freshDatabase({ poolSize: 30 });
+const { inventory, catalog, clock, metrics } = buildInventory(db);
+clock.set(new Date('2026-11-27T15:00:00Z'));
+const { logger } = capturingLogger('warn');
+const mpAccessToken = `TEST-${randomBytes(12).toString('hex')}`;
+const mpWebhookSecret = randomBytes(32).toString('hex');
+const sim = await startProcessorSim({ port: 0, clock, mpAccessToken, mpWebhookSecret, tickMs: 0 });
+const base = testConfig(url);
+const config = {
+  ...base,
+  kek: randomBytes(32).toString('base64'),
+  payments: { ...base.payments, tbkBaseUrl: sim.url, mpBaseUrl: sim.url, mpAccessToken, mpWebhookSecret, processorTimeoutMs: 3000 },
+};
+let appUrl = 'http://127.0.0.1:0';
+const payments = createPayments({ config, db, logger, metrics, clock, publicUrl: () => appUrl });
+const idempotency = createIdempotencyGuard({ db, clock });
+const customers = createCustomers({ db, clock, idempotent: idempotency.idempotent });
+const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency });
+const app = await createHttpApp({ logger, metrics, readiness: {}, modules: [customers.routes, payments.routes, ...checkout.routes] });
+await app.listen({ port: 0, host: '127.0.0.1' });
+const address = app.server.address();
+appUrl = `http://127.0.0.1:${address && typeof address === 'object' ? address.port : 0}`;
+after(async () => {
+  await payments.settle();
+  await app.close();
+  await sim.close();
+});
+
+await catalog.createCategory({ slug: 'cocina', name: 'Cocina' });
+await catalog.createProduct({ name: 'Olla', category: 'cocina', skus: [{ sku: 'OLLA-5L', price: 34_990 }, { sku: 'OLLA-UNICA', price: 59_990 }] });
+await createLocations(inventory, ['bodega']);
+await inventory.receive({ sku: 'OLLA-5L', locationId: 'bodega', quantity: 100 });
+await inventory.receive({ sku: 'OLLA-UNICA', locationId: 'bodega', quantity: 1 });
+
+const settle = async () => {
+  await payments.settle();
+  return deliver(db, checkout.handlePaymentEvent);
+};
+const status = async (orderId: string) => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
+const attempts = async (orderId: string) => (await payments.attemptsForOrder(orderId)).length;
+type Out = { orderId: string; status: string; payment: { status: string; attemptId: string }; next: { type: string; url?: string; token?: string } };
+
+async function registered(card = VISA_OK) {
+  const res = await app.inject({ method: 'POST', url: '/customers', payload: { email: `c${randomUUID().slice(0, 8)}@example.cl`, password: 'a long enough password' } });
+  const { token, customer } = res.json<{ token: string; customer: { id: string } }>();
+  const start = await payments.cards.startInscription({ customerId: customer.id, email: 'buyer@example.cl', returnUrl: 'http://shop.test/cards' });
+  await (await postForm(start.url, { TBK_TOKEN: start.token })).text();
+  const submitted = await postForm(`${sim.url}/webpayserver/bp_inscription_submit`, { TBK_TOKEN: start.token, card_number: card, cvv: '123', expiry: '12/30', action: 'pay' });
+  await submitted.text();
+  await (await fetch(submitted.headers.get('location') ?? '', { redirect: 'manual' })).text();
+  const [saved] = await payments.cards.list(customer.id);
+  assert.ok(saved, 'card enrolled');
+  return { s: shopper(app, token), customerId: customer.id, cardId: saved.id };
+}
+
+async function cart(s: ReturnType<typeof shopper>, lines: Record<string, number>) {
+  const id = (await s.post('/carts')).json<{ id: string }>().id;
+  for (const [sku, quantity] of Object.entries(lines)) assert.equal((await s.post(`/carts/${id}/lines`, { sku, quantity })).statusCode, 200);
+  return id;
+}
+
+test('one-click with a saved card: approved by the processor → order paid, stock sold, one charge', async () => {
+  const { s, cardId } = await registered();
+  const before = await inventory.stock('OLLA-5L');
+  const res = await s.post(`/carts/${await cart(s, { 'OLLA-5L': 2 })}/checkout`, { address: ADDRESS, payment: { method: 'oneclick', savedCardId: cardId } });
+  assert.equal(res.statusCode, 201, res.body);
+  const out = res.json<Out>();
+  assert.equal(out.payment.status, 'approved');
+  await settle();
+  assert.equal(await status(out.orderId), 'paid');
+  const after = await inventory.stock('OLLA-5L');
+  assert.equal(after.onHand, before.onHand - 2);
+  assert.equal(after.reserved, before.reserved);
+  assert.equal(await attempts(out.orderId), 1);
+});
+
+test('Webpay redirect: the shopper pays at the form, the return commits it → paid', async () => {
+  const { s } = await registered();
+  const out = (await s.post(`/carts/${await cart(s, { 'OLLA-5L': 1 })}/checkout`, { address: ADDRESS, payment: { method: 'webpay' } })).json<Out>();
+  assert.equal(out.next.type, 'redirect');
+  await (await postForm(out.next.url ?? '', { token_ws: out.next.token ?? '' })).text();
+  const paid = await postForm(`${sim.url}/webpayserver/pay`, { token_ws: out.next.token ?? '', card_number: VISA_OK, cvv: '123', expiry: '12/30', action: 'pay' });
+  await paid.text();
+  const back = await fetch(paid.headers.get('location') ?? '', { redirect: 'manual' });
+  await back.text();
+  await settle();
+  assert.equal(await status(out.orderId), 'paid');
+});
+
+test('Webpay rejected card → payment_failed and the stock comes back', async () => {
+  const { s } = await registered();
+  const before = await inventory.stock('OLLA-5L');
+  const out = (await s.post(`/carts/${await cart(s, { 'OLLA-5L': 3 })}/checkout`, { address: ADDRESS, payment: { method: 'webpay' } })).json<Out>();
+  await (await postForm(out.next.url ?? '', { token_ws: out.next.token ?? '' })).text();
+  const res = await postForm(`${sim.url}/webpayserver/pay`, { token_ws: out.next.token ?? '', card_number: MASTER_REJECT, cvv: '123', expiry: '12/30', action: 'pay' });
+  await res.text();
+  await (await fetch(res.headers.get('location') ?? '', { redirect: 'manual' })).text();
+  await settle();
+  assert.equal(await status(out.orderId), 'payment_failed');
+  const after = await inventory.stock('OLLA-5L');
+  assert.deepEqual([after.onHand, after.reserved], [before.onHand, before.reserved]);
+});
+
+test('last unit with real payments: N one-click buyers, 1 unit → one paid order, one charge, nothing oversold', async () => {
+  const buyers = await Promise.all(Array.from({ length: 6 }, () => registered()));
+  const carts = await Promise.all(buyers.map((b) => cart(b.s, { 'OLLA-UNICA': 1 })));
+  const results = await Promise.all(buyers.map((b, i) => b.s.post(`/carts/${carts[i]}/checkout`, { address: ADDRESS, payment: { method: 'oneclick', savedCardId: b.cardId } })));
+  const won = results.filter((r) => r.statusCode === 201);
+  assert.equal(won.length, 1, results.map((r) => r.body).join('\n'));
+  await settle();
+  const orderId = won[0]?.json<Out>().orderId ?? '';
+  assert.equal(await status(orderId), 'paid');
+  const stock = await inventory.stock('OLLA-UNICA');
+  assert.deepEqual([stock.onHand, stock.reserved], [0, 0]);
+  const charges = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events_outbox WHERE type = 'payments.payment_approved' AND payload->>'orderId' = $1`, [orderId]);
+  assert.equal(charges.rows[0]?.n, 1);
+  assert.ok((await inventory.checkInvariants()).ok);
+});
+
+test('double click on pay (same key and new keys at once): one order, one attempt, one charge', async () => {
+  const { s, cardId } = await registered();
+  const cartId = await cart(s, { 'OLLA-5L': 1 });
+  const body = { address: ADDRESS, payment: { method: 'oneclick', savedCardId: cardId } };
+  const key = randomUUID();
+  const results = await Promise.all([...Array.from({ length: 4 }, () => s.post(`/carts/${cartId}/checkout`, body, key)), s.post(`/carts/${cartId}/checkout`, body), s.post(`/carts/${cartId}/checkout`, body)]);
+  const ids = new Set(results.filter((r) => r.statusCode === 201).map((r) => r.json<Out>().orderId));
+  assert.equal(ids.size, 1);
+  const [orderId] = [...ids];
+  await settle();
+  assert.equal(await attempts(orderId ?? ''), 1);
+  assert.equal(await status(orderId ?? ''), 'paid');
+});
