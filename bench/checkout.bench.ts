@@ -1,11 +1,13 @@
 // `npm run bench -- checkout`: full checkouts over HTTP against PostgreSQL (a scratch
 // database on BENCH_DATABASE_URL), then pgbench running the same SQL in one transaction.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createCatalog } from '../src/catalog/index.js';
 import { createCheckout, createIdempotencyGuard } from '../src/checkout/index.js';
 import { createCustomers } from '../src/customers/index.js';
 import { createInventory } from '../src/inventory/index.js';
+import { createPayments } from '../src/payments/index.js';
+import { loadConfig } from '../src/platform/config.js';
 import { systemClock } from '../src/platform/clock.js';
 import { createDatabase, type Database } from '../src/platform/db.js';
 import { withDatabase } from '../src/platform/embedded-postgres.js';
@@ -15,14 +17,15 @@ import { createMetrics } from '../src/platform/metrics.js';
 import { migrate } from '../src/platform/migrations.js';
 import { runLoad, percentile, type Job } from './checkout/load.js';
 import { pgbenchTps } from './checkout/pgbench.js';
-import { dispatchPaymentEvents, standInPayments } from './checkout/payments.js';
+import { dispatchPaymentEvents } from './checkout/payments.js';
+import { startSimProcess, enrollCards } from './checkout/processor.js';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DB_NAME = 'embudo_bench_checkout';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const SKUS = 200;
-const CUSTOMERS = 1_000;
+const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 200);
 const STOCK = 1_000_000;
 const POOL = Number(process.env.BENCH_POOL ?? 32);
 
@@ -46,12 +49,28 @@ export async function run(): Promise<Record<string, unknown>> {
   const metrics = createMetrics();
   const clock = systemClock;
 
+  const mpAccessToken = `TEST-${randomUUID()}`;
+  const mpWebhookSecret = randomUUID();
+  const sim = await startSimProcess({ MP_ACCESS_TOKEN: mpAccessToken, MP_WEBHOOK_SECRET: mpWebhookSecret, SIM_UNLIMITED: '1' });
+  const base = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn', EMBUDO_NO_SIM: '1', PROCESSOR_BASE_URL: sim.url });
+  const config = {
+    ...base,
+    kek: randomBytes(32).toString('base64'),
+    payments: { ...base.payments, tbkBaseUrl: sim.url, mpBaseUrl: sim.url, mpAccessToken, mpWebhookSecret },
+  };
+  let appUrl = 'http://127.0.0.1:0';
+
   const inventory = createInventory({ db, logger, metrics, clock, catalog: (skus) => catalog.getSkus(skus) });
   const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus) });
   const idempotency = createIdempotencyGuard({ db, clock });
   const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
-  const payments = standInPayments(db);
-  const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency });
+  const payments = createPayments({ config, db, logger, metrics, clock, publicUrl: () => appUrl });
+  const checkout = createCheckout({ db, clock, logger, metrics, customers, catalog, inventory, payments, idempotency });
+  const app = await createHttpApp({ logger, metrics, readiness: {}, modules: [customers.routes, payments.routes, ...checkout.routes] });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  appUrl = `http://127.0.0.1:${port}`;
 
   // ── seed: 200 SKUs with plenty of stock, 1,000 guest shoppers, carts of 1-5 lines ──
   await catalog.createCategory({ slug: 'bench', name: 'Bench' });
@@ -64,7 +83,11 @@ export async function run(): Promise<Record<string, unknown>> {
   await inventory.createLocation({ id: 'bench', name: 'Bench warehouse', kind: 'warehouse', priority: 1 });
   for (let i = 1; i <= SKUS; i++) await inventory.receive({ sku: `B-${i}`, locationId: 'bench', quantity: STOCK });
   const shoppers = [];
-  for (let i = 0; i < CUSTOMERS; i++) shoppers.push(await customers.service.guest({ email: `shopper${i}@bench.cl` }));
+  for (let i = 0; i < CUSTOMERS; i++) {
+    shoppers.push(await customers.service.register({ email: `shopper${i}@bench.cl`, password: 'bench password 123' }));
+  }
+  // Every shopper enrolls a card through the real Oneclick inscription flow at the simulator.
+  const cardOf = await enrollCards(payments, sim.url, shoppers.map((s) => s.customer.id));
   const jobsWanted = Math.ceil(4_000 * SECONDS);
   const cartIds = Array.from({ length: jobsWanted }, () => randomUUID());
   await db.query(
@@ -78,15 +101,15 @@ export async function run(): Promise<Record<string, unknown>> {
      FROM carts c, LATERAL (SELECT DISTINCT 1 + floor(random() * $1)::int AS s FROM generate_series(1, 1 + floor(random() * 5)::int + (c.id IS NULL)::int)) x`,
     [SKUS],
   );
-  const body = JSON.stringify({
+  const bodyOf = (customerId: string) => JSON.stringify({
     address: { recipientName: 'Ana Pérez', street: 'Av. Providencia', number: '1234', comuna: 'Providencia', region: 'RM' },
-    payment: { method: 'oneclick', savedCardId: 'bench-card' },
+    payment: { method: 'oneclick', savedCardId: cardOf.get(customerId) },
   });
   const tokenOf = new Map(shoppers.map((s) => [s.customer.id, s.token]));
   const { rows: carts } = await db.query<{ id: string; customer_id: string }>('SELECT id, customer_id FROM carts ORDER BY random()');
-  const jobs: Job[] = carts.map((c) => ({ cartId: c.id, token: tokenOf.get(c.customer_id) ?? '', body }));
+  const jobs: Job[] = carts.map((c) => ({ cartId: c.id, token: tokenOf.get(c.customer_id) ?? '', body: bodyOf(c.customer_id) }));
   // pgbench's shoppers: sessions whose token hash pgbench can compute.
-  await db.query(`CREATE TABLE bench_payment_attempts (id uuid PRIMARY KEY, order_id uuid NOT NULL, amount int NOT NULL, status text NOT NULL, processor_ref text, created_at timestamptz NOT NULL)`);
+  await db.query(`CREATE TABLE IF NOT EXISTS bench_payment_attempts (id uuid PRIMARY KEY, order_id uuid NOT NULL, amount int NOT NULL, status text NOT NULL, processor_ref text, created_at timestamptz NOT NULL)`);
   await db.query(
     `WITH c AS (INSERT INTO customers (id, kind, email, created_at) SELECT gen_random_uuid(), 'guest', 'pgb' || i || '@bench.cl', now() FROM generate_series(1, $1) i RETURNING id, email)
      INSERT INTO customer_sessions (token_hash, customer_id, expires_at) SELECT sha256(convert_to('pgbench-' || substring(email FROM 4 FOR position('@' IN email) - 4), 'UTF8')), id, now() + interval '1 day' FROM c`,
@@ -94,17 +117,14 @@ export async function run(): Promise<Record<string, unknown>> {
   );
   await db.query('VACUUM ANALYZE').catch(() => undefined);
 
-  const app = await createHttpApp({ logger, metrics, readiness: {}, modules: [customers.routes, ...checkout.routes] });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-
   // Warm-up (JIT, pools, plans), then the measured run. A checkout ends when the payment has
   // started (as in the pgbench script); the payments consumer (order → paid, stock → sold)
   // then drains the outcome events so the oversell / double-charge checks see final states.
   await runLoad(port, jobs.splice(0, 500), 16, 10_000);
   const load = await runLoad(port, jobs, CONCURRENCY, SECONDS * 1000);
+  await payments.settle();
   await app.close();
+  await sim.stop();
   const consumer = dispatchPaymentEvents(db, checkout.handlePaymentEvent);
   await consumer.stop();
   await consumer.drain();
@@ -124,6 +144,15 @@ export async function run(): Promise<Record<string, unknown>> {
   await db.close();
 
   const checkoutsPerS = Math.round((ok / load.elapsedMs) * 1000);
+  // Mean time per checkout step over the whole run (warm-up included), from the histogram.
+  const stepMetric = ((await metrics.registry.getSingleMetric('embudo_checkout_step_seconds')?.get())?.values ?? []) as
+    { metricName?: string; labels: Record<string, string | number>; value: number }[];
+  const stepMs: Record<string, number> = {};
+  for (const v of stepMetric) {
+    if (!v.metricName?.endsWith('_sum')) continue;
+    const count = stepMetric.find((c) => c.metricName?.endsWith('_count') && c.labels.step === v.labels.step)?.value ?? 0;
+    if (count > 0) stepMs[String(v.labels.step)] = Number(((v.value / count) * 1000).toFixed(1));
+  }
   return {
     checkouts_per_s: checkoutsPerS,
     p50_ms: Number(percentile(sorted, 50).toFixed(1)),
@@ -138,8 +167,9 @@ export async function run(): Promise<Record<string, unknown>> {
     concurrency: CONCURRENCY,
     seconds: Number((load.elapsedMs / 1000).toFixed(1)),
     statuses: load.statuses,
+    step_mean_ms: stepMs,
     ...(load.errors.length ? { sample_errors: load.errors.slice(0, 3) } : {}),
-    payments: 'stand-in (approves at once, publishes payments.payment_approved)',
+    payments: 'payments context, Oneclick Mall saved cards, processor simulator in its own process (per-card daily limits lifted)',
     confirmation: 'payment outcomes consumed after the timed phase',
   };
 }

@@ -1,28 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { PaymentsPort } from '../../src/checkout/index.js';
-import { appendEvents, type EventEnvelope } from '../../src/events/index.js';
+import type { EventEnvelope } from '../../src/events/index.js';
 import type { Database, Db } from '../../src/platform/db.js';
-
-/** Payments as a stand-in: a saved card approves at once, the outcome goes to the outbox. */
-export function standInPayments(db: Database): PaymentsPort {
-  return {
-    async startPayment(input) {
-      const attemptId = randomUUID();
-      await db.transaction(async (tx) => {
-        await tx.query(`INSERT INTO bench_payment_attempts (id, order_id, amount, status, processor_ref, created_at) VALUES ($1, $2, $3, 'approved', 'stand-in', now())`,
-          [attemptId, input.orderId, input.amount]);
-        await appendEvents(tx, [{
-          type: 'payments.payment_approved', version: 1, aggregateType: 'payment_attempt', aggregateId: attemptId,
-          payload: { attemptId, orderId: input.orderId, amount: input.amount, currency: 'CLP', method: input.method, processor: 'stand-in', processorRef: attemptId },
-        }]);
-      });
-      return { attemptId, status: 'approved' };
-    },
-    async refund() {
-      return undefined;
-    },
-  };
-}
 
 /**
  * A minimal consumer over the outbox with an inbox table (stands in for the event bus's

@@ -5,6 +5,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
 import { isAppError } from '../platform/errors.js';
 import type { Logger } from '../platform/log.js';
+import { histogram, type Metrics } from '../platform/metrics.js';
 import { priceLines, type PricedLine, type Totals } from './domain/totals.js';
 import { checkoutError } from './errors.js';
 import type { OrderService } from './order-service.js';
@@ -21,6 +22,8 @@ export interface CheckoutServiceDeps {
   payments: PaymentsPort;
   customers: Pick<CustomersService, 'getAddress'>;
   orders: OrderService;
+  /** Per-step latency of checkout (`embudo_checkout_step_seconds{step}`). */
+  metrics?: Metrics;
 }
 
 export type PaymentChoice =
@@ -76,6 +79,18 @@ const RESERVATION_TTL_S: Record<PaymentMethod, number> = {
 export function createCheckoutService(deps: CheckoutServiceDeps) {
   const { db, clock, logger, catalog, inventory, payments, orders } = deps;
   const writer = orderWriter(db, logger);
+  const steps = deps.metrics
+    ? histogram(deps.metrics.registry, 'embudo_checkout_step_seconds', 'Latency of each checkout step', ['step'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
+    : undefined;
+  const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    if (!steps) return fn();
+    const end = steps.startTimer({ step });
+    try {
+      return await fn();
+    } finally {
+      end();
+    }
+  };
 
   const ownCart = async (customerId: string, cartId: string, lock = false, tx: import('../platform/db.js').Db = db) => {
     const cart = await store.findCart(tx, cartId, lock);
@@ -197,7 +212,8 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
 
       // No transaction needed: once claimed, line changes are refused (they check the status
       // under the cart's row lock), so the lines read next are the ones that get ordered.
-      const claimed = (await store.claimCart(db, cartId, customer.id, orderId, now)) ? await store.cartLines(db, cartId) : undefined;
+      const claimed = await timed('claim_cart', async () =>
+        (await store.claimCart(db, cartId, customer.id, orderId, now)) ? await store.cartLines(db, cartId) : undefined);
       if (!claimed) {
         const cart = await ownCart(customer.id, cartId);
         throw checkoutError('cart_checked_out', 'this cart is already being checked out', { orderId: cart.order_id });
@@ -207,22 +223,22 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
       let priced: ReturnType<typeof priceLines>;
       try {
         if (claimed.length === 0) throw checkoutError('empty_cart', 'the cart is empty');
-        priced = await price(claimed, delivery.regionCode);
+        priced = await timed('price', () => price(claimed, delivery.regionCode));
         if (input.expectedTotal !== undefined && input.expectedTotal !== priced.totals.total) {
           throw checkoutError('total_mismatch', 'the total changed; review the cart', { expected: input.expectedTotal, totals: priced.totals });
         }
-        reservation = await inventory.reserve({
+        reservation = await timed('reserve', () => inventory.reserve({
           lines: claimed.map((l) => ({ sku: l.sku, quantity: l.quantity })),
           ttlSeconds: RESERVATION_TTL_S[input.payment.method],
           reference: orderId,
-        });
+        }));
         const row: store.OrderRow = {
           id: orderId, customer_id: customer.id, cart_id: cartId, status: 'pending_payment', currency: 'CLP',
           subtotal: priced.totals.subtotal, shipping: priced.totals.shipping, total: priced.totals.total, refunded_amount: 0,
           payment_method: input.payment.method, payment_attempt_id: null, reservation_id: reservation.id,
           reservation_expires_at: reservation.expiresAt, delivery, version: 1, created_at: now, updated_at: now,
         };
-        await writer.place({ order: row, lines: priced.lines });
+        await timed('place_order', () => writer.place({ order: row, lines: priced.lines }));
       } catch (err) {
         if (reservation) await inventory.release(reservation.id, 'checkout_failed').catch((e: unknown) => logger.error({ err: e, orderId }, 'release after failed checkout'));
         await store.reopenCart(db, cartId, orderId, clock.now());
@@ -231,7 +247,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
 
       let payment: StartPaymentResult;
       try {
-        payment = await startPayment({ id: orderId, total: priced.totals.total, customerId: customer.id, email: customer.email }, input.payment);
+        payment = await timed('start_payment', () => startPayment({ id: orderId, total: priced.totals.total, customerId: customer.id, email: customer.email }, input.payment));
       } catch (err) {
         if (isAppError(err) && err.kind !== 'unavailable') {
           // Nothing was charged: the payment could not even start. Give the stock back.

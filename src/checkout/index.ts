@@ -3,6 +3,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
 import type { HttpModule } from '../platform/http.js';
 import type { Logger } from '../platform/log.js';
+import type { Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import { createCheckoutService, type CheckoutService } from './checkout-service.js';
 import { cartRoutes } from './http.js';
@@ -47,6 +48,7 @@ export interface CheckoutDeps {
   events?: EventsPort | undefined;
   idempotency: { idempotency: Idempotency; idempotent: IdempotentHandler };
   adminToken?: string | undefined;
+  metrics?: Metrics;
   /** How often pending orders past their reservation are expired (ms). */
   expiryIntervalMs?: number;
 }
@@ -78,7 +80,7 @@ export function createCheckout(deps: CheckoutDeps): Checkout {
   });
   const service = createCheckoutService({
     db, clock, logger, catalog: deps.catalog, inventory: deps.inventory, payments: deps.payments,
-    customers: deps.customers.service, orders,
+    customers: deps.customers.service, orders, ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   const queries = createOrderQueries(db);
   const requireCustomer = deps.customers.requireCustomer;

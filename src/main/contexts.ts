@@ -54,7 +54,7 @@ export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[
   const idempotency = createIdempotencyGuard({ db, clock });
   const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
   const payments = createPayments(deps);
-  const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency, adminToken: config.adminToken });
+  const checkout = createCheckout({ db, clock, logger, metrics, customers, catalog, inventory, payments, idempotency, adminToken: config.adminToken });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
     {
