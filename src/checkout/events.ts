@@ -38,12 +38,5 @@ export const ORDER_EVENT_TYPE: Readonly<Record<OrderStatus, string>> = {
   fulfilled: 'checkout.order_fulfilled',
 };
 
-// What checkout reads from the payments context's events (CONTRACTS.md).
-export const PaymentApprovedV1 = z.object({
-  attemptId: z.string(), orderId: z.string(), amount: z.number().int(), currency: z.string(),
-  method: z.string(), processor: z.string(), processorRef: z.string().nullable().optional(),
-}).loose();
-export const PaymentRejectedV1 = z.object({ attemptId: z.string(), orderId: z.string(), reason: z.string().optional() }).loose();
-export const PaymentExpiredV1 = z.object({ attemptId: z.string(), orderId: z.string() }).loose();
-export const PaymentPendingV1 = z.object({ attemptId: z.string(), orderId: z.string() }).loose();
-export const RefundSucceededV1 = z.object({ orderId: z.string(), attemptId: z.string().optional(), amount: z.number().int(), refundId: z.string() }).loose();
+// What checkout reads: the payments context's published schemas (its public contract).
+export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from '../payments/index.js';

@@ -154,7 +154,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         }
         case 'payments.payment_rejected': {
           const p = PaymentRejectedV1.parse(event.payload);
-          await applyInTx(tx, p.orderId, { type: 'payment_rejected', attemptId: p.attemptId, reason: p.reason ?? 'rejected' }, cause, 'skip');
+          await applyInTx(tx, p.orderId, { type: 'payment_rejected', attemptId: p.attemptId, reason: p.reason }, cause, 'skip');
           return;
         }
         case 'payments.payment_expired': {

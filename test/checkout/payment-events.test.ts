@@ -42,7 +42,7 @@ test('duplicated and reordered notifications after the approval change nothing',
   const late = [
     approved(o),
     fakeEnvelope('payments.payment_rejected', { attemptId: o.payment.attemptId, orderId: o.orderId, reason: 'late' }),
-    fakeEnvelope('payments.payment_pending', { attemptId: o.payment.attemptId, orderId: o.orderId }),
+    fakeEnvelope('payments.payment_pending', { attemptId: o.payment.attemptId, orderId: o.orderId, method: 'webpay' }),
     fakeEnvelope('payments.payment_expired', { attemptId: o.payment.attemptId, orderId: o.orderId }),
     approved(o),
   ];
@@ -53,7 +53,7 @@ test('duplicated and reordered notifications after the approval change nothing',
 });
 
 test('events for unknown orders are skipped without error', async () => {
-  await db.transaction((tx) => handle(tx, fakeEnvelope('payments.payment_approved', { attemptId: 'z', orderId: randomUUID(), amount: 1, currency: 'CLP', method: 'x', processor: 'y' })));
+  await db.transaction((tx) => handle(tx, fakeEnvelope('payments.payment_approved', { attemptId: 'z', orderId: randomUUID(), amount: 1, currency: 'CLP', method: 'x', processor: 'y', processorRef: 'z' })));
 });
 
 test('reservation expired, then a late approval: the stock is reserved again and the order is paid', async () => {

@@ -109,13 +109,13 @@ export function standInPayments(db: Database) {
           return { attemptId, status: 'redirect', redirect: { url: 'http://sim/webpay', token: `tok-${attemptId}`, method: 'POST', field: 'token_ws' } };
         case 'mercadopago_card':
         case 'mercadopago_cash':
-          await publish('payments.payment_pending', { attemptId, orderId: input.orderId });
+          await publish('payments.payment_pending', { attemptId, orderId: input.orderId, method: input.method });
           return { attemptId, status: 'pending' };
       }
     },
     async refund(input) {
       refunds.push(input);
-      await publish('payments.refund_succeeded', { orderId: input.orderId, amount: input.amount, refundId: randomUUID(), attemptId: 'a' });
+      await publish('payments.refund_succeeded', { orderId: input.orderId, amount: input.amount, refundId: randomUUID(), attemptId: 'a', refundType: 'NULLIFIED' });
       return { ok: true };
     },
     approve: (orderId, attemptId, amount) =>
