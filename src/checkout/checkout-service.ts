@@ -265,8 +265,9 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
           payment: { attemptId: null, status: 'unknown' }, next: { type: 'wait' },
         };
       }
+      // A redirect is where the shopper goes next: the Webpay form, or a cash voucher to pay.
       const next: NextAction =
-        payment.status === 'redirect' && payment.redirect ? { type: 'redirect', ...payment.redirect }
+        payment.redirect && (payment.status === 'redirect' || payment.status === 'pending') ? { type: 'redirect', ...payment.redirect }
           : payment.status === 'approved' ? { type: 'result', outcome: 'approved' }
             : payment.status === 'rejected' ? { type: 'result', outcome: 'rejected', ...(payment.reason ? { reason: payment.reason } : {}) }
               : { type: 'wait' };

@@ -152,3 +152,41 @@ test('double click on pay (same key and new keys at once): one order, one attemp
   assert.equal(await attempts(orderId ?? ''), 1);
   assert.equal(await status(orderId ?? ''), 'paid');
 });
+
+async function cashOrder() {
+  const { s } = await registered();
+  const before = await inventory.stock('OLLA-5L');
+  const res = await s.post(`/carts/${await cart(s, { 'OLLA-5L': 1 })}/checkout`, { address: ADDRESS, payment: { method: 'mercadopago_cash', paymentMethodId: 'servipag' } });
+  assert.equal(res.statusCode, 201, res.body);
+  const out = res.json<Out>();
+  assert.equal(out.payment.status, 'pending');
+  assert.equal(out.next.type, 'redirect'); // the voucher to pay at Servipag
+  await settle();
+  assert.equal(await status(out.orderId), 'pending_payment');
+  assert.equal((await inventory.stock('OLLA-5L')).reserved, before.reserved + 1);
+  return { out, before, mpId: out.next.token ?? '' };
+}
+
+test('Mercado Pago cash: pending for days, paid at the counter → the signed webhook moves the order to paid', async () => {
+  const { out, before, mpId } = await cashOrder();
+  clock.advance(2 * 24 * 3600_000);
+  const pay = await fetch(`${sim.url}/sim/mp/payments/${mpId}/pay`, { method: 'POST' });
+  assert.equal(pay.status, 200, await pay.text());
+  await sim.tick();
+  await settle();
+  assert.equal(await status(out.orderId), 'paid');
+  const after = await inventory.stock('OLLA-5L');
+  assert.equal(after.onHand, before.onHand - 1);
+  assert.equal(after.reserved, before.reserved);
+});
+
+test('Mercado Pago cash: the voucher expires unpaid → the order expires and the stock comes back', async () => {
+  const { out, before, mpId } = await cashOrder();
+  const expire = await fetch(`${sim.url}/sim/mp/payments/${mpId}/expire`, { method: 'POST' });
+  assert.equal(expire.status, 200, await expire.text());
+  await sim.tick();
+  await settle();
+  assert.equal(await status(out.orderId), 'expired');
+  const after = await inventory.stock('OLLA-5L');
+  assert.deepEqual([after.onHand, after.reserved], [before.onHand, before.reserved]);
+});
