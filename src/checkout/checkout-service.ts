@@ -67,6 +67,8 @@ export interface CartView {
 
 export const MAX_LINES = 50;
 const MAX_QTY = 99;
+/** Amounts are stored as PostgreSQL integers (CLP has no minor unit): at most 2^31 − 1 pesos. */
+const MAX_TOTAL = 2_147_483_647;
 
 /** How long stock is held per payment method: redirects take minutes, cash takes days. */
 const RESERVATION_TTL_S: Record<PaymentMethod, number> = {
@@ -224,6 +226,9 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
       try {
         if (claimed.length === 0) throw checkoutError('empty_cart', 'the cart is empty');
         priced = await timed('price', () => price(claimed, delivery.regionCode));
+        if (priced.totals.subtotal <= 0 || priced.totals.total > MAX_TOTAL) {
+          throw checkoutError('total_out_of_range', `an order must cost between 1 and ${MAX_TOTAL} CLP`, { totals: priced.totals });
+        }
         if (input.expectedTotal !== undefined && input.expectedTotal !== priced.totals.total) {
           throw checkoutError('total_mismatch', 'the total changed; review the cart', { expected: input.expectedTotal, totals: priced.totals });
         }

@@ -17,6 +17,7 @@ export const checkoutError = defineErrors({
   sku_unavailable: 'conflict',
   unsupported_currency: 'invalid',
   total_mismatch: 'conflict',
+  total_out_of_range: 'invalid',
   order_not_found: 'not_found',
   illegal_transition: 'conflict',
   refund_exceeds_paid: 'conflict',

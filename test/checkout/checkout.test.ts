@@ -11,8 +11,10 @@ const catalog = standInCatalog([
   { sku: 'MUG', name: 'Tazón', price: 4_500 },
   { sku: 'LAST', name: 'Última unidad', price: 19_990 },
   { sku: 'OLD', name: 'Descontinuado', price: 1_000, active: false },
+  { sku: 'FREE', name: 'Regalo', price: 0 },
+  { sku: 'YACHT', name: 'Yate', price: 900_000_000_000 },
 ]);
-const inventory = await standInInventory(db, { 'TEE-M': 1_000, MUG: 1_000, LAST: 1, OLD: 10 });
+const inventory = await standInInventory(db, { 'TEE-M': 1_000, MUG: 1_000, LAST: 1, OLD: 10, FREE: 10, YACHT: 10 });
 const payments = standInPayments(db);
 const { app, checkout } = await buildShop(db, { catalog, inventory, payments });
 const settle = () => deliver(db, checkout.handlePaymentEvent);
@@ -105,6 +107,8 @@ test('bad input is a 4xx with a code and creates nothing', async () => {
     [await cartWith(s, { MUG: 1 }), { payment: { method: 'webpay' } }, 400, 'address_required'],
     [await cartWith(s, { MUG: 1 }), { address: ADDRESS, payment: { method: 'bitcoin' } }, 400, 'invalid_request'],
     [await cartWith(s, { MUG: 1 }), { addressId: randomUUID(), payment: { method: 'webpay' } }, 404, 'address_not_found'],
+    [await cartWith(s, { FREE: 1 }), { address: ADDRESS, payment: { method: 'webpay' } }, 400, 'total_out_of_range'],
+    [await cartWith(s, { YACHT: 99 }), { address: ADDRESS, payment: { method: 'webpay' } }, 400, 'total_out_of_range'],
   ];
   for (const [cartId, body, status, code] of cases) {
     const res = await s.post(`/carts/${cartId}/checkout`, body);
