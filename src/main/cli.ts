@@ -4,6 +4,7 @@ import { openDatabase } from '../platform/database-server.js';
 import { createLogger } from '../platform/log.js';
 import { migrate } from '../platform/migrations.js';
 import { ROLES, type Role } from './contexts.js';
+import { eventsCommand } from './events-cli.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
 
 const HELP = `embudo — retail commerce data platform
@@ -15,6 +16,7 @@ Commands:
   serve --role <role>    one context per process: ${ROLES.join(', ')}
   migrate                apply pending database migrations and exit
   seed                   load the demo catalog and history
+  events <sub>           event backbone: dead-letters, replay <id>, rebuild <consumer>, catalog, archive
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -53,6 +55,7 @@ const commands: Record<string, Command> = {
     process.stdout.write('seeded\n');
     return 0;
   },
+  events: eventsCommand,
   bench: async (args) => {
     const { runBenchmarks } = await import('../../bench/run.js');
     return runBenchmarks(args);

@@ -1,3 +1,4 @@
+import { createEventBus, type EventBus } from '../events/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -13,6 +14,8 @@ export interface PlatformDeps {
   logger: Logger;
   metrics: Metrics;
   clock: Clock;
+  /** The event backbone, built first by buildContexts (tests may pass their own). */
+  events: EventBus;
 }
 
 /** The roles `embudo serve --role` accepts; `all` is the embedded single process. */
@@ -36,6 +39,22 @@ export interface ContextRuntime {
  * Builds every context with plain factories, wiring each to the interfaces of the others.
  * Each context adds itself here.
  */
-export async function buildContexts(_deps: PlatformDeps): Promise<ContextRuntime[]> {
+export async function buildContexts(base: Omit<PlatformDeps, 'events'> & { events?: EventBus }): Promise<ContextRuntime[]> {
+  const events = base.events ?? createEventBus({
+    db: base.db, logger: base.logger, metrics: base.metrics, clock: base.clock,
+    natsUrl: base.config.natsUrl, dataDir: base.config.dataDir,
+  });
+  const deps: PlatformDeps = { ...base, events };
+  const eventsRuntime = events.runtime();
+  return [
+    { name: 'events', roles: ['events'], workers: eventsRuntime.workers, readiness: eventsRuntime.readiness },
+    ...contextsOf(deps),
+    // Last, so it closes after the contexts: every process holds the bus (LISTEN, NATS link).
+    { name: 'events-bus', roles: [...ROLES], close: () => events.close() },
+  ];
+}
+
+/** The business contexts, each wired to the others' interfaces and to the bus. */
+function contextsOf(_deps: PlatformDeps): ContextRuntime[] {
   return [];
 }
