@@ -27,7 +27,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Appends one event of `type` in its own transaction and returns its id. */
 export async function publish(db: Db, type: string, payload: Record<string, unknown> = {}): Promise<string> {
   const [id] = await db.transaction((tx) =>
-    appendEvents(tx, [{ type, version: 1, aggregateType: 'probe', aggregateId: String(payload.n ?? 'x'), payload }]),
+    appendEvents(tx, [{ type, version: 1, aggregateType: 'probe', aggregateId: typeof payload.n === 'number' ? String(payload.n) : 'x', payload }]),
   );
   return id ?? '';
 }
