@@ -1,1 +1,6 @@
 export { appendEvents, contextOf, type EventEnvelope, type NewEvent } from './outbox.js';
+export { createEventBus, type EventBus, type EventBusDeps } from './bus.js';
+export type { ConsumerSpec } from './consumer.js';
+export { defineEvent, renderCatalog, type EventDefinition } from './catalog.js';
+export { archiveOutbox, type ArchiveOptions, type ArchiveResult } from './housekeeping.js';
+export { listDeadLetters, rebuildConsumer, requestReplay, type DeadLetterView } from './admin.js';

@@ -38,6 +38,14 @@ export interface EventEnvelope<P = unknown> {
  *     aggregateType: 'sku', aggregateId: line.sku, payload }]);
  * });
  */
+const appendObservers = new Set<(types: readonly string[]) => void>();
+
+/** Lets the bus count appended events per type without changing `appendEvents`' signature. */
+export function observeAppends(observer: (types: readonly string[]) => void): () => void {
+  appendObservers.add(observer);
+  return () => appendObservers.delete(observer);
+}
+
 export async function appendEvents(tx: Db, events: readonly NewEvent[]): Promise<string[]> {
   if (events.length === 0) return [];
   const ids = events.map((e) => e.id ?? randomUUID());
@@ -57,6 +65,10 @@ export async function appendEvents(tx: Db, events: readonly NewEvent[]): Promise
   );
   // Wakes in-process consumers at commit (NOTIFY is delivered only if the transaction commits).
   await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
+  if (appendObservers.size > 0) {
+    const types = events.map((e) => e.type);
+    for (const observe of appendObservers) observe(types);
+  }
   return ids;
 }
 

@@ -7,6 +7,7 @@ import { createMetrics } from '../platform/metrics.js';
 import { systemClock } from '../platform/clock.js';
 import { createPayments } from '../payments/index.js';
 import { ROLES, type Role } from './contexts.js';
+import { eventsCommand } from './events-cli.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
 
 const HELP = `embudo — retail commerce data platform
@@ -19,6 +20,7 @@ Commands:
   migrate                apply pending database migrations and exit
   seed                   load the demo catalog and history
   payments rotate-kek    re-wrap saved-card data keys under the current key-encryption key
+  events <sub>           event backbone: dead-letters, replay <id>, rebuild <consumer>, catalog, archive
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -74,6 +76,7 @@ const commands: Record<string, Command> = {
       await server.close();
     }
   },
+  events: eventsCommand,
   bench: async (args) => {
     const { runBenchmarks } = await import('../../bench/run.js');
     return runBenchmarks(args);

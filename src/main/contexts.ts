@@ -2,6 +2,7 @@ import { createCatalog } from '../catalog/index.js';
 import { createInventory } from '../inventory/index.js';
 import { createCheckout, createIdempotencyGuard } from '../checkout/index.js';
 import { createCustomers } from '../customers/index.js';
+import { createEventBus, type EventBus } from '../events/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -18,6 +19,8 @@ export interface PlatformDeps {
   logger: Logger;
   metrics: Metrics;
   clock: Clock;
+  /** The event backbone, built first by buildContexts (tests may pass their own). */
+  events: EventBus;
 }
 
 /** The roles `embudo serve --role` accepts; `all` is the embedded single process. */
@@ -41,8 +44,24 @@ export interface ContextRuntime {
  * Builds every context with plain factories, wiring each to the interfaces of the others.
  * Each context adds itself here.
  */
-export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[]> {
-  const { db, logger, metrics, clock, config } = deps;
+export async function buildContexts(base: Omit<PlatformDeps, 'events'> & { events?: EventBus }): Promise<ContextRuntime[]> {
+  const events = base.events ?? createEventBus({
+    db: base.db, logger: base.logger, metrics: base.metrics, clock: base.clock,
+    natsUrl: base.config.natsUrl, dataDir: base.config.dataDir,
+  });
+  const deps: PlatformDeps = { ...base, events };
+  const eventsRuntime = events.runtime();
+  return [
+    { name: 'events', roles: ['events'], workers: eventsRuntime.workers, readiness: eventsRuntime.readiness },
+    ...contextsOf(deps),
+    // Last, so it closes after the contexts: every process holds the bus (LISTEN, NATS link).
+    { name: 'events-bus', roles: [...ROLES], close: () => events.close() },
+  ];
+}
+
+/** The business contexts, each wired to the others' interfaces and to the bus. */
+function contextsOf(deps: PlatformDeps): ContextRuntime[] {
+  const { db, logger, metrics, clock, config, events } = deps;
   // catalog ⇄ inventory: the catalogue shows availability; receipts check the catalogue.
   const inventory = createInventory({
     db, logger, metrics, clock,
@@ -54,7 +73,9 @@ export async function buildContexts(deps: PlatformDeps): Promise<ContextRuntime[
   const idempotency = createIdempotencyGuard({ db, clock });
   const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
   const payments = createPayments(deps);
-  const checkout = createCheckout({ db, clock, logger, metrics, customers, catalog, inventory, payments, idempotency, adminToken: config.adminToken });
+  const checkout = createCheckout({
+    db, clock, logger, metrics, customers, catalog, inventory, payments, events, idempotency, adminToken: config.adminToken,
+  });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
     {

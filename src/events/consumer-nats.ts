@@ -1,0 +1,124 @@
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { wakeableLoop, type Loop, type Next } from './loop.js';
+import { applyInTx, backoff, deadLetter, processReplays, type ConsumerDeps, type ConsumerSpec } from './consumer.js';
+import { consumerBindings, decodeWire, pullDurable, type NatsLink } from './nats.js';
+import { typeFilter } from './reader.js';
+import type { EventEnvelope } from './outbox.js';
+
+/** Where a NATS-mode consumer records its progress (for lag only; JetStream acks are the truth). */
+export function natsPositionName(consumer: string): string {
+  return `${consumer}@nats`;
+}
+
+interface Item {
+  msg: JsMsg;
+  event: EventEnvelope;
+  txId: string;
+}
+
+/**
+ * The NATS-mode consumer: a durable pull consumer per stream the types touch; each batch of
+ * messages is applied in one transaction with its inbox rows, then acknowledged. A crash
+ * after commit and before the ack redelivers, and the inbox drops the repeat.
+ */
+export function natsConsumer(
+  deps: ConsumerDeps & { link: () => Promise<NatsLink>; ackWaitMs?: number },
+  spec: ConsumerSpec,
+  idleMs: number,
+  hooks: { beforeAck?: (items: readonly EventEnvelope[]) => Promise<void> | void } = {},
+): Loop {
+  const filter = typeFilter(spec.types);
+  const limit = spec.batchSize ?? 200;
+  const maxAttempts = spec.maxAttempts ?? 5;
+  const buffer: JsMsg[] = [];
+  const subscriptions: ConsumerMessages[] = [];
+  let replaysAt = 0;
+
+  const record = async (items: Item[]) => {
+    const last = items.reduce((a, b) => (BigInt(b.txId) > BigInt(a.txId) || (b.txId === a.txId && b.event.seq > a.event.seq) ? b : a));
+    await deps.db.query(
+      `INSERT INTO events_positions (consumer, tx_id, event_seq) VALUES ($1, $2::xid8, $3)
+       ON CONFLICT (consumer) DO UPDATE SET tx_id = excluded.tx_id, event_seq = excluded.event_seq, updated_at = now()
+        WHERE (events_positions.tx_id, events_positions.event_seq) < (excluded.tx_id, excluded.event_seq)`,
+      [natsPositionName(spec.name), last.txId, last.event.seq],
+    );
+  };
+
+  const iteration = async (): Promise<Next> => {
+    if (Date.now() - replaysAt > 1000) {
+      replaysAt = Date.now();
+      await processReplays(deps, spec);
+    }
+    const msgs = buffer.splice(0, limit);
+    if (msgs.length === 0) return 'idle';
+    const items: Item[] = msgs.map((msg) => ({ msg, ...decodeWire(msg) }));
+    try {
+      await deps.db.transaction((tx) => applyInTx(tx, spec, items.map((i) => i.event)));
+      await hooks.beforeAck?.(items.map((i) => i.event));
+      for (const i of items) i.msg.ack();
+      done(items);
+      await record(items);
+      return 'more';
+    } catch {
+      // Fall back to one by one so one poison message does not hold the others.
+    }
+    for (const item of items) {
+      try {
+        await deps.db.transaction((tx) => applyInTx(tx, spec, [item.event]));
+        await hooks.beforeAck?.([item.event]);
+        item.msg.ack();
+        done([item]);
+      } catch (err) {
+        deps.metrics.handlerErrors.inc({ consumer: spec.name, type: item.event.type });
+        const attempts = item.msg.info.deliveryCount;
+        if (attempts >= maxAttempts) {
+          await deps.db.transaction((tx) => deadLetter(tx, spec.name, item.event, err, attempts));
+          item.msg.term('dead-lettered');
+          deps.metrics.deadLetters.inc({ consumer: spec.name, type: item.event.type });
+          deps.logger.error({ err, consumer: spec.name, eventId: item.event.id, attempts }, 'event dead-lettered');
+        } else {
+          item.msg.nak(backoff(spec, attempts));
+          deps.logger.warn({ err, consumer: spec.name, eventId: item.event.id, attempts }, 'handler failed; will retry');
+        }
+      }
+    }
+    await record(items);
+    return 'more';
+  };
+
+  const done = (items: Item[]) => {
+    const now = Date.now();
+    for (const i of items) {
+      deps.metrics.handled.inc({ consumer: spec.name, type: i.event.type });
+      deps.metrics.handleDelay.observe({ consumer: spec.name }, Math.max(0, now - i.event.occurredAt.getTime()) / 1000);
+    }
+  };
+
+  const loop: Loop = wakeableLoop(`events-consumer:${spec.name}`, idleMs, deps.logger, iteration, {
+    onStart: () => {
+      const bind = async (): Promise<void> => {
+        try {
+          const link = await deps.link();
+          for (const binding of await consumerBindings(link, filter)) {
+            subscriptions.push(
+              await pullDurable(link, binding, spec.name, (m) => {
+                buffer.push(m);
+                loop.wake();
+              }, deps.ackWaitMs ?? 30_000),
+            );
+          }
+        } catch (err) {
+          deps.logger.error({ err, consumer: spec.name }, 'could not start the JetStream consumer; retrying');
+          for (const s of subscriptions.splice(0)) await s.close().catch(() => undefined);
+          if (loop.running) setTimeout(() => void bind(), 2000).unref();
+        }
+      };
+      void bind();
+    },
+    onStop: async () => {
+      for (const s of subscriptions.splice(0)) await s.close().catch(() => undefined);
+      buffer.length = 0;
+    },
+  });
+  return loop;
+}

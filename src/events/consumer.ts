@@ -1,0 +1,199 @@
+import type { Db } from '../platform/db.js';
+import type { Logger } from '../platform/log.js';
+import type { Clock } from '../platform/clock.js';
+import { wakeableLoop, type Loop, type Next } from './loop.js';
+import type { EventEnvelope } from './outbox.js';
+import {
+  advancePosition,
+  after,
+  loadPosition,
+  positionOf,
+  readBatch,
+  toEnvelope,
+  typeFilter,
+  type OutboxRow,
+  type Position,
+} from './reader.js';
+import type { EventMetrics } from './metrics.js';
+
+/** A durable consumer: its name is its position, inbox and dead letters. */
+export interface ConsumerSpec {
+  name: string;
+  /** Exact types, `<context>.*`, or `*`. */
+  types: string[];
+  /** Runs inside the transaction that also writes the inbox row: the effect commits exactly once. */
+  handle: (tx: Db, event: EventEnvelope) => Promise<void>;
+  /** Attempts before an event goes to the dead letters (default 5). */
+  maxAttempts?: number;
+  /** First retry delay; doubles each attempt up to 30 s (default 200 ms). */
+  backoffMs?: number;
+  /** Events per transaction (default 200). */
+  batchSize?: number;
+}
+
+export interface ConsumerDeps {
+  db: Db;
+  logger: Logger;
+  clock: Clock;
+  metrics: EventMetrics;
+}
+
+export function backoff(spec: ConsumerSpec, attempt: number): number {
+  return Math.min(30_000, (spec.backoffMs ?? 200) * 2 ** Math.max(0, attempt - 1));
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message).slice(0, 4000) : String(err).slice(0, 4000);
+}
+
+/**
+ * Records the events in the consumer's inbox and runs the handler for the ones not seen
+ * before, all in `tx`. Returns how many were new.
+ */
+export async function applyInTx(tx: Db, spec: ConsumerSpec, events: readonly EventEnvelope[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const { rows } = await tx.query<{ event_id: string }>(
+    `INSERT INTO events_inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+     ON CONFLICT DO NOTHING RETURNING event_id`,
+    [spec.name, events.map((e) => e.id)],
+  );
+  const fresh = new Set(rows.map((r) => r.event_id));
+  for (const event of events) {
+    if (fresh.has(event.id)) await spec.handle(tx, event);
+  }
+  return fresh.size;
+}
+
+export async function deadLetter(tx: Db, consumer: string, event: EventEnvelope, err: unknown, attempts: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO events_dead_letters (consumer, event_id, event_seq, type, version, envelope, error, attempts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (consumer, event_id) DO UPDATE
+       SET error = excluded.error, attempts = events_dead_letters.attempts + excluded.attempts,
+           status = 'dead', failed_at = now()`,
+    [consumer, event.id, event.seq, event.type, event.version, JSON.stringify(event), errorText(err), attempts],
+  );
+}
+
+export function envelopeFromJson(value: unknown): EventEnvelope {
+  const e = value as EventEnvelope & { occurredAt: string | Date };
+  return { ...e, occurredAt: new Date(e.occurredAt) };
+}
+
+/**
+ * Runs the dead letters an operator asked to replay (`embudo events replay <id>`) through the
+ * handler, with the inbox as usual. Works the same with or without NATS.
+ */
+export async function processReplays(deps: ConsumerDeps, spec: ConsumerSpec): Promise<number> {
+  const { rows } = await deps.db.query<{ id: number; envelope: unknown }>(
+    `SELECT id, envelope FROM events_dead_letters WHERE consumer = $1 AND status = 'requested' ORDER BY id LIMIT 20`,
+    [spec.name],
+  );
+  for (const row of rows) {
+    const event = envelopeFromJson(row.envelope);
+    try {
+      await deps.db.transaction(async (tx) => {
+        await applyInTx(tx, spec, [event]);
+        await tx.query(`UPDATE events_dead_letters SET status = 'replayed', replayed_at = now() WHERE id = $1`, [row.id]);
+      });
+      deps.logger.info({ consumer: spec.name, deadLetter: row.id, eventId: event.id }, 'dead letter replayed');
+    } catch (err) {
+      deps.metrics.handlerErrors.inc({ consumer: spec.name, type: event.type });
+      await deps.db.query(
+        `UPDATE events_dead_letters SET status = 'dead', error = $2, attempts = attempts + 1, failed_at = now() WHERE id = $1`,
+        [row.id, errorText(err)],
+      );
+      deps.logger.warn({ err, consumer: spec.name, deadLetter: row.id }, 'dead letter replay failed');
+    }
+  }
+  return rows.length;
+}
+
+class PositionMoved extends Error {}
+
+const BLOCKED_REPOLL_MS = 15;
+
+/**
+ * The in-process consumer: reads the outbox in commit-safe order from its stored position;
+ * each batch's inbox rows, effects and new position commit together.
+ */
+export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs: number): Loop {
+  const filter = typeFilter(spec.types);
+  const limit = spec.batchSize ?? 200;
+  const maxAttempts = spec.maxAttempts ?? 5;
+  let failing: { eventId: string; attempts: number; dueAt: number } | undefined;
+
+  const applyBatch = (from: Position, rows: OutboxRow[], to: Position) =>
+    deps.db.transaction(async (tx) => {
+      await applyInTx(tx, spec, rows.map(toEnvelope));
+      if (!(await advancePosition(tx, spec.name, from, to))) throw new PositionMoved();
+    });
+
+  const iteration = async (): Promise<Next> => {
+    await processReplays(deps, spec);
+    const from = await loadPosition(deps.db, spec.name);
+    const batch = await readBatch(deps.db, from, filter, limit);
+    const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS } : 'idle';
+    const { rows, head } = batch;
+    const last = rows.at(-1);
+    // Past the last wanted event: skip the unrelated tail so lag and housekeeping see progress.
+    const end = rows.length < limit && head && (!last || after(head, positionOf(last))) ? head : last && positionOf(last);
+    if (!last) {
+      if (end && after(end, from)) await advancePosition(deps.db, spec.name, from, end);
+      return quiet;
+    }
+    const now = Date.now();
+    if (failing && failing.eventId === rows[0]?.event_id && failing.dueAt > now) return { inMs: failing.dueAt - now };
+
+    try {
+      if (!failing) {
+        await applyBatch(from, rows, end ?? positionOf(last));
+        countHandled(rows);
+        return rows.length === limit ? 'more' : quiet;
+      }
+    } catch (err) {
+      if (err instanceof PositionMoved) return 'more';
+      // One event of the batch failed: go one by one to commit the good ones before it.
+    }
+    let pos = from;
+    for (const row of rows) {
+      const next = positionOf(row);
+      try {
+        await applyBatch(pos, [row], next);
+        countHandled([row]);
+        failing = undefined;
+        pos = next;
+      } catch (err) {
+        if (err instanceof PositionMoved) return 'more';
+        deps.metrics.handlerErrors.inc({ consumer: spec.name, type: row.type });
+        const attempts = (failing?.eventId === row.event_id ? failing.attempts : 0) + 1;
+        if (attempts >= maxAttempts) {
+          const event = toEnvelope(row);
+          await deps.db.transaction(async (tx) => {
+            await deadLetter(tx, spec.name, event, err, attempts);
+            if (!(await advancePosition(tx, spec.name, pos, next))) throw new PositionMoved();
+          });
+          deps.metrics.deadLetters.inc({ consumer: spec.name, type: row.type });
+          deps.logger.error({ err, consumer: spec.name, eventId: row.event_id, type: row.type, attempts }, 'event dead-lettered');
+          failing = undefined;
+          return 'more';
+        }
+        const delay = backoff(spec, attempts);
+        failing = { eventId: row.event_id, attempts, dueAt: Date.now() + delay };
+        deps.logger.warn({ err, consumer: spec.name, eventId: row.event_id, type: row.type, attempts, retryInMs: delay }, 'handler failed; will retry');
+        return { inMs: delay };
+      }
+    }
+    return 'more';
+  };
+
+  const countHandled = (rows: OutboxRow[]) => {
+    const now = Date.now();
+    for (const r of rows) {
+      deps.metrics.handled.inc({ consumer: spec.name, type: r.type });
+      deps.metrics.handleDelay.observe({ consumer: spec.name }, Math.max(0, now - r.occurred_at.getTime()) / 1000);
+    }
+  };
+
+  return wakeableLoop(`events-consumer:${spec.name}`, idleMs, deps.logger, iteration);
+}

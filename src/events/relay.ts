@@ -1,0 +1,73 @@
+import type { Db } from '../platform/db.js';
+import type { Logger } from '../platform/log.js';
+import { wakeableLoop, type Loop, type Next } from './loop.js';
+import type { EventMetrics } from './metrics.js';
+import { subjectOf, type NatsLink, type WireEvent } from './nats.js';
+import { advancePosition, loadPosition, positionOf, readBatch, toEnvelope, typeFilter, type OutboxRow } from './reader.js';
+
+/** The relay's row in events_positions. */
+export const RELAY = '$relay';
+
+export interface RelayDeps {
+  db: Db;
+  logger: Logger;
+  metrics: EventMetrics;
+  link: () => Promise<NatsLink>;
+  batchSize?: number;
+  /** Test seam: runs after JetStream acknowledged a batch and before the position moves. */
+  afterPublish?: (rows: readonly OutboxRow[]) => Promise<void> | void;
+}
+
+export interface Relay extends Loop {
+  /** The last time the relay published or found nothing to publish. */
+  lastProgressAt(): number;
+  lastError(): string | undefined;
+}
+
+const ALL = typeFilter(['*']);
+
+/**
+ * Outbox → JetStream. Each batch is published with `Nats-Msg-Id` = event id and every ack is
+ * awaited before the position advances, so a crash in between republishes the batch and
+ * JetStream drops the duplicates (within its duplicate window).
+ */
+export function createRelay(deps: RelayDeps, idleMs: number): Relay {
+  const limit = deps.batchSize ?? 1000;
+  let progressAt = Date.now();
+  let error: string | undefined;
+
+  const iteration = async (): Promise<Next> => {
+    try {
+      const from = await loadPosition(deps.db, RELAY);
+      const { rows, blocked } = await readBatch(deps.db, from, ALL, limit);
+      const last = rows.at(-1);
+      if (!last) {
+        progressAt = Date.now();
+        error = undefined;
+        return blocked ? { inMs: 15 } : 'idle';
+      }
+      const link = await deps.link();
+      await Promise.all([...new Set(rows.map((r) => r.context))].map((c) => link.ensureStream(c)));
+      const acks = await Promise.all(
+        rows.map((r) => {
+          const wire: WireEvent = { ...toEnvelope(r), occurredAt: r.occurred_at.toISOString(), txId: r.tx_id };
+          return link.js.publish(subjectOf(r.type), JSON.stringify(wire), { msgID: r.event_id });
+        }),
+      );
+      await deps.afterPublish?.(rows);
+      await advancePosition(deps.db, RELAY, from, positionOf(last));
+      for (const r of rows) deps.metrics.published.inc({ type: r.type });
+      const dups = acks.filter((a) => a.duplicate).length;
+      if (dups > 0) deps.metrics.duplicates.inc(dups);
+      progressAt = Date.now();
+      error = undefined;
+      return rows.length === limit ? 'more' : blocked ? { inMs: 15 } : 'idle';
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+  };
+
+  const loop = wakeableLoop('events-relay', idleMs, deps.logger, iteration);
+  return Object.assign(loop, { lastProgressAt: () => progressAt, lastError: () => error });
+}
