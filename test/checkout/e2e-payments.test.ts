@@ -1,11 +1,10 @@
-// The whole purchase with the real contexts: catalog, inventory, payments and the processor
-// simulator (Transbank Oneclick and Webpay over their REST paths). Outcome events are
-// delivered from the outbox to checkout's consumer by a minimal inbox loop until the event
-// bus is merged.
+// The whole purchase with the real contexts: catalog, inventory, payments, the event bus
+// (checkout's durable consumer of payments outcomes) and the processor simulator
+// (Transbank Oneclick and Webpay, Mercado Pago over their REST paths).
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
-import { createCheckout, createIdempotencyGuard } from '../../src/checkout/index.js';
+import { createCheckout, createIdempotencyGuard, PAYMENT_EVENT_TYPES } from '../../src/checkout/index.js';
 import { createCustomers } from '../../src/customers/index.js';
 import { createHttpApp } from '../../src/platform/http.js';
 import { createPayments } from '../../src/payments/index.js';
@@ -15,7 +14,7 @@ import { freshDatabase } from '../support/db.js';
 import { capturingLogger, testConfig } from '../support/platform.js';
 import { postForm } from '../processor-sim/support.js';
 import { ADDRESS, shopper } from './support/harness.js';
-import { deliver } from './support/stand-ins.js';
+import { createEventBus } from '../../src/events/index.js';
 
 const VISA_OK = '4051885600446623';
 const MASTER_REJECT = '5186059559590568';
@@ -37,13 +36,14 @@ let appUrl = 'http://127.0.0.1:0';
 const payments = createPayments({ config, db, logger, metrics, clock, publicUrl: () => appUrl });
 const idempotency = createIdempotencyGuard({ db, clock });
 const customers = createCustomers({ db, clock, idempotent: idempotency.idempotent });
-const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency });
+const events = createEventBus({ db, logger, metrics, clock, pollMs: 50 });
+const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency, events });
+for (const w of checkout.workers) if (w.name !== 'checkout-expiry') w.start();
 const app = await createHttpApp({ logger, metrics, readiness: {}, modules: [customers.routes, payments.routes, ...checkout.routes] });
 await app.listen({ port: 0, host: '127.0.0.1' });
 const address = app.server.address();
 appUrl = `http://127.0.0.1:${address && typeof address === 'object' ? address.port : 0}`;
 after(async () => {
-  await payments.settle();
   await app.close();
   await sim.close();
 });
@@ -54,11 +54,20 @@ await createLocations(inventory, ['bodega']);
 await inventory.receive({ sku: 'OLLA-5L', locationId: 'bodega', quantity: 100 });
 await inventory.receive({ sku: 'OLLA-UNICA', locationId: 'bodega', quantity: 1 });
 
-const settle = async () => {
-  await payments.settle();
-  return deliver(db, checkout.handlePaymentEvent);
-};
 const status = async (orderId: string) => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
+/** Waits until the bus's consumer has moved every order out of pending_payment (or the given one). */
+const settle = async (pendingOk: string[] = []) => {
+  await payments.settle();
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM orders WHERE status = 'pending_payment' AND NOT (id = ANY($1::uuid[]))`, [pendingOk]);
+    const { rows: lag } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM events_outbox o WHERE o.type = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM events_inbox i WHERE i.event_id = o.event_id AND i.consumer = 'checkout.payments')`, [[...PAYMENT_EVENT_TYPES]]);
+    if (rows[0]?.n === 0 && lag[0]?.n === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the payments outcomes were not consumed in time');
+};
 const attempts = async (orderId: string) => (await payments.attemptsForOrder(orderId)).length;
 type Out = { orderId: string; status: string; payment: { status: string; attemptId: string }; next: { type: string; url?: string; token?: string } };
 
@@ -161,7 +170,7 @@ async function cashOrder() {
   const out = res.json<Out>();
   assert.equal(out.payment.status, 'pending');
   assert.equal(out.next.type, 'redirect'); // the voucher to pay at Servipag
-  await settle();
+  await settle([out.orderId]);
   assert.equal(await status(out.orderId), 'pending_payment');
   assert.equal((await inventory.stock('OLLA-5L')).reserved, before.reserved + 1);
   return { out, before, mpId: out.next.token ?? '' };
@@ -189,4 +198,12 @@ test('Mercado Pago cash: the voucher expires unpaid → the order expires and th
   assert.equal(await status(out.orderId), 'expired');
   const after = await inventory.stock('OLLA-5L');
   assert.deepEqual([after.onHand, after.reserved], [before.onHand, before.reserved]);
+});
+
+test('nothing went to the dead letters; the consumer stops cleanly', async () => {
+  await payments.settle();
+  const dead = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events_dead_letters');
+  assert.equal(dead.rows[0]?.n, 0);
+  for (const w of checkout.workers) await w.stop();
+  await events.close();
 });
