@@ -3,7 +3,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createCatalog } from '../src/catalog/index.js';
-import { createCheckout, createIdempotencyGuard } from '../src/checkout/index.js';
+import { createCheckout, createIdempotencyGuard, PAYMENT_EVENT_TYPES } from '../src/checkout/index.js';
+import { createEventBus } from '../src/events/index.js';
 import { createCustomers } from '../src/customers/index.js';
 import { createInventory } from '../src/inventory/index.js';
 import { createPayments } from '../src/payments/index.js';
@@ -17,7 +18,6 @@ import { createMetrics } from '../src/platform/metrics.js';
 import { migrate } from '../src/platform/migrations.js';
 import { runLoad, percentile, type Job } from './checkout/load.js';
 import { pgbenchTps } from './checkout/pgbench.js';
-import { dispatchPaymentEvents } from './checkout/payments.js';
 import { startSimProcess, enrollCards } from './checkout/processor.js';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -65,7 +65,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const idempotency = createIdempotencyGuard({ db, clock });
   const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
   const payments = createPayments({ config, db, logger, metrics, clock, publicUrl: () => appUrl });
-  const checkout = createCheckout({ db, clock, logger, metrics, customers, catalog, inventory, payments, idempotency });
+  const events = createEventBus({ db, logger, metrics, clock });
+  const checkout = createCheckout({ db, clock, logger, metrics, customers, catalog, inventory, payments, idempotency, events });
   const app = await createHttpApp({ logger, metrics, readiness: {}, modules: [customers.routes, payments.routes, ...checkout.routes] });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -125,9 +126,20 @@ export async function run(): Promise<Record<string, unknown>> {
   await payments.settle();
   await app.close();
   await sim.stop();
-  const consumer = dispatchPaymentEvents(db, checkout.handlePaymentEvent);
-  await consumer.stop();
-  await consumer.drain();
+  // The bus's durable consumer moves the orders (paid, stock sold) once the load is over.
+  const consumers = checkout.workers.filter((w) => !w.name.startsWith('checkout-'));
+  for (const c of consumers) c.start();
+  for (let lag = 1; lag > 0;) {
+    await new Promise((r) => setTimeout(r, 200));
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM events_outbox o WHERE o.type = ANY($1::text[])
+       AND NOT EXISTS (SELECT 1 FROM events_inbox i WHERE i.consumer = 'checkout.payments' AND i.event_id = o.event_id)`,
+      [[...PAYMENT_EVENT_TYPES]],
+    );
+    lag = rows[0]?.n ?? 0;
+  }
+  for (const c of consumers) await c.stop();
+  await events.close();
 
   const sorted = [...load.latenciesMs].sort((a, b) => a - b);
   const ok = load.statuses['201:approved'] ?? 0;
