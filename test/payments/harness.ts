@@ -90,7 +90,10 @@ export async function startHarness(settings: Partial<SimSettings> = {}) {
     );
     return rows.map((r) => r.payload);
   };
-  return { db, dbName: name, dbUrl: url, clock, sim, payments, app, appUrl: () => appUrl, lines, webpayForm, follow, mpCardToken, enroll, outbox };
+  /** Another payments instance on the same database and simulator with a changed config. */
+  const withConfig = (change: (c: typeof config) => typeof config): Payments =>
+    createPayments({ config: change(config), db, logger, metrics, clock, publicUrl: () => appUrl });
+  return { withConfig, db, dbName: name, dbUrl: url, clock, sim, payments, app, appUrl: () => appUrl, lines, webpayForm, follow, mpCardToken, enroll, outbox };
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
