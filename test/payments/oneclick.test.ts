@@ -69,7 +69,7 @@ test('KEK rotation (env mode): new EMBUDO_KEK + old in EMBUDO_KEK_PREVIOUS; data
   const [card] = await payments.cards.list('cust-rot');
   assert.ok(card);
   const before = await h.db.query<{ kek_id: string; ciphertext: Buffer }>('SELECT kek_id, ciphertext FROM payment_saved_cards WHERE id = $1', [card.id]);
-  const rotated = h.withConfig((c) => ({ ...c, kek: randomBytes(32).toString('base64'), payments: { ...c.payments, kekPrevious: [c.kek as string] } }));
+  const rotated = h.withConfig((c) => ({ ...c, kek: randomBytes(32).toString('base64'), payments: { ...c.payments, kekPrevious: [c.kek ?? ""] } }));
   const r = await rotated.rotateKek();
   assert.ok(r.rewrapped >= 1);
   assert.deepEqual(r.keysInUse, [r.newKeyId]);
