@@ -4,6 +4,7 @@ import { manualClock } from '../../src/platform/clock.js';
 import { createHttpApp } from '../../src/platform/http.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { createPayments, type Payments } from '../../src/payments/index.js';
+import type { PaymentConnector } from '../../src/payments/connectors/port.js';
 import { startProcessorSim, type SimSettings } from '../../src/processor-sim/index.js';
 import { freshDatabase } from '../support/db.js';
 import { capturingLogger, testConfig } from '../support/platform.js';
@@ -93,7 +94,10 @@ export async function startHarness(settings: Partial<SimSettings> = {}) {
   /** Another payments instance on the same database and simulator with a changed config. */
   const withConfig = (change: (c: typeof config) => typeof config): Payments =>
     createPayments({ config: change(config), db, logger, metrics, clock, publicUrl: () => appUrl });
-  return { withConfig, db, dbName: name, dbUrl: url, clock, sim, payments, app, appUrl: () => appUrl, lines, webpayForm, follow, mpCardToken, enroll, outbox };
+  /** Another payments instance with some connectors replaced (e.g. one that dies mid-call). */
+  const withConnectors = (connectors: { transbank?: PaymentConnector; mercadopago?: PaymentConnector }): Payments =>
+    createPayments({ config, db, logger, metrics, clock, publicUrl: () => appUrl, connectors });
+  return { withConfig, withConnectors, db, dbName: name, dbUrl: url, clock, sim, payments, app, appUrl: () => appUrl, lines, webpayForm, follow, mpCardToken, enroll, outbox };
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
