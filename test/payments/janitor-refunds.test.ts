@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import tbk from 'transbank-sdk';
 import { transbankConnector } from '../../src/payments/connectors/transbank.js';
