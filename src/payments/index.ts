@@ -15,10 +15,11 @@ import { addFileKey, loadKeyring, retireFileKeys, type Keyring } from './keyring
 import { createNotifications, type WebhookRequest } from './notifications.js';
 import { createRefunds, type RefundInput, type RefundResult } from './refunds.js';
 import { createAttempts, type AttemptView, type StartPaymentInput, type StartPaymentResult } from './service.js';
+import { createSettlements, type Reconciliation } from './settlements.js';
 import * as store from './store.js';
 import { createVault, type InscriptionStart, type SavedCard } from './vault.js';
 
-export type { AttemptView, InscriptionStart, JanitorItem, RefundInput, RefundResult, SavedCard, StartPaymentInput, StartPaymentResult };
+export type { AttemptView, InscriptionStart, JanitorItem, Reconciliation, RefundInput, RefundResult, SavedCard, StartPaymentInput, StartPaymentResult };
 export type { Method, AttemptStatus } from './domain/attempt.js';
 export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from './events.js';
 
@@ -66,6 +67,11 @@ export interface Payments {
   /** Re-wraps every saved card's data key under the current KEK. */
   rotateKek(): Promise<{ rewrapped: number; keysInUse: string[]; newKeyId: string }>;
   ledgerBalances(): Promise<Record<string, number>>;
+  /**
+   * Imports a processor settlement report (CSV: processor, processor_ref, amount, fee,
+   * payout_id, settled_at): fees and payouts go to the ledger; the result reconciles.
+   */
+  importSettlement(csv: string, period?: { from: Date; to: Date }): Promise<Reconciliation>;
   /** Waits for background webhook processing (tests, shutdown). */
   settle(): Promise<void>;
   routes: HttpModule;
@@ -109,6 +115,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
   const refunds = createRefunds(core);
   const notifications = createNotifications(core, attempts, () => pc.mpWebhookSecret);
   const janitor = createJanitor(core, notifications);
+  const settlements = createSettlements(core);
   const worker = intervalWorker('payments-janitor', deps.janitorIntervalMs ?? 30_000, core.logger, async () => {
     const items = await janitor.runOnce(50);
     return items.length === 50;
@@ -143,6 +150,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
       return { ...r, newKeyId };
     },
     ledgerBalances: () => store.accountBalances(deps.db),
+    importSettlement: (csv, period) => settlements.importSettlement(csv, period),
     settle: () => notifications.settle(),
     routes: paymentsRoutes({ attempts, vault, notifications }),
     workers: [worker],

@@ -188,3 +188,35 @@ test('ledger: every transaction balances; clearing = captured − refunded', asy
   assert.equal(clearing, (captured.rows[0]?.total ?? 0) - (refunded.rows[0]?.total ?? 0));
   assert.equal(balances.refunds, refunded.rows[0]?.total);
 });
+
+test('settlement import: fees and payouts posted; matched, missing here, amount mismatch, missing at processor; idempotent', async () => {
+  const o = await payments.startPayment({ orderId: 's-1', amount: 50000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
+  const p = await payments.startPayment({ orderId: 's-2', amount: 30000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
+  const q = await payments.startPayment({ orderId: 's-3', amount: 20000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
+  assert.deepEqual([o.status, p.status, q.status], ['approved', 'approved', 'approved']);
+  const [oa, pa, qa] = await Promise.all([o, p, q].map((x) => payments.getAttempt(x.attemptId)));
+  const csv = [
+    'processor,processor_ref,amount,fee,payout_id,settled_at',
+    `transbank,${oa?.processorRef ?? ''},50000,1500,PAY-1,2026-11-30`,
+    `transbank,${pa?.processorRef ?? ''},29000,900,PAY-1,2026-11-30`,
+    'transbank,Pnotours000000000000000000,7000,100,PAY-1,2026-11-30',
+  ].join('\n');
+  const before = await payments.ledgerBalances();
+  const period = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-31T00:00:00Z') };
+  const r = await payments.importSettlement(csv, period);
+  assert.equal(r.imported, 3);
+  assert.deepEqual(r.matched.map((m) => m.attemptId), [oa?.attemptId]);
+  assert.deepEqual(r.amountMismatch.map((m) => [m.ours, m.theirs]), [[30000, 29000]]);
+  assert.deepEqual(r.missingHere.map((m) => m.amount), [7000]);
+  assert.ok(r.missingAtProcessor.some((m) => m.attemptId === qa?.attemptId));
+  assert.deepEqual(r.payouts, [{ payoutId: 'PAY-1', processor: 'transbank', net: 48500 }]);
+  const after = await payments.ledgerBalances();
+  assert.equal((after.processor_fees ?? 0) - (before.processor_fees ?? 0), 1500);
+  assert.equal((after.bank ?? 0) - (before.bank ?? 0), 48500);
+  const again = await payments.importSettlement(csv, period);
+  assert.equal(again.imported, 0);
+  assert.equal(again.alreadyImported, 3);
+  assert.deepEqual(await payments.ledgerBalances(), after);
+  await assert.rejects(payments.importSettlement('processor,amount\nx,1'), { code: 'invalid_settlement' });
+  await assert.rejects(payments.importSettlement(`${csv.split('\n')[0] ?? ''}\ntransbank,x,-5,0,P,2026-11-30`), { code: 'invalid_settlement' });
+});
