@@ -3,7 +3,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
 import type { HttpModule } from '../platform/http.js';
 import type { Logger } from '../platform/log.js';
-import type { Metrics } from '../platform/metrics.js';
+import { counter, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { PaymentConnector } from './connectors/port.js';
 import { mercadoPagoConnector } from './connectors/mercadopago.js';
@@ -100,6 +100,11 @@ export function createPayments(deps: PaymentsDeps): Payments {
     },
     publicUrl: deps.publicUrl ?? (() => deps.config.publicBaseUrl ?? `http://${deps.config.host}:${deps.config.port}`),
     txSettings: deps.txSettings,
+    counters: {
+      transitions: counter(deps.metrics.registry, 'embudo_payment_attempt_transitions_total', 'Payment attempt state changes', ['processor', 'method', 'status']),
+      invalidSignatures: counter(deps.metrics.registry, 'embudo_payment_webhook_invalid_signatures_total', 'Webhooks refused for their signature', ['reason']),
+      janitorChecks: counter(deps.metrics.registry, 'embudo_payment_janitor_checks_total', 'Janitor checks by result', ['result']),
+    },
   };
   let keyring: Keyring | undefined;
   const keys = (): Keyring | undefined =>

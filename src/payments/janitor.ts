@@ -52,6 +52,7 @@ export function createJanitor(core: Core, notifications: Notifications) {
         const item = await checkOne();
         if (!item) break;
         items.push(item);
+        core.counters?.janitorChecks.inc({ result: item.error ? 'error' : item.before === item.after ? 'unchanged' : item.after });
         if (item.error) core.logger.warn({ attemptId: item.attemptId, error: item.error }, 'janitor check failed');
       }
       await notifications.processPending(limit);

@@ -80,6 +80,7 @@ export function createNotifications(core: Core, attempts: Attempts, secret: () =
         now: core.clock.now(),
       });
       if (!check.ok) {
+        core.counters?.invalidSignatures.inc({ reason: check.reason });
         core.logger.warn({ reason: check.reason, dataId: req.query['data.id'] }, 'mercadopago webhook with invalid signature');
         throw paymentsError('invalid_signature', 'invalid webhook signature');
       }

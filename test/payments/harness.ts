@@ -31,7 +31,7 @@ export async function startHarness(settings: Partial<SimSettings> = {}) {
   const config = {
     ...base,
     kek: randomBytes(32).toString('base64'),
-    payments: { ...base.payments, tbkBaseUrl: sim.url, mpBaseUrl: sim.url, mpAccessToken, mpWebhookSecret, processorTimeoutMs: 1500 },
+    payments: { ...base.payments, tbkBaseUrl: sim.url, mpBaseUrl: sim.url, mpAccessToken, mpWebhookSecret, processorTimeoutMs: 8000 },
   };
   const metrics = createMetrics();
   const payments: Payments = createPayments({ config, db, logger, metrics, clock, publicUrl: () => appUrl });
