@@ -220,3 +220,19 @@ test('settlement import: fees and payouts posted; matched, missing here, amount 
   await assert.rejects(payments.importSettlement('processor,amount\nx,1'), { code: 'invalid_settlement' });
   await assert.rejects(payments.importSettlement(`${csv.split('\n')[0] ?? ''}\ntransbank,x,-5,0,P,2026-11-30`), { code: 'invalid_settlement' });
 });
+
+test('a second approval for an already paid order is recorded as rejected and reversed at the processor', async () => {
+  const webpay = await payments.startPayment({ orderId: 'dup-1', amount: 6000, currency: 'CLP', customerId: 'cust-j', method: 'webpay' });
+  assert.ok(webpay.redirect);
+  // The shopper gives up on the form and pays with the saved card instead...
+  const oneclick = await payments.startPayment({ orderId: 'dup-1', amount: 6000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
+  assert.equal(oneclick.status, 'approved');
+  // ...then the old Webpay tab completes too.
+  await h.follow(await h.webpayForm(webpay.redirect, VISA_OK));
+  const a = await payments.getAttempt(webpay.attemptId);
+  assert.equal(a.status, 'rejected');
+  assert.equal(a.reason, 'order_already_paid');
+  assert.equal(await simCalls(new RegExp(`^POST /rswebpaytransaction/api/webpay/v1.2/transactions/${webpay.redirect.token}/refunds$`)), 1);
+  assert.equal((await h.outbox('payments.payment_approved')).filter((p) => p.orderId === 'dup-1').length, 1);
+  assert.ok(h.lines.some((l) => l.includes('second approval for a paid order')));
+});

@@ -135,3 +135,14 @@ test('GET /payments/attempts/:id shows the state; unknown ids are 404, malformed
   assert.equal((await h.app.inject({ method: 'GET', url: '/payments/attempts/6f1c2a9e-0000-4000-8000-000000000000' })).statusCode, 404);
   assert.equal((await h.app.inject({ method: 'GET', url: '/payments/attempts/nope' })).statusCode, 400);
 });
+
+test('a return naming another session is refused as forged', async () => {
+  const r = await start(700);
+  assert.ok(r.redirect);
+  const a = await payments.getAttempt(r.attemptId);
+  const { rows } = await h.db.query<{ buy_order: string }>('SELECT buy_order FROM payment_attempts WHERE id = $1', [a.attemptId]);
+  const res = await postForm(`${h.appUrl()}/payments/webpay/return`, { TBK_ORDEN_COMPRA: rows[0]?.buy_order ?? '', TBK_ID_SESION: 'someone-else' });
+  assert.equal(res.status, 400);
+  await res.text();
+  assert.equal((await payments.getAttempt(r.attemptId)).status, 'redirect');
+});
