@@ -4,6 +4,7 @@ import { openDatabase } from '../platform/database-server.js';
 import { createLogger } from '../platform/log.js';
 import { migrate } from '../platform/migrations.js';
 import { ROLES, type Role } from './contexts.js';
+import { processorSimCommand } from './processor-sim.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
 
 const HELP = `embudo — retail commerce data platform
@@ -15,6 +16,7 @@ Commands:
   serve --role <role>    one context per process: ${ROLES.join(', ')}
   migrate                apply pending database migrations and exit
   seed                   load the demo catalog and history
+  processor-sim          the Transbank / Mercado Pago simulator alone (SIM_PORT)
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -67,6 +69,8 @@ const commands: Record<string, Command> = {
 export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
+
+registerCommand('processor-sim', processorSimCommand);
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   const platform = await startPlatform(config, { role });
