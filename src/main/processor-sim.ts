@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Clock } from '../platform/clock.js';
 import type { Config } from '../platform/config.js';
@@ -42,11 +43,18 @@ export async function startSimulator(
  * `embudo processor-sim`: the simulator alone (its own database connection, migrations applied).
  * Mercado Pago credentials come from --mp-access-token/--mp-webhook-secret or the
  * MP_ACCESS_TOKEN/MP_WEBHOOK_SECRET environment, else they are generated and printed.
+ * `--scenario file.json` applies a scenario (settings, faults, webhook steering) at start;
+ * `--memory` keeps state in memory instead of PostgreSQL.
  */
 export async function processorSimCommand(args: string[], config: Config): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { 'mp-access-token': { type: 'string' }, 'mp-webhook-secret': { type: 'string' }, memory: { type: 'boolean' } },
+    options: {
+      'mp-access-token': { type: 'string' },
+      'mp-webhook-secret': { type: 'string' },
+      memory: { type: 'boolean' },
+      scenario: { type: 'string' },
+    },
     strict: true,
   });
   const logger = createLogger(config.logLevel);
@@ -65,6 +73,15 @@ export async function processorSimCommand(args: string[], config: Config): Promi
     mpAccessToken: credentials.accessToken,
     mpWebhookSecret: credentials.webhookSecret,
   });
+  if (values.scenario) {
+    const res = await sim.app.inject({ method: 'POST', url: '/sim/scenario', payload: JSON.parse(readFileSync(values.scenario, 'utf8')) as unknown });
+    if (res.statusCode !== 200) {
+      process.stderr.write(`scenario ${values.scenario} refused: ${res.body}\n`);
+      await sim.close();
+      await server?.close();
+      return 2;
+    }
+  }
   process.stdout.write(
     `\nProcessor simulator ready (${server ? 'durable' : 'in memory'})\n` +
       `  transbank     ${sim.url}/rswebpaytransaction/api/webpay/v1.2 (integration commerce codes and API key)\n` +

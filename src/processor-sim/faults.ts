@@ -1,3 +1,5 @@
+import type { Discrepancy } from './settlements.js';
+
 /** What happens to the next matching calls. */
 export type FaultKind = 'delay' | 'timeout' | 'error500' | 'reset';
 
@@ -27,6 +29,8 @@ export interface Faults {
   webhooks: WebhookFaults;
   /** Notifications held by a reorder fault, in arrival order. */
   held: string[];
+  /** Differences injected into the settlement files. */
+  discrepancies: Discrepancy[];
   /** Takes the first rule matching this path, counting it down. */
   take(path: string): FaultRule | undefined;
   reset(): void;
@@ -37,6 +41,7 @@ export function createFaults(): Faults {
     rules: [],
     webhooks: { duplicate: 0, reorder: 0, delayMs: 0, delayCount: 0 },
     held: [],
+    discrepancies: [],
     take(path) {
       const rule = faults.rules.find((r) => r.remaining > 0 && (r.pathPrefix === undefined || path.startsWith(r.pathPrefix)));
       if (!rule) return undefined;
@@ -47,6 +52,7 @@ export function createFaults(): Faults {
     reset() {
       faults.rules = [];
       faults.webhooks = { duplicate: 0, reorder: 0, delayMs: 0, delayCount: 0 };
+      faults.discrepancies = [];
     },
   };
   return faults;
