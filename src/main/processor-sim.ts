@@ -74,7 +74,7 @@ export async function processorSimCommand(args: string[], config: Config): Promi
     mpWebhookSecret: credentials.webhookSecret,
   });
   if (values.scenario) {
-    const res = await sim.app.inject({ method: 'POST', url: '/sim/scenario', payload: JSON.parse(readFileSync(values.scenario, 'utf8')) as unknown });
+    const res = await sim.app.inject({ method: 'POST', url: '/sim/scenario', payload: JSON.parse(readFileSync(values.scenario, 'utf8')) as Record<string, unknown> });
     if (res.statusCode !== 200) {
       process.stderr.write(`scenario ${values.scenario} refused: ${res.body}\n`);
       await sim.close();
