@@ -29,11 +29,6 @@ export function controlRoutes(ctx: SimContext, hooks: { tick(): Promise<void>; a
     app.get('/sim', async (_req, reply) => reply.type('text/html; charset=utf-8').send(adminPage(await ctx.store.recentLog(200))));
     app.get('/sim/log', async () => (await ctx.store.recentLog(500)).map((e) => ({ ...e, at: e.at.toISOString() })));
     app.get('/sim/webhooks', async () => listDeliveries(ctx, 500));
-    app.get('/sim/credentials', async () => ({
-      transbank: { api_key_secret: 'IntegrationApiKeys.WEBPAY', commerce_codes: 'IntegrationCommerceCodes' },
-      mercadopago: { note: 'the access token and webhook secret are printed by the process that started the simulator' },
-    }));
-
     app.post('/sim/tick', async () => {
       await hooks.tick();
       return { ok: true, now: ctx.clock.now().toISOString() };
@@ -94,6 +89,7 @@ export function controlRoutes(ctx: SimContext, hooks: { tick(): Promise<void>; a
         remaining: positiveInt(body.count, 1),
         ms: positiveInt(body.ms, kind === 'timeout' ? 30_000 : 1_000),
         ...(typeof body.path_prefix === 'string' ? { pathPrefix: body.path_prefix } : {}),
+        ...(typeof body.commerce_code === 'string' ? { commerceCode: body.commerce_code } : {}),
       };
       ctx.faults.rules.push(rule);
       return { rules: ctx.faults.rules };

@@ -9,6 +9,8 @@ export interface FaultRule {
   remaining: number;
   /** Only requests whose path starts with this (e.g. '/rswebpaytransaction', '/v1/payments'). */
   pathPrefix?: string;
+  /** Only Transbank calls of this merchant (its Tbk-Api-Key-Id). */
+  commerceCode?: string;
   /** For delay: added latency; for timeout: how long to hold before dropping the connection. */
   ms: number;
 }
@@ -32,7 +34,7 @@ export interface Faults {
   /** Differences injected into the settlement files. */
   discrepancies: Discrepancy[];
   /** Takes the first rule matching this path, counting it down. */
-  take(path: string): FaultRule | undefined;
+  take(path: string, commerceCode?: string): FaultRule | undefined;
   reset(): void;
 }
 
@@ -42,8 +44,13 @@ export function createFaults(): Faults {
     webhooks: { duplicate: 0, reorder: 0, delayMs: 0, delayCount: 0 },
     held: [],
     discrepancies: [],
-    take(path) {
-      const rule = faults.rules.find((r) => r.remaining > 0 && (r.pathPrefix === undefined || path.startsWith(r.pathPrefix)));
+    take(path, commerceCode) {
+      const rule = faults.rules.find(
+        (r) =>
+          r.remaining > 0 &&
+          (r.pathPrefix === undefined || path.startsWith(r.pathPrefix)) &&
+          (r.commerceCode === undefined || r.commerceCode === commerceCode),
+      );
       if (!rule) return undefined;
       rule.remaining -= 1;
       faults.rules = faults.rules.filter((r) => r.remaining > 0);

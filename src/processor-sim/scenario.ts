@@ -34,6 +34,7 @@ export const Scenario = z
             count: z.number().int().min(1).max(1_000_000).default(1),
             ms: nonNeg.optional(),
             path_prefix: z.string().max(200).optional(),
+            commerce_code: z.string().max(12).optional(),
           })
           .strict(),
       )
@@ -76,6 +77,7 @@ export function applyScenario(ctx: SimContext, raw: unknown, advanceClock: (ms: 
       remaining: f.count,
       ms: f.ms ?? (f.kind === 'timeout' ? 30_000 : 1_000),
       ...(f.path_prefix ? { pathPrefix: f.path_prefix } : {}),
+      ...(f.commerce_code ? { commerceCode: f.commerce_code } : {}),
     });
   }
   if (s.webhooks) {
