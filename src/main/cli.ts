@@ -7,6 +7,7 @@ import { createMetrics } from '../platform/metrics.js';
 import { systemClock } from '../platform/clock.js';
 import { createPayments } from '../payments/index.js';
 import { ROLES, type Role } from './contexts.js';
+import { processorSimCommand } from './processor-sim.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
 
 const HELP = `embudo — retail commerce data platform
@@ -19,6 +20,7 @@ Commands:
   migrate                apply pending database migrations and exit
   seed                   load the demo catalog and history
   payments rotate-kek    re-wrap saved-card data keys under the current key-encryption key
+  processor-sim          the Transbank / Mercado Pago simulator alone (SIM_PORT)
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -88,6 +90,8 @@ const commands: Record<string, Command> = {
 export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
+
+registerCommand('processor-sim', processorSimCommand);
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   const platform = await startPlatform(config, { role });

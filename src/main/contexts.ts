@@ -14,6 +14,11 @@ export interface PlatformDeps {
   logger: Logger;
   metrics: Metrics;
   clock: Clock;
+  /**
+   * The processor simulator this process started (embedded role 'all'), with the Mercado Pago
+   * credentials it was given, so payments can default to it. Absent when none runs here.
+   */
+  simulator?: { url: string; mpAccessToken: string; mpWebhookSecret: string };
 }
 
 /** The roles `embudo serve --role` accepts; `all` is the embedded single process. */

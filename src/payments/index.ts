@@ -1,4 +1,4 @@
-import type { Config } from '../platform/config.js';
+import type { Config, PaymentsConfig } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
 import type { HttpModule } from '../platform/http.js';
@@ -37,6 +37,18 @@ export interface PaymentsDeps {
   janitorIntervalMs?: number;
   /** Commit settings for payment transactions (e.g. `{ synchronous_commit: 'remote_apply' }`). */
   txSettings?: Record<string, string>;
+  /** The simulator started in this process: used where config names no processor host. */
+  simulator?: { url: string; mpAccessToken: string; mpWebhookSecret: string } | undefined;
+}
+
+/** Points defaulted processor settings at the running simulator, with its MP credentials. */
+function withSimulator(pc: PaymentsConfig, sim: PaymentsDeps['simulator']): PaymentsConfig {
+  if (!sim) return pc;
+  return {
+    ...pc,
+    ...(pc.tbkDefaulted ? { tbkBaseUrl: sim.url } : {}),
+    ...(pc.mpDefaulted ? { mpBaseUrl: sim.url, mpAccessToken: sim.mpAccessToken, mpWebhookSecret: sim.mpWebhookSecret } : {}),
+  };
 }
 
 /** The payments context as other contexts and the composition root see it. */
@@ -80,7 +92,7 @@ export interface Payments {
 
 /** Builds the payments context from config: connectors, vault, attempts, janitor, routes. */
 export function createPayments(deps: PaymentsDeps): Payments {
-  const pc = deps.config.payments;
+  const pc = withSimulator(deps.config.payments, deps.simulator);
   const tb = transbankConnector({
     baseUrl: pc.tbkBaseUrl,
     apiKey: pc.tbkApiKey,

@@ -47,6 +47,16 @@ test('fault: delay adds latency; timeout drops the call after the wait', async (
   assert.deepEqual(await cleared.json(), { rules: [] });
 });
 
+test('fault per merchant: only the named commerce code is affected', async () => {
+  await fault({ kind: 'error500', count: 1, commerce_code: '597055555541' });
+  await tx.create('pm-1', 's', 1000, 'http://shop.test/r'); // Webpay Plus merchant: unaffected
+  const oneclick = await fetch(`${sim.url}/rswebpaytransaction/api/oneclick/v1.2/transactions/nothing`, {
+    headers: { 'tbk-api-key-id': '597055555541', 'tbk-api-key-secret': IntegrationApiKeys.WEBPAY },
+  });
+  assert.equal(oneclick.status, 500);
+  assert.deepEqual(await oneclick.json(), { error_message: 'Internal Server Error' });
+});
+
 test('bad control requests are refused', async () => {
   const res = await fetch(`${sim.url}/sim/faults`, { method: 'POST', headers: json, body: JSON.stringify({ kind: 'explode' }) });
   assert.equal(res.status, 400);

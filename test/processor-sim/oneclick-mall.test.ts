@@ -154,3 +154,14 @@ test('deferred capture (Webpay Plus Diferido): AUTHORIZED, then CAPTURED with th
   assert.equal(status.status, 'CAPTURED');
   assert.equal(status.balance, 8000);
 });
+
+test('concurrent Oneclick charges race the daily count: exactly the limit is approved', async () => {
+  const { tbk_user: tbkUser } = (await inscribe('eva', VISA_OK)) as { tbk_user: string };
+  const tx = new Oneclick.MallTransaction(options());
+  const results = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => tx.authorize('eva', tbkUser, `race-${i}`, [new TransactionDetail(1000, C1, `race-${i}-a`)]) as Promise<Json>),
+  );
+  const codes = results.map((r) => (r.details as Json[])[0]?.response_code);
+  assert.equal(codes.filter((c) => c === 0).length, 4);
+  assert.equal(codes.filter((c) => c === -99).length, 4);
+});
