@@ -25,7 +25,9 @@ Commands:
   help                   this text
 
 Environment: PORT (3000), HOST (127.0.0.1), EMBUDO_DATA_DIR (./data), DATABASE_URL, NATS_URL,
-SIM_PORT (3100), LOG_LEVEL (info). See README.md.`;
+SIM_PORT (3100), LOG_LEVEL (info). Payments: TBK_BASE_URL, TBK_COMMERCE_CODE, TBK_API_KEY,
+TBK_MALL_CHILD_CODE, TBK_ONECLICK_COMMERCE_CODE, TBK_ONECLICK_CHILD_CODE, MP_BASE_URL, MP_ACCESS_TOKEN,
+MP_WEBHOOK_SECRET, EMBUDO_KEK, EMBUDO_KEK_PREVIOUS, PROCESSOR_TIMEOUT_MS (unset: the simulator). See README.md.`;
 
 /** A subcommand: receives the remaining arguments and the validated config. */
 export type Command = (args: string[], config: Config) => Promise<number>;
