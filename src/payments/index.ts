@@ -131,7 +131,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
   const attempts = createAttempts(core, vault);
   const refunds = createRefunds(core);
   const notifications = createNotifications(core, attempts, () => pc.mpWebhookSecret);
-  const janitor = createJanitor(core, notifications, (a) => attempts.giveBackDuplicate(a));
+  const janitor = createJanitor(core, notifications, (a) => attempts.giveBackDuplicate(a), () => refunds.resolvePending());
   const settlements = createSettlements(core);
   const worker = intervalWorker('payments-janitor', deps.janitorIntervalMs ?? 30_000, core.logger, async () => {
     const items = await janitor.runOnce(50);

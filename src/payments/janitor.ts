@@ -20,7 +20,12 @@ type CheckResult = JanitorItem & { duplicate?: AttemptState };
  * Each due check is claimed with FOR UPDATE SKIP LOCKED, so any number of processes share
  * the work without doing the same check twice.
  */
-export function createJanitor(core: Core, notifications: Notifications, giveBack: (a: AttemptState) => Promise<void>) {
+export function createJanitor(
+  core: Core,
+  notifications: Notifications,
+  giveBack: (a: AttemptState) => Promise<void>,
+  resolveRefunds: () => Promise<unknown>,
+) {
   const checkOne = async (): Promise<CheckResult | undefined> =>
     transaction(core, async (tx) => {
       const now = core.clock.now();
@@ -62,6 +67,7 @@ export function createJanitor(core: Core, notifications: Notifications, giveBack
         if (item.error) core.logger.warn({ attemptId: item.attemptId, error: item.error }, 'janitor check failed');
       }
       await notifications.processPending(limit);
+      await resolveRefunds();
       return items;
     },
   };

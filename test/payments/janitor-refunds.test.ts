@@ -42,6 +42,10 @@ const crashing = h.withConnectors({
       await real.commitRedirect(c, token);
       throw died();
     },
+    refund: async (c, r) => {
+      await real.refund(c, r);
+      throw died();
+    },
   },
 });
 
@@ -235,4 +239,34 @@ test('a second approval for an already paid order is recorded as rejected and re
   assert.equal(await simCalls(new RegExp(`^POST /rswebpaytransaction/api/webpay/v1.2/transactions/${webpay.redirect.token}/refunds$`)), 1);
   assert.equal((await h.outbox('payments.payment_approved')).filter((p) => p.orderId === 'dup-1').length, 1);
   assert.ok(h.lines.some((l) => l.includes('second approval for a paid order')));
+});
+
+test('refund answers lost: the janitor asks Transbank (balance) and records what happened, once', async () => {
+  const o = await payments.startPayment({ orderId: 'rf-lost', amount: 12000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
+  assert.equal(o.status, 'approved');
+  // 1. The call never reached Transbank.
+  await fault({ kind: 'reset', count: 1, path_prefix: '/rswebpaytransaction/api/oneclick/v1.2/transactions' });
+  const lost = await payments.refund({ orderId: 'rf-lost', amount: 2000, reason: 'lost' });
+  assert.equal(lost.status, 'unknown');
+  await assert.rejects(payments.refund({ orderId: 'rf-lost', amount: 1000, reason: 'x' }), { code: 'refund_in_progress' });
+  // 2. Transbank refunded, then our process died before recording it.
+  clock.advance(3 * MIN);
+  await payments.runJanitor();
+  const died = await crashing.refund({ orderId: 'rf-lost', amount: 5000, reason: 'crash' });
+  assert.equal(died.status, 'unknown');
+  clock.advance(3 * MIN);
+  await payments.runJanitor();
+  const { rows } = await h.db.query<{ amount: number; status: string }>(
+    `SELECT r.amount, x.status FROM payment_refunds r JOIN payment_refund_events x ON x.refund_id = r.id AND x.status IN ('succeeded', 'failed')
+      WHERE r.order_id = 'rf-lost' ORDER BY r.created_at`,
+  );
+  assert.deepEqual(rows.map((r) => [r.amount, r.status]), [[2000, 'failed'], [5000, 'succeeded']]);
+  assert.equal((await h.outbox('payments.refund_succeeded')).filter((p) => p.orderId === 'rf-lost').length, 1);
+  // Nothing left to resolve: a further pass changes nothing.
+  clock.advance(3 * MIN);
+  await payments.runJanitor();
+  assert.equal((await h.outbox('payments.refund_succeeded')).filter((p) => p.orderId === 'rf-lost').length, 1);
+  const more = await payments.refund({ orderId: 'rf-lost', amount: 7000, reason: 'rest' });
+  assert.equal(more.status, 'succeeded');
+  await assert.rejects(payments.refund({ orderId: 'rf-lost', amount: 1, reason: 'x' }), { code: 'refund_exceeds_captured' });
 });

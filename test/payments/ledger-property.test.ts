@@ -24,6 +24,7 @@ const scripted: PaymentConnector = {
     (refundOutcomes.shift() ?? 'succeeded') === 'succeeded'
       ? { status: 'succeeded', refundType: r.alreadyRefunded + r.amount >= c.amount ? 'FULL' : 'PARTIAL' }
       : { status: 'failed', reason: 'declined' },
+  refundStatus: async () => ({ status: 'failed', reason: 'not_at_processor' }),
   parseNotification: () => undefined,
 };
 const clock = manualClock();
