@@ -94,6 +94,13 @@ export function controlRoutes(ctx: SimContext, hooks: { tick(): Promise<void>; a
       ctx.faults.rules.push(rule);
       return { rules: ctx.faults.rules };
     });
+    // Issuer declines: the next N authorizations (of one store, or any) come back -1 / FAILED.
+    app.post('/sim/declines', async (req) => {
+      const body = asBody(req.body);
+      const rule = { remaining: positiveInt(body.count, 1), ...(typeof body.commerce_code === 'string' ? { commerceCode: body.commerce_code } : {}) };
+      ctx.faults.declines.push(rule);
+      return { declines: ctx.faults.declines };
+    });
     app.delete('/sim/faults', async () => {
       ctx.faults.reset();
       return { rules: [] };

@@ -31,6 +31,10 @@ export interface Faults {
   webhooks: WebhookFaults;
   /** Notifications held by a reorder fault, in arrival order. */
   held: string[];
+  /** Issuer declines (response_code -1) for the next authorizations, optionally of one store. */
+  declines: { commerceCode?: string; remaining: number }[];
+  /** Consumes a decline for an authorization of this (child) commerce code, if one is set. */
+  takeDecline(commerceCode: string): boolean;
   /** Differences injected into the settlement files. */
   discrepancies: Discrepancy[];
   /** Takes the first rule matching this path, counting it down. */
@@ -43,7 +47,15 @@ export function createFaults(): Faults {
     rules: [],
     webhooks: { duplicate: 0, reorder: 0, delayMs: 0, delayCount: 0 },
     held: [],
+    declines: [],
     discrepancies: [],
+    takeDecline(commerceCode) {
+      const rule = faults.declines.find((d) => d.remaining > 0 && (d.commerceCode === undefined || d.commerceCode === commerceCode));
+      if (!rule) return false;
+      rule.remaining -= 1;
+      faults.declines = faults.declines.filter((d) => d.remaining > 0);
+      return true;
+    },
     take(path, commerceCode) {
       const rule = faults.rules.find(
         (r) =>
@@ -60,6 +72,7 @@ export function createFaults(): Faults {
       faults.rules = [];
       faults.webhooks = { duplicate: 0, reorder: 0, delayMs: 0, delayCount: 0 };
       faults.discrepancies = [];
+      faults.declines = [];
     },
   };
   return faults;

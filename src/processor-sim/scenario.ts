@@ -39,6 +39,7 @@ export const Scenario = z
           .strict(),
       )
       .optional(),
+    declines: z.array(z.object({ commerce_code: z.string().max(12).optional(), count: z.number().int().min(1).max(1_000_000).default(1) }).strict()).optional(),
     webhooks: z.object({ duplicate: nonNeg, reorder: nonNeg, delay_ms: nonNeg, delay_count: nonNeg }).partial().strict().optional(),
     discrepancies: z
       .array(
@@ -80,6 +81,7 @@ export function applyScenario(ctx: SimContext, raw: unknown, advanceClock: (ms: 
       ...(f.commerce_code ? { commerceCode: f.commerce_code } : {}),
     });
   }
+  for (const d of s.declines ?? []) ctx.faults.declines.push({ remaining: d.count, ...(d.commerce_code ? { commerceCode: d.commerce_code } : {}) });
   if (s.webhooks) {
     const w = ctx.faults.webhooks;
     w.duplicate = s.webhooks.duplicate ?? w.duplicate;

@@ -23,6 +23,15 @@ test('memory mode serves the whole Webpay flow', async () => {
   assert.equal(((await tx.commit(created.token)) as Record<string, unknown>).status, 'AUTHORIZED');
 });
 
+test('the form also opens by GET with token_ws in the query; an unknown token is a 404 page', async () => {
+  const created = (await tx.create('mem-get', 's', 1000, 'http://shop.test/r')) as { token: string; url: string };
+  const page = await fetch(`${created.url}?token_ws=${created.token}`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(await page.text(), /\$1\.000/);
+  assert.equal((await fetch(`${created.url}?token_ws=${'0'.repeat(64)}`)).status, 404);
+});
+
 test('fault: the next call answers 500 in Transbank shape, then service resumes', async () => {
   await fault({ kind: 'error500', count: 1, path_prefix: '/rswebpaytransaction' });
   await tbkFails(tx.create('f-1', 's', 1000, 'http://shop.test/r'), 500, /Internal Server Error/);
