@@ -80,8 +80,10 @@ export interface Payments {
   rotateKek(): Promise<{ rewrapped: number; keysInUse: string[]; newKeyId: string }>;
   ledgerBalances(): Promise<Record<string, number>>;
   /**
-   * Imports a processor settlement report (CSV: processor, processor_ref, amount, fee,
-   * payout_id, settled_at): fees and payouts go to the ledger; the result reconciles.
+   * Imports a processor settlement report (CSV: date, processor, reference,
+   * external_reference?, type sale|refund|chargeback, gross, fee, payout_date — the
+   * simulator's liquidation files): fees, chargebacks and payouts go to the ledger; the
+   * result reconciles each line (matched, amount mismatch, missing here, missing at processor).
    */
   importSettlement(csv: string, period?: { from: Date; to: Date }): Promise<Reconciliation>;
   /** Waits for background webhook processing (tests, shutdown). */

@@ -193,36 +193,54 @@ test('ledger: every transaction balances; clearing = captured − refunded', asy
   assert.equal(balances.refunds, refunded.rows[0]?.total);
 });
 
-test('settlement import: fees and payouts posted; matched, missing here, amount mismatch, missing at processor; idempotent', async () => {
-  const o = await payments.startPayment({ orderId: 's-1', amount: 50000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
-  const p = await payments.startPayment({ orderId: 's-2', amount: 30000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
-  const q = await payments.startPayment({ orderId: 's-3', amount: 20000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
-  assert.deepEqual([o.status, p.status, q.status], ['approved', 'approved', 'approved']);
-  const [oa, pa, qa] = await Promise.all([o, p, q].map((x) => payments.getAttempt(x.attemptId)));
-  const csv = [
-    'processor,processor_ref,amount,fee,payout_id,settled_at',
-    `transbank,${oa?.processorRef ?? ''},50000,1500,PAY-1,2026-11-30`,
-    `transbank,${pa?.processorRef ?? ''},29000,900,PAY-1,2026-11-30`,
-    'transbank,Pnotours000000000000000000,7000,100,PAY-1,2026-11-30',
-  ].join('\n');
+test("settlement import of the processor's report: fees, payouts, matched / mismatch / missing here / missing at processor; idempotent", async () => {
+  const pay = async (orderId: string, amount: number) => {
+    const r = await payments.startPayment({ orderId, amount, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
+    assert.equal(r.status, 'approved');
+    const { rows } = await h.db.query<{ buy_order: string }>('SELECT buy_order FROM payment_attempts WHERE id = $1', [r.attemptId]);
+    return { attemptId: r.attemptId, child: `C${(rows[0]?.buy_order ?? '').slice(1)}` };
+  };
+  const s1 = await pay('s-1', 50000);
+  const s2 = await pay('s-2', 30000);
+  const s3 = await pay('s-3', 20000);
+  assert.equal((await payments.refund({ orderId: 's-2', amount: 1000, reason: 'partial' })).refundType, 'NULLIFIED');
+  const scenario = await fetch(`${sim.url}/sim/scenario`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      discrepancies: [
+        { processor: 'transbank', kind: 'amount', reference: s1.child, delta: -10 },
+        { processor: 'transbank', kind: 'phantom', reference: 'ghost-1', delta: 777 },
+        { processor: 'transbank', kind: 'omit', reference: s3.child },
+      ],
+    }),
+  });
+  assert.equal(scenario.status, 200, await scenario.text());
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(clock.now());
+  const csv = await (await fetch(`${sim.url}/sim/settlements/transbank?date=${day}`)).text();
   const before = await payments.ledgerBalances();
-  const period = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-31T00:00:00Z') };
+  const period = { from: new Date(clock.now().getTime() - 3_600_000), to: new Date(clock.now().getTime() + 3_600_000) };
   const r = await payments.importSettlement(csv, period);
-  assert.equal(r.imported, 3);
-  assert.deepEqual(r.matched.map((m) => m.attemptId), [oa?.attemptId]);
-  assert.deepEqual(r.amountMismatch.map((m) => [m.ours, m.theirs]), [[30000, 29000]]);
-  assert.deepEqual(r.missingHere.map((m) => m.amount), [7000]);
-  assert.ok(r.missingAtProcessor.some((m) => m.attemptId === qa?.attemptId));
-  assert.deepEqual(r.payouts, [{ payoutId: 'PAY-1', processor: 'transbank', net: 48500 }]);
+  assert.ok(r.imported >= 4, JSON.stringify(r));
+  assert.deepEqual(r.amountMismatch.map((m) => [m.attemptId, m.ours, m.theirs]), [[s1.attemptId, 50000, 49990]]);
+  assert.ok(r.missingHere.some((m) => m.processorRef === 'ghost-1' && m.amount === 777));
+  assert.ok(r.matched.some((m) => m.attemptId === s2.attemptId && m.type === 'sale'));
+  assert.ok(r.matched.some((m) => m.attemptId === s2.attemptId && m.type === 'refund' && m.amount === -1000));
+  assert.ok(r.missingAtProcessor.some((m) => m.attemptId === s3.attemptId));
+  const fileNet = csv.trim().split('\n').slice(1).reduce((sum, row) => {
+    const c = row.split(',');
+    return sum + Number(c[6]) - Number(c[7]);
+  }, 0);
+  assert.equal(r.payouts.reduce((sum, p) => sum + p.net, 0), fileNet);
   const after = await payments.ledgerBalances();
-  assert.equal((after.processor_fees ?? 0) - (before.processor_fees ?? 0), 1500);
-  assert.equal((after.bank ?? 0) - (before.bank ?? 0), 48500);
+  assert.equal((after.bank ?? 0) - (before.bank ?? 0), fileNet);
+  assert.ok((after.processor_fees ?? 0) > (before.processor_fees ?? 0));
   const again = await payments.importSettlement(csv, period);
   assert.equal(again.imported, 0);
-  assert.equal(again.alreadyImported, 3);
   assert.deepEqual(await payments.ledgerBalances(), after);
   await assert.rejects(payments.importSettlement('processor,amount\nx,1'), { code: 'invalid_settlement' });
-  await assert.rejects(payments.importSettlement(`${csv.split('\n')[0] ?? ''}\ntransbank,x,-5,0,P,2026-11-30`), { code: 'invalid_settlement' });
+  await assert.rejects(payments.importSettlement(`${csv.split('\n')[0] ?? ''}\n${day},transbank,1,x,s,sale,-5,0,-5,${day}`), { code: 'invalid_settlement' });
+  await fetch(`${sim.url}/sim/scenario`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ discrepancies: [] }) });
 });
 
 test('a second approval for an already paid order is recorded as rejected and reversed at the processor', async () => {
