@@ -8,6 +8,7 @@ import { systemClock } from '../platform/clock.js';
 import { createPayments } from '../payments/index.js';
 import { ROLES, type Role } from './contexts.js';
 import { eventsCommand } from './events-cli.js';
+import { processorSimCommand } from './processor-sim.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
 
 const HELP = `embudo — retail commerce data platform
@@ -21,11 +22,14 @@ Commands:
   seed                   load the demo catalog and history
   payments rotate-kek    re-wrap saved-card data keys under the current key-encryption key
   events <sub>           event backbone: dead-letters, replay <id>, rebuild <consumer>, catalog, archive
+  processor-sim          the Transbank / Mercado Pago simulator alone (SIM_PORT)
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
 Environment: PORT (3000), HOST (127.0.0.1), EMBUDO_DATA_DIR (./data), DATABASE_URL, NATS_URL,
-SIM_PORT (3100), LOG_LEVEL (info). See README.md.`;
+SIM_PORT (3100), LOG_LEVEL (info). Payments: TBK_BASE_URL, TBK_COMMERCE_CODE, TBK_API_KEY,
+TBK_MALL_CHILD_CODE, TBK_ONECLICK_COMMERCE_CODE, TBK_ONECLICK_CHILD_CODE, MP_BASE_URL, MP_ACCESS_TOKEN,
+MP_WEBHOOK_SECRET, EMBUDO_KEK, EMBUDO_KEK_PREVIOUS, PROCESSOR_TIMEOUT_MS (unset: the simulator). See README.md.`;
 
 /** A subcommand: receives the remaining arguments and the validated config. */
 export type Command = (args: string[], config: Config) => Promise<number>;
@@ -91,6 +95,8 @@ const commands: Record<string, Command> = {
 export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
+
+registerCommand('processor-sim', processorSimCommand);
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   // Signals are handled from the first moment: one arriving during start-up stops the

@@ -21,6 +21,11 @@ export interface PlatformDeps {
   clock: Clock;
   /** The event backbone, built first by buildContexts (tests may pass their own). */
   events: EventBus;
+  /**
+   * The processor simulator this process started (embedded role 'all'), with the Mercado Pago
+   * credentials it was given, so payments can default to it. Absent when none runs here.
+   */
+  simulator?: { url: string; mpAccessToken: string; mpWebhookSecret: string };
 }
 
 /** The roles `embudo serve --role` accepts; `all` is the embedded single process. */

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../platform/log.js';
 import { createMetrics } from '../platform/metrics.js';
 import { migrate, migrationsDone } from '../platform/migrations.js';
 import { buildContexts, type ContextRuntime, type Role } from './contexts.js';
+import { startSimulator } from './processor-sim.js';
 
 export interface RunningPlatform {
   app: HttpApp;
@@ -15,6 +16,8 @@ export interface RunningPlatform {
   /** Printed at start: everything that listens, by name. */
   urls: Record<string, string>;
   readyMs: number;
+  /** The processor simulator started with this process (role 'all'), and its MP credentials. */
+  simulator?: { url: string; mpAccessToken: string; mpWebhookSecret: string };
   stop(): Promise<void>;
 }
 
@@ -45,7 +48,22 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     const { applied } = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
-    const all = await buildContexts({ config, db: database.db, logger, metrics, clock: options.clock ?? systemClock });
+    // The simulator starts first so payments can be handed its URL and the same MP credentials.
+    let simulator: RunningPlatform['simulator'];
+    if (options.role === 'all' && config.startSimulator && options.listen !== false) {
+      const started = await startSimulator(config, { db: database.db, logger, ...(options.clock ? { clock: options.clock } : {}) });
+      stack.push(() => started.sim.close());
+      simulator = { url: started.url, mpAccessToken: started.mpAccessToken, mpWebhookSecret: started.mpWebhookSecret };
+    }
+
+    const all = await buildContexts({
+      config,
+      db: database.db,
+      logger,
+      metrics,
+      clock: options.clock ?? systemClock,
+      ...(simulator ? { simulator } : {}),
+    });
     const contexts = options.role === 'all' ? all : all.filter((c) => c.roles.includes(options.role as Role));
     stack.push(async () => {
       for (const c of contexts) await c.close?.();
@@ -76,6 +94,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       urls.docs = `${base}/docs`;
       urls.metrics = `${base}/metrics`;
     }
+    if (simulator) urls.processorSim = `${simulator.url}/sim`;
     urls.database = database.embedded
       ? `postgres://127.0.0.1:${database.embedded.port}/embudo (embedded, data in ${config.dataDir}/pg)`
       : redactUrl(database.url);
@@ -94,6 +113,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       logger,
       urls,
       readyMs: Math.round(performance.now() - started),
+      ...(simulator ? { simulator } : {}),
       stop: () => (stopping ??= unwind()),
     };
   } catch (err) {

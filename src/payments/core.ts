@@ -3,6 +3,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Db, Database } from '../platform/db.js';
 import { PgCode, pgErrorCode } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
+import type { Counter } from 'prom-client';
 import { decide, type AttemptStatus, giveUpAfterMs, isFinal, nextCheckDelay, type Method, type Processor, type ProcessorVerdict } from './domain/attempt.js';
 import { capturePosting } from './domain/ledger.js';
 import type { AttemptCall, PaymentConnector } from './connectors/port.js';
@@ -20,6 +21,14 @@ export interface Core {
   publicUrl: () => string;
   /** Commit settings for payment transactions (e.g. synchronous replication). */
   txSettings?: Record<string, string> | undefined;
+  counters?: {
+    /** Attempt state changes recorded, by processor, method and status. */
+    transitions: Counter;
+    /** Webhooks refused for their signature, by reason. */
+    invalidSignatures: Counter;
+    /** Janitor checks, by result. */
+    janitorChecks: Counter;
+  };
 }
 
 export function connectorFor(core: Core, processor: Processor): PaymentConnector {
@@ -145,6 +154,7 @@ export async function applyVerdict(
         break;
     }
     await appendEvents(tx, events);
+    core.counters?.transitions.inc({ processor: current.processor, method: current.method, status });
     if (isFinal(status) || status === 'review') {
       await store.unschedule(tx, attemptId);
     } else {

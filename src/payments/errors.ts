@@ -11,6 +11,7 @@ export const paymentsError = defineErrors({
   no_approved_payment: 'not_found',
   inscription_not_found: 'not_found',
   invalid_return: 'invalid',
+  invalid_settlement: 'invalid',
   invalid_signature: 'unauthorized',
   order_already_paid: 'conflict',
   payment_in_progress: 'conflict',

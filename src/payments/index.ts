@@ -1,9 +1,9 @@
-import type { Config } from '../platform/config.js';
+import type { Config, PaymentsConfig } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
 import type { HttpModule } from '../platform/http.js';
 import type { Logger } from '../platform/log.js';
-import type { Metrics } from '../platform/metrics.js';
+import { counter, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { PaymentConnector } from './connectors/port.js';
 import { mercadoPagoConnector } from './connectors/mercadopago.js';
@@ -15,10 +15,11 @@ import { addFileKey, loadKeyring, retireFileKeys, type Keyring } from './keyring
 import { createNotifications, type WebhookRequest } from './notifications.js';
 import { createRefunds, type RefundInput, type RefundResult } from './refunds.js';
 import { createAttempts, type AttemptView, type StartPaymentInput, type StartPaymentResult } from './service.js';
+import { createSettlements, type Reconciliation } from './settlements.js';
 import * as store from './store.js';
 import { createVault, type InscriptionStart, type SavedCard } from './vault.js';
 
-export type { AttemptView, InscriptionStart, JanitorItem, RefundInput, RefundResult, SavedCard, StartPaymentInput, StartPaymentResult };
+export type { AttemptView, InscriptionStart, JanitorItem, Reconciliation, RefundInput, RefundResult, SavedCard, StartPaymentInput, StartPaymentResult };
 export type { Method, AttemptStatus } from './domain/attempt.js';
 export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from './events.js';
 
@@ -36,6 +37,18 @@ export interface PaymentsDeps {
   janitorIntervalMs?: number;
   /** Commit settings for payment transactions (e.g. `{ synchronous_commit: 'remote_apply' }`). */
   txSettings?: Record<string, string>;
+  /** The simulator started in this process: used where config names no processor host. */
+  simulator?: { url: string; mpAccessToken: string; mpWebhookSecret: string } | undefined;
+}
+
+/** Points defaulted processor settings at the running simulator, with its MP credentials. */
+function withSimulator(pc: PaymentsConfig, sim: PaymentsDeps['simulator']): PaymentsConfig {
+  if (!sim) return pc;
+  return {
+    ...pc,
+    ...(pc.tbkDefaulted ? { tbkBaseUrl: sim.url } : {}),
+    ...(pc.mpDefaulted ? { mpBaseUrl: sim.url, mpAccessToken: sim.mpAccessToken, mpWebhookSecret: sim.mpWebhookSecret } : {}),
+  };
 }
 
 /** The payments context as other contexts and the composition root see it. */
@@ -66,6 +79,13 @@ export interface Payments {
   /** Re-wraps every saved card's data key under the current KEK. */
   rotateKek(): Promise<{ rewrapped: number; keysInUse: string[]; newKeyId: string }>;
   ledgerBalances(): Promise<Record<string, number>>;
+  /**
+   * Imports a processor settlement report (CSV: date, processor, reference,
+   * external_reference?, type sale|refund|chargeback, gross, fee, payout_date — the
+   * simulator's liquidation files): fees, chargebacks and payouts go to the ledger; the
+   * result reconciles each line (matched, amount mismatch, missing here, missing at processor).
+   */
+  importSettlement(csv: string, period?: { from: Date; to: Date }): Promise<Reconciliation>;
   /** Waits for background webhook processing (tests, shutdown). */
   settle(): Promise<void>;
   routes: HttpModule;
@@ -74,7 +94,7 @@ export interface Payments {
 
 /** Builds the payments context from config: connectors, vault, attempts, janitor, routes. */
 export function createPayments(deps: PaymentsDeps): Payments {
-  const pc = deps.config.payments;
+  const pc = withSimulator(deps.config.payments, deps.simulator);
   const tb = transbankConnector({
     baseUrl: pc.tbkBaseUrl,
     apiKey: pc.tbkApiKey,
@@ -94,6 +114,11 @@ export function createPayments(deps: PaymentsDeps): Payments {
     },
     publicUrl: deps.publicUrl ?? (() => deps.config.publicBaseUrl ?? `http://${deps.config.host}:${deps.config.port}`),
     txSettings: deps.txSettings,
+    counters: {
+      transitions: counter(deps.metrics.registry, 'embudo_payment_attempt_transitions_total', 'Payment attempt state changes', ['processor', 'method', 'status']),
+      invalidSignatures: counter(deps.metrics.registry, 'embudo_payment_webhook_invalid_signatures_total', 'Webhooks refused for their signature', ['reason']),
+      janitorChecks: counter(deps.metrics.registry, 'embudo_payment_janitor_checks_total', 'Janitor checks by result', ['result']),
+    },
   };
   let keyring: Keyring | undefined;
   const keys = (): Keyring | undefined =>
@@ -108,7 +133,8 @@ export function createPayments(deps: PaymentsDeps): Payments {
   const attempts = createAttempts(core, vault);
   const refunds = createRefunds(core);
   const notifications = createNotifications(core, attempts, () => pc.mpWebhookSecret);
-  const janitor = createJanitor(core, notifications);
+  const janitor = createJanitor(core, notifications, (a) => attempts.giveBackDuplicate(a), () => refunds.resolvePending());
+  const settlements = createSettlements(core);
   const worker = intervalWorker('payments-janitor', deps.janitorIntervalMs ?? 30_000, core.logger, async () => {
     const items = await janitor.runOnce(50);
     return items.length === 50;
@@ -143,6 +169,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
       return { ...r, newKeyId };
     },
     ledgerBalances: () => store.accountBalances(deps.db),
+    importSettlement: (csv, period) => settlements.importSettlement(csv, period),
     settle: () => notifications.settle(),
     routes: paymentsRoutes({ attempts, vault, notifications }),
     workers: [worker],

@@ -2,6 +2,7 @@ import { isFinal, nextCheckDelay } from './domain/attempt.js';
 import { applyVerdict, attemptCall, connectorFor, transaction, type Core } from './core.js';
 import type { Notifications } from './notifications.js';
 import * as store from './store.js';
+import type { AttemptState } from './store.js';
 
 export interface JanitorItem {
   attemptId: string;
@@ -10,6 +11,8 @@ export interface JanitorItem {
   error?: string;
 }
 
+type CheckResult = JanitorItem & { duplicate?: AttemptState };
+
 /**
  * The janitor asks the processor about attempts still unresolved (created but unanswered,
  * unknown after a timeout, redirect with a lost return, pending cash) on a backoff schedule,
@@ -17,8 +20,13 @@ export interface JanitorItem {
  * Each due check is claimed with FOR UPDATE SKIP LOCKED, so any number of processes share
  * the work without doing the same check twice.
  */
-export function createJanitor(core: Core, notifications: Notifications) {
-  const checkOne = async (): Promise<JanitorItem | undefined> =>
+export function createJanitor(
+  core: Core,
+  notifications: Notifications,
+  giveBack: (a: AttemptState) => Promise<void>,
+  resolveRefunds: () => Promise<unknown>,
+) {
+  const checkOne = async (): Promise<CheckResult | undefined> =>
     transaction(core, async (tx) => {
       const now = core.clock.now();
       const due = await store.claimDueCheck(tx, now);
@@ -36,7 +44,7 @@ export function createJanitor(core: Core, notifications: Notifications) {
         const verdict = await connectorFor(core, a.processor).status(attemptCall(core, a));
         const applied = await applyVerdict(core, tx, a.id, verdict, 'janitor_status');
         if (!isFinal(applied.state.status)) await store.reschedule(tx, a.id, new Date(now.getTime() + nextCheckDelay(due.checks + 1)));
-        return { attemptId: a.id, before: a.status, after: applied.state.status };
+        return { attemptId: a.id, before: a.status, after: applied.state.status, ...(applied.duplicateCharge ? { duplicate: applied.state } : {}) };
       } catch (err) {
         await store.reschedule(tx, a.id, new Date(now.getTime() + nextCheckDelay(due.checks + 1)));
         return { attemptId: a.id, before: a.status, after: a.status, error: err instanceof Error ? err.message : String(err) };
@@ -49,12 +57,17 @@ export function createJanitor(core: Core, notifications: Notifications) {
     async runOnce(limit = 50): Promise<JanitorItem[]> {
       const items: JanitorItem[] = [];
       for (let i = 0; i < limit; i++) {
-        const item = await checkOne();
-        if (!item) break;
+        const checked = await checkOne();
+        if (!checked) break;
+        const { duplicate, ...item } = checked;
+        // A second approval for an already paid order: give the money back at once.
+        if (duplicate) await giveBack(duplicate);
         items.push(item);
+        core.counters?.janitorChecks.inc({ result: item.error ? 'error' : item.before === item.after ? 'unchanged' : item.after });
         if (item.error) core.logger.warn({ attemptId: item.attemptId, error: item.error }, 'janitor check failed');
       }
       await notifications.processPending(limit);
+      await resolveRefunds();
       return items;
     },
   };

@@ -1,6 +1,6 @@
 import type { ProcessorVerdict } from './domain/attempt.js';
 import { verifyMpSignature } from './domain/mp-signature.js';
-import { attemptCall, connectorFor, transaction, type Core } from './core.js';
+import { attemptCall, connectorFor, type Core } from './core.js';
 import { paymentsError } from './errors.js';
 import * as store from './store.js';
 import type { Attempts } from './service.js';
@@ -24,43 +24,43 @@ const header = (h: WebhookRequest['headers'], name: string) => {
 export function createNotifications(core: Core, attempts: Attempts, secret: () => string | undefined) {
   const inflight = new Set<Promise<unknown>>();
 
-  const processOne = async (provider: string, notificationId: string, resourceId: string): Promise<string> =>
-    transaction(core, async (tx) => {
-      await store.lockKey(tx, `notification:${provider}:${notificationId}`);
-      const { rows } = await tx.query(
-        'SELECT 1 FROM payment_notifications_processed WHERE provider = $1 AND notification_id = $2',
-        [provider, notificationId],
-      );
-      if (rows.length > 0) return 'already_processed';
-      const connector = connectorFor(core, 'mercadopago');
-      let attempt = await store.findAttemptByRef(tx, 'mercadopago', resourceId);
-      let verdict: ProcessorVerdict;
-      if (attempt) {
-        verdict = await connector.status(attemptCall(core, attempt, { processorRef: resourceId }));
-      } else {
-        // The create answer may not be recorded yet (or was lost): MP names our attempt.
-        verdict = await connector.status({
-          attemptId: '',
-          buyOrder: '',
-          amount: 0,
-          method: 'mercadopago_card',
-          createdAt: core.clock.now(),
-          processorRef: resourceId,
-          callbackUrl: '',
-          now: core.clock.now(),
-        });
-        const ref = verdict.data?.external_reference;
-        attempt = typeof ref === 'string' ? await store.findAttempt(tx, ref) : undefined;
-      }
-      if (verdict.status === 'unknown') throw new Error(`Mercado Pago did not answer for payment ${resourceId}`);
-      let result = 'no_matching_attempt';
-      if (attempt) {
-        const state = await attempts.apply(attempt.id, { ...verdict, processorRef: resourceId }, 'notification');
-        result = state.status;
-      }
-      await store.markNotificationProcessed(tx, provider, notificationId, result);
-      return result;
-    });
+  // No transaction is held across the call to Mercado Pago (a burst of webhooks must not pin
+  // the pool); applying the status is idempotent, so processing a notification twice is safe.
+  const processOne = async (provider: string, notificationId: string, resourceId: string): Promise<string> => {
+    const { rows } = await core.db.query(
+      'SELECT 1 FROM payment_notifications_processed WHERE provider = $1 AND notification_id = $2',
+      [provider, notificationId],
+    );
+    if (rows.length > 0) return 'already_processed';
+    const connector = connectorFor(core, 'mercadopago');
+    let attempt = await store.findAttemptByRef(core.db, 'mercadopago', resourceId);
+    let verdict: ProcessorVerdict;
+    if (attempt) {
+      verdict = await connector.status(attemptCall(core, attempt, { processorRef: resourceId }));
+    } else {
+      // The create answer may not be recorded yet (or was lost): MP names our attempt.
+      verdict = await connector.status({
+        attemptId: '',
+        buyOrder: '',
+        amount: 0,
+        method: 'mercadopago_card',
+        createdAt: core.clock.now(),
+        processorRef: resourceId,
+        callbackUrl: '',
+        now: core.clock.now(),
+      });
+      const ref = verdict.data?.external_reference;
+      attempt = typeof ref === 'string' ? await store.findAttempt(core.db, ref) : undefined;
+    }
+    if (verdict.status === 'unknown') throw new Error(`Mercado Pago did not answer for payment ${resourceId}`);
+    let result = 'no_matching_attempt';
+    if (attempt) {
+      const state = await attempts.apply(attempt.id, { ...verdict, processorRef: resourceId }, 'notification');
+      result = state.status;
+    }
+    await store.markNotificationProcessed(core.db, provider, notificationId, result);
+    return result;
+  };
 
   const track = (p: Promise<unknown>) => {
     inflight.add(p);
@@ -80,6 +80,7 @@ export function createNotifications(core: Core, attempts: Attempts, secret: () =
         now: core.clock.now(),
       });
       if (!check.ok) {
+        core.counters?.invalidSignatures.inc({ reason: check.reason });
         core.logger.warn({ reason: check.reason, dataId: req.query['data.id'] }, 'mercadopago webhook with invalid signature');
         throw paymentsError('invalid_signature', 'invalid webhook signature');
       }

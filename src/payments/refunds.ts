@@ -3,6 +3,7 @@ import { appendEvents } from '../events/index.js';
 import { PgCode, pgErrorCode } from '../platform/db.js';
 import { refundPosting } from './domain/ledger.js';
 import { attemptCall, connectorFor, transaction, type Core } from './core.js';
+import type { RefundVerdict } from './connectors/port.js';
 import { paymentsError } from './errors.js';
 import { paymentsEvent } from './events.js';
 import * as store from './store.js';
@@ -28,7 +29,67 @@ export interface RefundResult {
  * attempt's lock and again in the database (constraint trigger on payment_refunds).
  */
 export function createRefunds(core: Core) {
+  /** Records a refund's outcome with its ledger posting and event, in one transaction. */
+  const record = async (attempt: AttemptState, refundId: string, amount: number, verdict: RefundVerdict): Promise<void> => {
+    const at = core.clock.now();
+    await transaction(core, async (tx) => {
+      switch (verdict.status) {
+        case 'succeeded': {
+          await store.appendRefundEvent(tx, { refundId, status: 'succeeded', refundType: verdict.refundType, data: verdict.data ?? {}, at });
+          const posting = refundPosting(attempt.processor, amount);
+          const txId = await store.postLedger(tx, posting, { attemptId: attempt.id, refundId }, at);
+          await appendEvents(tx, [
+            paymentsEvent('payments.refund_succeeded', { type: 'refund', id: refundId }, {
+              orderId: attempt.orderId,
+              attemptId: attempt.id,
+              amount,
+              refundId,
+              refundType: verdict.refundType,
+            }),
+            paymentsEvent('payments.ledger_posted', { type: 'ledger_transaction', id: txId }, { transactionId: txId, kind: posting.kind, attemptId: attempt.id, refundId, entries: posting.entries }),
+          ]);
+          break;
+        }
+        case 'failed':
+          await store.appendRefundEvent(tx, { refundId, status: 'failed', data: { reason: verdict.reason }, at });
+          await appendEvents(tx, [
+            paymentsEvent('payments.refund_failed', { type: 'refund', id: refundId }, { orderId: attempt.orderId, attemptId: attempt.id, refundId, reason: verdict.reason }),
+          ]);
+          break;
+        case 'unknown':
+          // Resolved later by the janitor (resolvePending); further refunds wait for it.
+          await store.appendRefundEvent(tx, { refundId, status: 'unknown', data: { reason: verdict.reason }, at });
+          core.logger.warn({ refundId, attemptId: attempt.id }, 'refund outcome unknown: the janitor will ask the processor');
+          break;
+      }
+    });
+  };
+
   return {
+    /** Asks the processor about refunds left without an outcome (lost answer, crash). */
+    async resolvePending(olderThanMs = 2 * 60_000): Promise<{ refundId: string; status: RefundVerdict['status'] }[]> {
+      const cutoff = new Date(core.clock.now().getTime() - olderThanMs);
+      const out: { refundId: string; status: RefundVerdict['status'] }[] = [];
+      for (const p of await store.unresolvedRefunds(core.db, cutoff)) {
+        const attempt = await store.findAttempt(core.db, p.attemptId);
+        if (!attempt) continue;
+        const alreadyRefunded = await store.succeededRefundTotal(core.db, p.attemptId);
+        const verdict = await connectorFor(core, attempt.processor).refundStatus(attemptCall(core, attempt), { refundId: p.refundId, amount: p.amount, alreadyRefunded });
+        if (verdict.status === 'unknown') {
+          out.push({ refundId: p.refundId, status: 'unknown' });
+          continue;
+        }
+        try {
+          await record(attempt, p.refundId, p.amount, verdict);
+          out.push({ refundId: p.refundId, status: verdict.status });
+        } catch (err) {
+          // Another process recorded it first (one outcome per refund).
+          if (pgErrorCode(err) !== PgCode.uniqueViolation) throw err;
+        }
+      }
+      return out;
+    },
+
     async refund(input: RefundInput): Promise<RefundResult> {
       if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw paymentsError('invalid_amount', 'amount must be a positive integer (CLP)');
       const reason = (input.reason || 'requested').slice(0, 200);
@@ -56,39 +117,13 @@ export function createRefunds(core: Core) {
         throw err;
       }
 
-      const verdict = await connectorFor(core, attempt.processor).refund(attemptCall(core, attempt), { refundId, amount: input.amount, alreadyRefunded });
-      const at = core.clock.now();
-      await transaction(core, async (tx) => {
-        switch (verdict.status) {
-          case 'succeeded': {
-            await store.appendRefundEvent(tx, { refundId, status: 'succeeded', refundType: verdict.refundType, data: verdict.data ?? {}, at });
-            const posting = refundPosting(attempt.processor, input.amount);
-            const txId = await store.postLedger(tx, posting, { attemptId: attempt.id, refundId }, at);
-            await appendEvents(tx, [
-              paymentsEvent('payments.refund_succeeded', { type: 'refund', id: refundId }, {
-                orderId: attempt.orderId,
-                attemptId: attempt.id,
-                amount: input.amount,
-                refundId,
-                refundType: verdict.refundType,
-              }),
-              paymentsEvent('payments.ledger_posted', { type: 'ledger_transaction', id: txId }, { transactionId: txId, kind: posting.kind, attemptId: attempt.id, refundId, entries: posting.entries }),
-            ]);
-            break;
-          }
-          case 'failed':
-            await store.appendRefundEvent(tx, { refundId, status: 'failed', data: { reason: verdict.reason }, at });
-            await appendEvents(tx, [
-              paymentsEvent('payments.refund_failed', { type: 'refund', id: refundId }, { orderId: attempt.orderId, attemptId: attempt.id, refundId, reason: verdict.reason }),
-            ]);
-            break;
-          case 'unknown':
-            // Left unresolved: further refunds for this payment wait until someone resolves it.
-            await store.appendRefundEvent(tx, { refundId, status: 'unknown', data: { reason: verdict.reason }, at });
-            core.logger.warn({ refundId, attemptId: attempt.id }, 'refund outcome unknown: needs review');
-            break;
-        }
-      });
+      let verdict: RefundVerdict;
+      try {
+        verdict = await connectorFor(core, attempt.processor).refund(attemptCall(core, attempt), { refundId, amount: input.amount, alreadyRefunded });
+      } catch (err) {
+        verdict = { status: 'unknown', reason: err instanceof Error ? err.message.slice(0, 200) : 'refund call failed' };
+      }
+      await record(attempt, refundId, input.amount, verdict);
       return {
         refundId,
         attemptId: attempt.id,

@@ -7,6 +7,9 @@ import * as store from './store.js';
 import type { AttemptState } from './store.js';
 import type { Vault } from './vault.js';
 
+/** A pending Webpay redirect is handed out again (double click) only while its token is young. */
+const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
+
 export interface StartPaymentInput {
   orderId: string;
   amount: number;
@@ -110,6 +113,7 @@ export function createAttempts(core: Core, vault: Vault) {
 
   return {
     apply,
+    giveBackDuplicate,
 
     /**
      * Starts a charge for an order. Concurrent calls for one order serialise on the order: a
@@ -128,7 +132,9 @@ export function createAttempts(core: Core, vault: Vault) {
         if (existing.some((a) => a.status === 'approved')) throw paymentsError('order_already_paid', 'this order is already paid');
         const open = existing.filter((a) => !isFinal(a.status) && a.status !== 'review');
         for (const a of open) {
-          const same = a.method === input.method && a.amount === input.amount;
+          // A Webpay token older than its 5-minute life cannot be paid any more: start afresh.
+          const staleRedirect = a.status === 'redirect' && now.getTime() - a.createdAt.getTime() > WEBPAY_TOKEN_REUSE_MS;
+          const same = a.method === input.method && a.amount === input.amount && !staleRedirect;
           if (same) return { reuse: a };
           if (a.status !== 'redirect') {
             throw paymentsError('payment_in_progress', 'another payment for this order is in progress', { attemptId: a.id, status: a.status });
@@ -198,6 +204,10 @@ export function createAttempts(core: Core, vault: Vault) {
           ? await store.findAttemptByBuyOrder(core.db, buyOrder)
           : undefined;
       if (!a || a.method !== 'webpay') throw paymentsError('invalid_return', 'the return does not match a Webpay payment');
+      // The session id we gave Transbank is the attempt id: a return naming another is forged.
+      const session = params.TBK_ID_SESION?.trim();
+      if (session !== undefined && session !== '' && session !== a.id) throw paymentsError('invalid_return', 'the return does not match a Webpay payment');
+      if (!token && !session) throw paymentsError('invalid_return', 'a timed-out return names the order and the session');
       if (isFinal(a.status)) return a;
       const connector = connectorFor(core, 'transbank');
 

@@ -218,6 +218,18 @@ export async function succeededRefundTotal(db: Db, attemptId: string): Promise<n
   return rows[0]?.total ?? 0;
 }
 
+/** Refunds with no final outcome, created before `cutoff`. */
+export async function unresolvedRefunds(db: Db, cutoff: Date): Promise<{ refundId: string; attemptId: string; amount: number }[]> {
+  const { rows } = await db.query<{ id: string; attempt_id: string; amount: number }>(
+    `SELECT r.id, r.attempt_id, r.amount FROM payment_refunds r
+      WHERE r.created_at < $1
+        AND NOT EXISTS (SELECT 1 FROM payment_refund_events x WHERE x.refund_id = r.id AND x.status IN ('succeeded', 'failed'))
+      ORDER BY r.created_at LIMIT 50`,
+    [cutoff],
+  );
+  return rows.map((r) => ({ refundId: r.id, attemptId: r.attempt_id, amount: r.amount }));
+}
+
 export async function insertRefund(tx: Db, r: { id: string; attemptId: string; orderId: string; amount: number; reason: string; at: Date }): Promise<void> {
   await tx.query(
     'INSERT INTO payment_refunds (id, attempt_id, order_id, amount, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)',

@@ -58,6 +58,9 @@ const envSchema = z.object({
 
 /** Processor endpoints and credentials for payments. */
 export interface PaymentsConfig {
+  /** True when TBK_BASE_URL / MP_BASE_URL were not given: the embedded simulator is meant. */
+  tbkDefaulted: boolean;
+  mpDefaulted: boolean;
   tbkBaseUrl: string;
   tbkCommerceCode: string;
   tbkApiKey: string;
@@ -169,6 +172,8 @@ function paymentsConfig(e: Env): PaymentsConfig {
   if (problems.length > 0) throw new ConfigError(problems);
   const codes = tbk.IntegrationCommerceCodes;
   return {
+    tbkDefaulted: !e.TBK_BASE_URL,
+    mpDefaulted: !e.MP_BASE_URL && !e.MP_ACCESS_TOKEN,
     tbkBaseUrl,
     tbkCommerceCode: e.TBK_COMMERCE_CODE ?? (e.TBK_MALL_CHILD_CODE ? codes.WEBPAY_PLUS_MALL : codes.WEBPAY_PLUS),
     tbkApiKey: e.TBK_API_KEY ?? tbk.IntegrationApiKeys.WEBPAY,

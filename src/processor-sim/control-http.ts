@@ -5,6 +5,8 @@ import { asBody } from './domain/validate.js';
 import type { FaultKind } from './faults.js';
 import { getPayment, paymentBody, transition } from './mercadopago.js';
 import { adminPage, messagePage } from './pages.js';
+import { applyScenario } from './scenario.js';
+import { settlementRows, toCsv, type Discrepancy, type SettlementProcessor } from './settlements.js';
 import { listDeliveries, releaseHeld } from './webhooks.js';
 
 const FAULT_KINDS: readonly FaultKind[] = ['delay', 'timeout', 'error500', 'reset'];
@@ -27,11 +29,6 @@ export function controlRoutes(ctx: SimContext, hooks: { tick(): Promise<void>; a
     app.get('/sim', async (_req, reply) => reply.type('text/html; charset=utf-8').send(adminPage(await ctx.store.recentLog(200))));
     app.get('/sim/log', async () => (await ctx.store.recentLog(500)).map((e) => ({ ...e, at: e.at.toISOString() })));
     app.get('/sim/webhooks', async () => listDeliveries(ctx, 500));
-    app.get('/sim/credentials', async () => ({
-      transbank: { api_key_secret: 'IntegrationApiKeys.WEBPAY', commerce_codes: 'IntegrationCommerceCodes' },
-      mercadopago: { note: 'the access token and webhook secret are printed by the process that started the simulator' },
-    }));
-
     app.post('/sim/tick', async () => {
       await hooks.tick();
       return { ok: true, now: ctx.clock.now().toISOString() };
@@ -92,9 +89,17 @@ export function controlRoutes(ctx: SimContext, hooks: { tick(): Promise<void>; a
         remaining: positiveInt(body.count, 1),
         ms: positiveInt(body.ms, kind === 'timeout' ? 30_000 : 1_000),
         ...(typeof body.path_prefix === 'string' ? { pathPrefix: body.path_prefix } : {}),
+        ...(typeof body.commerce_code === 'string' ? { commerceCode: body.commerce_code } : {}),
       };
       ctx.faults.rules.push(rule);
       return { rules: ctx.faults.rules };
+    });
+    // Issuer declines: the next N authorizations (of one store, or any) come back -1 / FAILED.
+    app.post('/sim/declines', async (req) => {
+      const body = asBody(req.body);
+      const rule = { remaining: positiveInt(body.count, 1), ...(typeof body.commerce_code === 'string' ? { commerceCode: body.commerce_code } : {}) };
+      ctx.faults.declines.push(rule);
+      return { declines: ctx.faults.declines };
     });
     app.delete('/sim/faults', async () => {
       ctx.faults.reset();
@@ -109,6 +114,38 @@ export function controlRoutes(ctx: SimContext, hooks: { tick(): Promise<void>; a
       w.delayCount = positiveInt(body.delay_count, w.delayCount);
       return w;
     });
+    // Settlement files: GET /sim/settlements/transbank?date=2026-11-27 (CSV; format=json for rows).
+    app.get<{ Params: { processor: string } }>('/sim/settlements/:processor', async (req, reply) => {
+      const processor = req.params.processor as SettlementProcessor;
+      if (processor !== 'transbank' && processor !== 'mercadopago') throw invalid('processor must be transbank or mercadopago');
+      const q = asBody(req.query);
+      const date = typeof q.date === 'string' ? q.date : new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(ctx.clock.now());
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw invalid('date must be YYYY-MM-DD');
+      const rows = await settlementRows(ctx, processor, date);
+      if (q.format === 'json') return rows;
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${processor}-settlement-${date}.csv"`)
+        .send(toCsv(rows));
+    });
+    app.post('/sim/settlements/discrepancies', async (req) => {
+      const body = asBody(req.body);
+      const kinds: Discrepancy['kind'][] = ['omit', 'amount', 'duplicate', 'phantom'];
+      const processor = body.processor as SettlementProcessor;
+      const kind = body.kind as Discrepancy['kind'];
+      if ((processor !== 'transbank' && processor !== 'mercadopago') || !kinds.includes(kind) || typeof body.reference !== 'string') {
+        throw invalid('processor, kind (omit|amount|duplicate|phantom) and reference are required');
+      }
+      if (body.delta !== undefined && (typeof body.delta !== 'number' || !Number.isInteger(body.delta))) throw invalid('delta must be an integer');
+      ctx.faults.discrepancies.push({ processor, kind, reference: body.reference, ...(typeof body.delta === 'number' ? { delta: body.delta } : {}) });
+      return { discrepancies: ctx.faults.discrepancies };
+    });
+    app.post('/sim/scenario', async (req) => {
+      const applied = applyScenario(ctx, req.body, (ms) => hooks.advanceClock?.(ms));
+      await hooks.tick();
+      return { applied, now: ctx.clock.now().toISOString() };
+    });
+
     app.post('/sim/webhooks/release', async () => {
       const released = await releaseHeld(ctx);
       ctx.faults.webhooks.reorder = 0;

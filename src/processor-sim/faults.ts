@@ -1,3 +1,5 @@
+import type { Discrepancy } from './settlements.js';
+
 /** What happens to the next matching calls. */
 export type FaultKind = 'delay' | 'timeout' | 'error500' | 'reset';
 
@@ -7,6 +9,8 @@ export interface FaultRule {
   remaining: number;
   /** Only requests whose path starts with this (e.g. '/rswebpaytransaction', '/v1/payments'). */
   pathPrefix?: string;
+  /** Only Transbank calls of this merchant (its Tbk-Api-Key-Id). */
+  commerceCode?: string;
   /** For delay: added latency; for timeout: how long to hold before dropping the connection. */
   ms: number;
 }
@@ -27,8 +31,14 @@ export interface Faults {
   webhooks: WebhookFaults;
   /** Notifications held by a reorder fault, in arrival order. */
   held: string[];
+  /** Issuer declines (response_code -1) for the next authorizations, optionally of one store. */
+  declines: { commerceCode?: string; remaining: number }[];
+  /** Consumes a decline for an authorization of this (child) commerce code, if one is set. */
+  takeDecline(commerceCode: string): boolean;
+  /** Differences injected into the settlement files. */
+  discrepancies: Discrepancy[];
   /** Takes the first rule matching this path, counting it down. */
-  take(path: string): FaultRule | undefined;
+  take(path: string, commerceCode?: string): FaultRule | undefined;
   reset(): void;
 }
 
@@ -37,8 +47,22 @@ export function createFaults(): Faults {
     rules: [],
     webhooks: { duplicate: 0, reorder: 0, delayMs: 0, delayCount: 0 },
     held: [],
-    take(path) {
-      const rule = faults.rules.find((r) => r.remaining > 0 && (r.pathPrefix === undefined || path.startsWith(r.pathPrefix)));
+    declines: [],
+    discrepancies: [],
+    takeDecline(commerceCode) {
+      const rule = faults.declines.find((d) => d.remaining > 0 && (d.commerceCode === undefined || d.commerceCode === commerceCode));
+      if (!rule) return false;
+      rule.remaining -= 1;
+      faults.declines = faults.declines.filter((d) => d.remaining > 0);
+      return true;
+    },
+    take(path, commerceCode) {
+      const rule = faults.rules.find(
+        (r) =>
+          r.remaining > 0 &&
+          (r.pathPrefix === undefined || path.startsWith(r.pathPrefix)) &&
+          (r.commerceCode === undefined || r.commerceCode === commerceCode),
+      );
       if (!rule) return undefined;
       rule.remaining -= 1;
       faults.rules = faults.rules.filter((r) => r.remaining > 0);
@@ -47,6 +71,8 @@ export function createFaults(): Faults {
     reset() {
       faults.rules = [];
       faults.webhooks = { duplicate: 0, reorder: 0, delayMs: 0, delayCount: 0 };
+      faults.discrepancies = [];
+      faults.declines = [];
     },
   };
   return faults;

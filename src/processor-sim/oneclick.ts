@@ -182,6 +182,7 @@ export async function authorize(ctx: SimContext, commerceCode: string, raw: unkn
   const user = await ctx.store.get<TbkUser>('tbk_user', input.tbkUser);
   const known = user !== undefined && user.active && user.commerceCode === commerceCode && user.username === input.username;
   const dayKey = `${input.tbkUser}:${chileDay(now)}`;
+  const declined = new Set(known ? input.details.filter((d) => ctx.faults.takeDecline(d.commerceCode)).map((d) => d.buyOrder) : []);
 
   const lines = await ctx.store.update<DailyUse, Line[]>('counter', dayKey, (cur) => {
     const use = { ...(cur ?? { amount: 0, count: 0 }) };
@@ -195,7 +196,9 @@ export async function authorize(ctx: SimContext, commerceCode: string, raw: unkn
             ? -97
             : use.count + 1 > ctx.settings.oneclickDailyCount
               ? -99
-              : 0;
+              : declined.has(d.buyOrder)
+                ? -1
+                : 0;
       if (code !== 0) return { ...base, approved: false, responseCode: code };
       use.amount += d.amount;
       use.count += 1;

@@ -29,7 +29,8 @@ export async function buildSimApp(ctx: SimContext, extra: ((app: FastifyInstance
 
   app.addHook('onRequest', async (req, reply) => {
     if (!isApi(req.url)) return;
-    const fault = ctx.faults.take(req.url);
+    const merchant = req.headers['tbk-api-key-id'];
+    const fault = ctx.faults.take(req.url, typeof merchant === 'string' ? merchant : undefined);
     if (!fault) return;
     switch (fault.kind) {
       case 'delay':

@@ -1,4 +1,4 @@
-import type { Database, Db } from '../platform/db.js';
+import { PgCode, pgErrorCode, type Database, type Db } from '../platform/db.js';
 
 /** The kinds of documents the simulator keeps. */
 export type RecordKind =
@@ -84,7 +84,17 @@ export function pgStore(db: Database): SimStore {
       );
       return rowCount === 1;
     },
-    update: (kind, id, fn) => db.transaction((tx) => lockedUpdate(tx, kind, id, fn)),
+    async update(kind, id, fn) {
+      // A first write racing another first write of the same id loses on the primary key;
+      // running again then finds the row and locks it.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await db.transaction((tx) => lockedUpdate(tx, kind, id, fn));
+        } catch (err) {
+          if (pgErrorCode(err) !== PgCode.uniqueViolation || attempt >= 3) throw err;
+        }
+      }
+    },
     async due(kind, at, limit) {
       const { rows } = await db.query<{ id: string }>(
         'SELECT id FROM sim_records WHERE kind = $1 AND due_at <= $2 ORDER BY due_at, id LIMIT $3',

@@ -139,6 +139,9 @@ export async function submitForm(
   card: { number: string } | undefined,
 ): Promise<{ tx: WebpayTx; shape: ReturnShape } | undefined> {
   const now = ctx.clock.now();
+  const current = action === 'pay' ? await findTransaction(ctx, token) : undefined;
+  // Injected issuer declines, decided once per store before the atomic update.
+  const declined = new Set((current?.lines ?? []).filter((l) => ctx.faults.takeDecline(l.commerceCode)).map((l) => l.buyOrder));
   return ctx.store.update<WebpayTx, { tx: WebpayTx; shape: ReturnShape } | undefined>('webpay', token, (tx) => {
     if (!tx || (tx.phase !== 'form' && tx.phase !== 'created')) return { result: undefined };
     const started = Date.parse(tx.formAt ?? tx.createdAt);
@@ -164,13 +167,16 @@ export async function submitForm(
       phase: 'returned',
       card: { last4: outcome.last4, brand: outcome.brand },
       vci: outcome.approves ? 'TSY' : 'TSN',
-      lines: tx.lines.map((l) => ({
-        ...l,
-        approved: outcome.approves,
-        responseCode: outcome.approves ? 0 : -1,
-        paymentTypeCode: outcome.paymentTypeCode,
-        ...(outcome.approves ? { authorizationCode: authorizationCode(Math.random) } : {}),
-      })),
+      lines: tx.lines.map((l) => {
+        const approves = outcome.approves && !declined.has(l.buyOrder);
+        return {
+          ...l,
+          approved: approves,
+          responseCode: approves ? 0 : -1,
+          paymentTypeCode: outcome.paymentTypeCode,
+          ...(approves ? { authorizationCode: authorizationCode(Math.random) } : {}),
+        };
+      }),
     };
     return { data: next, result: { tx: next, shape: { kind: 'normal', fields: { token_ws: tx.token } } } };
   });

@@ -4,6 +4,7 @@ import { manualClock } from '../../src/platform/clock.js';
 import { createHttpApp } from '../../src/platform/http.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { createPayments, type Payments } from '../../src/payments/index.js';
+import type { PaymentConnector } from '../../src/payments/connectors/port.js';
 import { startProcessorSim, type SimSettings } from '../../src/processor-sim/index.js';
 import { freshDatabase } from '../support/db.js';
 import { capturingLogger, testConfig } from '../support/platform.js';
@@ -30,7 +31,7 @@ export async function startHarness(settings: Partial<SimSettings> = {}) {
   const config = {
     ...base,
     kek: randomBytes(32).toString('base64'),
-    payments: { ...base.payments, tbkBaseUrl: sim.url, mpBaseUrl: sim.url, mpAccessToken, mpWebhookSecret, processorTimeoutMs: 1500 },
+    payments: { ...base.payments, tbkBaseUrl: sim.url, mpBaseUrl: sim.url, mpAccessToken, mpWebhookSecret, processorTimeoutMs: 8000 },
   };
   const metrics = createMetrics();
   const payments: Payments = createPayments({ config, db, logger, metrics, clock, publicUrl: () => appUrl });
@@ -90,7 +91,13 @@ export async function startHarness(settings: Partial<SimSettings> = {}) {
     );
     return rows.map((r) => r.payload);
   };
-  return { db, dbName: name, dbUrl: url, clock, sim, payments, app, appUrl: () => appUrl, lines, webpayForm, follow, mpCardToken, enroll, outbox };
+  /** Another payments instance on the same database and simulator with a changed config. */
+  const withConfig = (change: (c: typeof config) => typeof config): Payments =>
+    createPayments({ config: change(config), db, logger, metrics, clock, publicUrl: () => appUrl });
+  /** Another payments instance with some connectors replaced (e.g. one that dies mid-call). */
+  const withConnectors = (connectors: { transbank?: PaymentConnector; mercadopago?: PaymentConnector }): Payments =>
+    createPayments({ config, db, logger, metrics, clock, publicUrl: () => appUrl, connectors });
+  return { withConfig, withConnectors, db, dbName: name, dbUrl: url, clock, sim, payments, app, appUrl: () => appUrl, lines, webpayForm, follow, mpCardToken, enroll, outbox };
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;

@@ -113,3 +113,36 @@ test('bad input to startPayment is refused with a code and stores nothing', asyn
   const after = await h.db.query('SELECT count(*)::int AS n FROM payment_attempts');
   assert.equal(after.rows[0]?.n, before.rows[0]?.n);
 });
+
+test('Webpay Plus Mall (TBK_MALL_CHILD_CODE set): the child store is charged, committed and refunded', async () => {
+  const mall = h.withConfig((c) => ({ ...c, payments: { ...c.payments, tbkCommerceCode: '597055555535', tbkMallChildCode: '597055555536' } }));
+  const r = await mall.startPayment({ orderId: 'wp-mall-1', amount: 12000, currency: 'CLP', customerId: 'cust-1', method: 'webpay' });
+  assert.ok(r.redirect);
+  // The return lands on the shared route; the mall instance is the one configured to commit it.
+  const back = await h.webpayForm(r.redirect, VISA_OK);
+  const a = await mall.webpayReturn(Object.fromEntries(new URL(back).searchParams));
+  assert.equal(a.status, 'approved');
+  const refund = await mall.refund({ orderId: 'wp-mall-1', amount: 2000, reason: 'partial' });
+  assert.equal(refund.status, 'succeeded');
+  assert.equal(refund.refundType, 'NULLIFIED');
+});
+
+test('GET /payments/attempts/:id shows the state; unknown ids are 404, malformed 400', async () => {
+  const r = await start(990);
+  const res = await h.app.inject({ method: 'GET', url: `/payments/attempts/${r.attemptId}` });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.json<{ status: string }>().status, 'redirect');
+  assert.equal((await h.app.inject({ method: 'GET', url: '/payments/attempts/6f1c2a9e-0000-4000-8000-000000000000' })).statusCode, 404);
+  assert.equal((await h.app.inject({ method: 'GET', url: '/payments/attempts/nope' })).statusCode, 400);
+});
+
+test('a return naming another session is refused as forged', async () => {
+  const r = await start(700);
+  assert.ok(r.redirect);
+  const a = await payments.getAttempt(r.attemptId);
+  const { rows } = await h.db.query<{ buy_order: string }>('SELECT buy_order FROM payment_attempts WHERE id = $1', [a.attemptId]);
+  const res = await postForm(`${h.appUrl()}/payments/webpay/return`, { TBK_ORDEN_COMPRA: rows[0]?.buy_order ?? '', TBK_ID_SESION: 'someone-else' });
+  assert.equal(res.status, 400);
+  await res.text();
+  assert.equal((await payments.getAttempt(r.attemptId)).status, 'redirect');
+});

@@ -23,6 +23,15 @@ test('memory mode serves the whole Webpay flow', async () => {
   assert.equal(((await tx.commit(created.token)) as Record<string, unknown>).status, 'AUTHORIZED');
 });
 
+test('the form also opens by GET with token_ws in the query; an unknown token is a 404 page', async () => {
+  const created = (await tx.create('mem-get', 's', 1000, 'http://shop.test/r')) as { token: string; url: string };
+  const page = await fetch(`${created.url}?token_ws=${created.token}`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(await page.text(), /\$1\.000/);
+  assert.equal((await fetch(`${created.url}?token_ws=${'0'.repeat(64)}`)).status, 404);
+});
+
 test('fault: the next call answers 500 in Transbank shape, then service resumes', async () => {
   await fault({ kind: 'error500', count: 1, path_prefix: '/rswebpaytransaction' });
   await tbkFails(tx.create('f-1', 's', 1000, 'http://shop.test/r'), 500, /Internal Server Error/);
@@ -45,6 +54,16 @@ test('fault: delay adds latency; timeout drops the call after the wait', async (
   assert.equal(after.status, 404);
   const cleared = await fetch(`${sim.url}/sim/faults`, { method: 'DELETE' });
   assert.deepEqual(await cleared.json(), { rules: [] });
+});
+
+test('fault per merchant: only the named commerce code is affected', async () => {
+  await fault({ kind: 'error500', count: 1, commerce_code: '597055555541' });
+  await tx.create('pm-1', 's', 1000, 'http://shop.test/r'); // Webpay Plus merchant: unaffected
+  const oneclick = await fetch(`${sim.url}/rswebpaytransaction/api/oneclick/v1.2/transactions/nothing`, {
+    headers: { 'tbk-api-key-id': '597055555541', 'tbk-api-key-secret': IntegrationApiKeys.WEBPAY },
+  });
+  assert.equal(oneclick.status, 500);
+  assert.deepEqual(await oneclick.json(), { error_message: 'Internal Server Error' });
 });
 
 test('bad control requests are refused', async () => {

@@ -252,3 +252,10 @@ test('search by external_reference (what a janitor uses)', async () => {
   assert.ok(((found.body.results as Json[]) ?? []).length > 0);
   assert.ok((found.body.results as Json[]).every((p) => p.external_reference === 'order-mp-1'));
 });
+
+test('concurrent payment creation: every one gets its own id', async () => {
+  const tokens = await Promise.all(Array.from({ length: 10 }, () => cardToken('APRO')));
+  const created = await Promise.all(tokens.map((t) => mp('POST', '/v1/payments', cardPayment(t))));
+  assert.ok(created.every((c) => c.status === 201));
+  assert.equal(new Set(created.map((c) => c.body.id)).size, 10);
+});

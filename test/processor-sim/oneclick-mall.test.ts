@@ -154,3 +154,41 @@ test('deferred capture (Webpay Plus Diferido): AUTHORIZED, then CAPTURED with th
   assert.equal(status.status, 'CAPTURED');
   assert.equal(status.balance, 8000);
 });
+
+test('concurrent Oneclick charges race the daily count: exactly the limit is approved', async () => {
+  const { tbk_user: tbkUser } = (await inscribe('eva', VISA_OK)) as { tbk_user: string };
+  const tx = new Oneclick.MallTransaction(options());
+  const results = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => tx.authorize('eva', tbkUser, `race-${i}`, [new TransactionDetail(1000, C1, `race-${i}-a`)]) as Promise<Json>),
+  );
+  const codes = results.map((r) => (r.details as Json[])[0]?.response_code);
+  assert.equal(codes.filter((c) => c === 0).length, 4);
+  assert.equal(codes.filter((c) => c === -99).length, 4);
+});
+
+test('issuer declines per store: a mall commit with one store rejected, a Oneclick detail declined', async () => {
+  const M1 = IntegrationCommerceCodes.WEBPAY_PLUS_MALL_CHILD1;
+  const M2 = IntegrationCommerceCodes.WEBPAY_PLUS_MALL_CHILD2;
+  const decline = (code: string) =>
+    fetch(`${sim.url}/sim/declines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ commerce_code: code, count: 1 }) });
+  assert.equal((await decline(M2)).status, 200);
+  const mall = new WebpayPlus.MallTransaction(new Options(IntegrationCommerceCodes.WEBPAY_PLUS_MALL, IntegrationApiKeys.WEBPAY, sim.url));
+  const created = (await mall.create('mall-d', 'ms', 'http://shop.test/r', [new TransactionDetail(1000, M1, 'mall-d1'), new TransactionDetail(2000, M2, 'mall-d2')])) as {
+    token: string;
+    url: string;
+  };
+  await shopperPays(sim.url, created, VISA_OK);
+  const commit = (await mall.commit(created.token)) as Json;
+  assert.deepEqual((commit.details as Json[]).map((d) => [d.status, d.response_code]), [
+    ['AUTHORIZED', 0],
+    ['FAILED', -1],
+  ]);
+
+  const { tbk_user: tbkUser } = (await inscribe('fede', VISA_OK)) as { tbk_user: string };
+  await decline(C1);
+  const res = (await new Oneclick.MallTransaction(options()).authorize('fede', tbkUser, 'dec-1', [
+    new TransactionDetail(100, C1, 'dec-1a'),
+    new TransactionDetail(100, C2, 'dec-1b'),
+  ])) as Json;
+  assert.deepEqual((res.details as Json[]).map((d) => d.response_code), [-1, 0]);
+});

@@ -1,5 +1,5 @@
 import type { ProcessorVerdict } from '../domain/attempt.js';
-import type { AttemptCall, PaymentConnector, RefundVerdict } from './port.js';
+import type { AttemptCall, PaymentConnector, RefundCall, RefundVerdict } from './port.js';
 import { ProcessorCallError } from './port.js';
 
 export interface MercadoPagoConfig {
@@ -138,22 +138,10 @@ export function mercadoPagoConnector(cfg: MercadoPagoConfig): PaymentConnector {
       }
     },
 
-    async refund(c, r): Promise<RefundVerdict> {
-      if (!c.processorRef) return { status: 'failed', reason: 'no_processor_reference' };
-      try {
-        const res = await request('POST', `/v1/payments/${encodeURIComponent(c.processorRef)}/refunds`, { amount: r.amount }, r.refundId);
-        if (res.status !== undefined && res.status !== 'approved') return { status: 'failed', reason: `refund ${str(res.status) ?? 'not approved'}` };
-        return {
-          status: 'succeeded',
-          refundType: r.alreadyRefunded + r.amount >= c.amount ? 'FULL' : 'PARTIAL',
-          ...(str(res.id) ? { processorRef: str(res.id) } : {}),
-          data: { mp_refund_id: res.id },
-        };
-      } catch (err) {
-        const e = err instanceof ProcessorCallError ? err : new ProcessorCallError(String(err), false);
-        return e.definite ? { status: 'failed', reason: e.message.slice(0, 200) } : { status: 'unknown', reason: e.message.slice(0, 200) };
-      }
-    },
+    // Refunds carry the refund id as idempotency key: asking again returns the refund if it
+    // exists, or makes it now (the caller's intent stands).
+    refundStatus: (c, r) => refund(c, r),
+    refund: (c, r) => refund(c, r),
 
     parseNotification(query, body) {
       const b = (body ?? {}) as Json;
@@ -166,4 +154,21 @@ export function mercadoPagoConnector(cfg: MercadoPagoConfig): PaymentConnector {
       return { notificationId, resourceId, topic };
     },
   };
+
+  async function refund(c: AttemptCall, r: RefundCall): Promise<RefundVerdict> {
+    if (!c.processorRef) return { status: 'failed', reason: 'no_processor_reference' };
+    try {
+      const res = await request('POST', `/v1/payments/${encodeURIComponent(c.processorRef)}/refunds`, { amount: r.amount }, r.refundId);
+      if (res.status !== undefined && res.status !== 'approved') return { status: 'failed', reason: `refund ${str(res.status) ?? 'not approved'}` };
+      return {
+        status: 'succeeded',
+        refundType: r.alreadyRefunded + r.amount >= c.amount ? 'FULL' : 'PARTIAL',
+        ...(str(res.id) ? { processorRef: str(res.id) } : {}),
+        data: { mp_refund_id: res.id },
+      };
+    } catch (err) {
+      const e = err instanceof ProcessorCallError ? err : new ProcessorCallError(String(err), false);
+      return e.definite ? { status: 'failed', reason: e.message.slice(0, 200) } : { status: 'unknown', reason: e.message.slice(0, 200) };
+    }
+  }
 }

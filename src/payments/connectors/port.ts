@@ -63,6 +63,8 @@ export interface PaymentConnector {
   /** Asks the processor what became of an attempt. */
   status(call: AttemptCall): Promise<ProcessorVerdict>;
   refund(call: AttemptCall, refund: RefundCall): Promise<RefundVerdict>;
+  /** What became of a refund whose answer was lost (never issues a second refund). */
+  refundStatus(call: AttemptCall, refund: RefundCall): Promise<RefundVerdict>;
   /** Reads a notification body (signature already verified); undefined when irrelevant. */
   parseNotification(query: Record<string, string | undefined>, body: unknown): ParsedNotification | undefined;
 }

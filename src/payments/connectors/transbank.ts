@@ -231,6 +231,30 @@ export function transbankConnector(cfg: TransbankConfig): PaymentConnector & Tra
       }
     },
 
+    async refundStatus(c, r) {
+      try {
+        const raw = (await call(() =>
+          c.method === 'oneclick'
+            ? oneclick.status(c.buyOrder)
+            : mallChild
+              ? webpayMall.status(c.processorRef ?? '')
+              : webpay.status(c.processorRef ?? ''),
+        )) as Json;
+        const flat = c.method === 'oneclick' || mallChild ? mallFlatten(raw) : raw;
+        const balance = num(flat.balance);
+        const reversed = flat.status === 'REVERSED';
+        const atProcessor = reversed ? c.amount : balance !== undefined ? c.amount - balance : 0;
+        if (atProcessor >= r.alreadyRefunded + r.amount) {
+          return { status: 'succeeded', refundType: reversed ? 'REVERSED' : 'NULLIFIED', data: { resolved_by: 'status', balance } };
+        }
+        if (atProcessor <= r.alreadyRefunded) return { status: 'failed', reason: 'not_at_processor' };
+        return { status: 'unknown', reason: `processor shows ${atProcessor} refunded` };
+      } catch (err) {
+        const e = err instanceof ProcessorCallError ? err : classifyTbkError(err);
+        return { status: 'unknown', reason: e.message.slice(0, 200) };
+      }
+    },
+
     parseNotification() {
       // Transbank documents no merchant webhook: results come by return + commit, then status.
       return undefined;

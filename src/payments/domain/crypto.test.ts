@@ -14,7 +14,7 @@ test('envelope: seal/open round-trips, is bound to its record, and fails with th
   assert.throws(() => open(kek, env, 'card-2'));
   assert.throws(() => open(randomBytes(32), env, 'card-1'));
   const tampered = { ...env, ciphertext: Buffer.from(env.ciphertext) };
-  tampered.ciphertext[tampered.ciphertext.length - 1] ^= 1;
+  tampered.ciphertext.writeUInt8(tampered.ciphertext.readUInt8(tampered.ciphertext.length - 1) ^ 1, tampered.ciphertext.length - 1);
   assert.throws(() => open(kek, tampered, 'card-1'));
 });
 
