@@ -77,11 +77,23 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
         for (const list of book.values()) for (const l of list) byKey.set(`${l.sku}\u0000${l.locationId}`, l);
         const missing = skus.filter((s) => !book.has(s));
         const known = missing.length > 0 ? await store.knownSkus(tx, missing) : new Set<string>();
+        const lockedLocations = new Set(locked.map((l) => l.locationId));
+        const asked = [...new Set(batch.flatMap((p) => p.input.lines.flatMap((l) => (l.locationId === undefined ? [] : [l.locationId]))))];
+        const unseen = asked.filter((id) => !lockedLocations.has(id));
+        const locations = unseen.length > 0 ? await store.locationExists(tx, unseen) : new Set<string>();
+        const unknownLocation = (p: Pending) =>
+          p.input.lines.find((l) => l.locationId !== undefined && !lockedLocations.has(l.locationId) && !locations.has(l.locationId));
 
         const reservations: NewReservation[] = [];
         const events: NewEvent[] = [];
         const touched = new Set<LevelState>();
         batch.forEach((p, i) => {
+          const badLocation = unknownLocation(p);
+          if (badLocation) {
+            const err = inventoryError('unknown_location', `no location ${badLocation.locationId}`, { locationId: badLocation.locationId });
+            answers[i] = () => p.reject(err);
+            return;
+          }
           const result = allocate(book, p.input.lines);
           if (!result.ok) {
             let err: Error;
@@ -95,12 +107,6 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
                       available: 0,
                     })
                   : inventoryError('unknown_sku', `unknown SKU ${result.sku}`, { sku: result.sku });
-                break;
-              case 'unknown_location':
-                err = inventoryError('unknown_location', `no stock of ${result.sku} at ${result.locationId}`, {
-                  sku: result.sku,
-                  locationId: result.locationId,
-                });
                 break;
               case 'insufficient_stock':
                 err = inventoryError('insufficient_stock', `only ${result.available} of ${result.sku} available`, {
