@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
+import { createInventory } from '../inventory/index.js';
+import { systemClock } from '../platform/clock.js';
 import { ConfigError, loadConfig, type Config } from '../platform/config.js';
 import { openDatabase } from '../platform/database-server.js';
 import { createLogger } from '../platform/log.js';
+import { createMetrics } from '../platform/metrics.js';
 import { migrate } from '../platform/migrations.js';
 import { ROLES, type Role } from './contexts.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
@@ -15,6 +18,7 @@ Commands:
   serve --role <role>    one context per process: ${ROLES.join(', ')}
   migrate                apply pending database migrations and exit
   seed                   load the demo catalog and history
+  inventory-check        verify stock levels against the movement ledger; exit 1 on drift
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -52,6 +56,18 @@ const commands: Record<string, Command> = {
     await platform.stop();
     process.stdout.write('seeded\n');
     return 0;
+  },
+  'inventory-check': async (_args, config) => {
+    const logger = createLogger(config.logLevel);
+    const server = await openDatabase(config, logger, 'embudo-inventory-check');
+    try {
+      const inventory = createInventory({ db: server.db, logger, metrics: createMetrics(), clock: systemClock });
+      const report = await inventory.checkInvariants();
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      return report.ok ? 0 : 1;
+    } finally {
+      await server.close();
+    }
   },
   bench: async (args) => {
     const { runBenchmarks } = await import('../../bench/run.js');

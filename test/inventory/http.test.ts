@@ -4,6 +4,7 @@ import { after, test } from 'node:test';
 import { startPlatform } from '../../src/main/platform.js';
 import { freshDatabase } from '../support/db.js';
 import { testConfig } from '../support/platform.js';
+import { spawnEmbudo } from '../support/process.js';
 import { count } from './support.js';
 
 const { db, url } = await freshDatabase();
@@ -195,4 +196,12 @@ test('the SSE stream sends current availability, then every committed change, do
   } finally {
     req.destroy();
   }
+});
+
+test('`embudo inventory-check` reports the ledger check and exits 0 when there is no drift', async () => {
+  const child = spawnEmbudo(['inventory-check'], { DATABASE_URL: url });
+  assert.equal(await child.exited, 0, child.output());
+  const report = JSON.parse(child.output().trim().split('\n').pop() ?? '{}') as { ok: boolean; checked: number };
+  assert.equal(report.ok, true);
+  assert.ok(report.checked > 50);
 });
