@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendEvents, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
-import type { Db } from '../platform/db.js';
+import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import { allocate, levelBook, type LevelState } from './domain/allocation.js';
 import type { ReserveInput } from './domain/schemas.js';
@@ -33,6 +33,8 @@ export interface BatcherOptions {
   maxInFlight: number;
   /** Queue length beyond which reserve() fails fast with `inventory_overloaded`. */
   maxQueue: number;
+  /** Called after each committed batch with its size (metrics). */
+  onBatch?: (size: number) => void;
 }
 
 export interface BatchStats {
@@ -64,7 +66,7 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
     }
   };
 
-  async function runBatch(batch: Pending[]): Promise<void> {
+  async function runBatch(batch: Pending[], attempt = 1): Promise<void> {
     const now = clock.now();
     const answers: ((() => void) | undefined)[] = new Array<undefined>(batch.length);
     try {
@@ -153,7 +155,14 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
       });
       stats.batches += 1;
       stats.reservations += batch.length;
+      options.onBatch?.(batch.length);
     } catch (err) {
+      // Lock order makes deadlocks impossible among our writers; retry anyway if the server
+      // reports one (or a serialization failure), since nothing of the batch was applied.
+      const code = pgErrorCode(err);
+      if ((code === PgCode.deadlockDetected || code === PgCode.serializationFailure) && attempt < 3) {
+        return runBatch(batch, attempt + 1);
+      }
       logger.error({ err, size: batch.length }, 'reservation batch failed');
       for (const p of batch) p.reject(err);
       return;
