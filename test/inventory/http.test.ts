@@ -41,6 +41,12 @@ test('first start seeds a demo catalogue with stock in several locations', async
   assert.equal((locations.body as unknown as unknown[]).length, 3);
   const inv = await call('GET', '/admin/inventory/invariants');
   assert.equal(inv.body.ok, true);
+  const one = await call('GET', '/catalog/skus?skus=ARROZ-1KG,NO-EXISTE');
+  assert.deepEqual((one.body as unknown as { sku: string; price: number }[]).map((s) => [s.sku, s.price]), [['ARROZ-1KG', 1590]]);
+  const doc = (await app.inject('/openapi.json')).json<{ paths: Record<string, unknown> }>();
+  for (const path of ['/inventory/reservations', '/inventory/availability/stream', '/admin/inventory/receipts', '/admin/catalog/products', '/catalog/products/{id}']) {
+    assert.ok(doc.paths[path], path);
+  }
 });
 
 test('bad input gets a 4xx with a code and changes nothing', async () => {
