@@ -85,33 +85,40 @@ export function registerCommand(name: string, command: Command): void {
 }
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
+  // Signals are handled from the first moment: one arriving during start-up stops the
+  // platform as soon as it is up, instead of killing it half-started.
+  let signalled: NodeJS.Signals | undefined;
+  let onStop: (() => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      process.stderr.write(`second ${signal}: exiting now\n`);
+      process.exit(1);
+    }
+    signalled = signal;
+    const force = setTimeout(() => {
+      process.stderr.write('shutdown grace period elapsed: exiting\n');
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    force.unref();
+    onStop?.();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   const platform = await startPlatform(config, { role });
   printReady(platform, role);
-  return new Promise<number>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        platform.logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      signalled = true;
-      platform.logger.info({ signal }, 'shutting down: draining requests');
-      const force = setTimeout(() => {
-        platform.logger.error('shutdown grace period elapsed: exiting');
-        process.exit(1);
-      }, config.shutdownGraceMs);
-      force.unref();
-      platform.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          platform.logger.error({ err }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+  await new Promise<void>((resolve) => {
+    onStop = resolve;
+    if (signalled) resolve();
   });
+  platform.logger.info({ signal: signalled }, 'shutting down: draining requests');
+  try {
+    await platform.stop();
+    return 0;
+  } catch (err) {
+    platform.logger.error({ err }, 'shutdown failed');
+    return 1;
+  }
 }
 
 function printReady(platform: RunningPlatform, role: Role | 'all'): void {

@@ -30,7 +30,7 @@ test('embudo start against DATABASE_URL answers, prints its URLs, and exits clea
     assert.equal((await get(`http://127.0.0.1:${port}${route}`)).status, 200, route);
   }
   p.child.kill('SIGTERM');
-  assert.equal(await p.exited, 0);
+  assert.equal(await p.exited, 0, p.output());
   await assert.rejects(get(`http://127.0.0.1:${port}/healthz`), /ECONNREFUSED/);
 });
 
@@ -54,12 +54,12 @@ test('embedded mode starts its own PostgreSQL under the data dir and stops it on
   assert.ok(existsSync(path.join(dataDir, 'pg', 'PG_VERSION')));
   assert.ok(existsSync(path.join(dataDir, 'pg', 'postmaster.pid')));
   p.child.kill('SIGINT');
-  assert.equal(await p.exited, 0);
+  assert.equal(await p.exited, 0, p.output());
   assert.equal(existsSync(path.join(dataDir, 'pg', 'postmaster.pid')), false, 'the embedded server was stopped');
 
   // A second start reuses the initialised cluster.
   const again = spawnEmbudo(['start'], env);
   await again.waitFor(/ready in \d+ ms/, 60_000);
   again.child.kill('SIGTERM');
-  assert.equal(await again.exited, 0);
+  assert.equal(await again.exited, 0, again.output());
 });
