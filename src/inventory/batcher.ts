@@ -51,17 +51,47 @@ export interface BatchStats {
  * in one transaction, and answers each caller on its own once the batch commits.
  */
 export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options: BatcherOptions) {
-  const queue: Pending[] = [];
+  let queue: Pending[] = [];
   let inFlight = 0;
   const stats: BatchStats = { batches: 0, reservations: 0 };
+  /** SKUs locked (or about to be) by batches in flight, with how many batches hold each. */
+  const busy = new Map<string, number>();
+  let pumpScheduled = false;
+  // Pumps on the next turn of the event loop, so every request submitted in this turn (e.g.
+  // callers answered by the previous batch coming straight back) joins the same batch.
+  const schedulePump = () => {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      pump();
+    });
+  };
 
+  // A request whose SKUs a running batch holds waits for the next batch instead of starting
+  // a second one that would only queue on the same row locks: on a hot SKU this keeps
+  // batches large (one lock hold serves every waiting caller); disjoint SKUs still overlap.
   const pump = () => {
     while (inFlight < options.maxInFlight && queue.length > 0) {
-      const batch = queue.splice(0, options.maxBatch);
+      const batch: Pending[] = [];
+      const rest: Pending[] = [];
+      for (const p of queue) {
+        if (batch.length < options.maxBatch && (inFlight === 0 || p.input.lines.every((l) => !busy.has(l.sku)))) batch.push(p);
+        else rest.push(p);
+      }
+      if (batch.length === 0) return;
+      queue = rest;
+      const skus = [...new Set(batch.flatMap((p) => p.input.lines.map((l) => l.sku)))];
+      for (const sku of skus) busy.set(sku, (busy.get(sku) ?? 0) + 1);
       inFlight += 1;
       void runBatch(batch).finally(() => {
+        for (const sku of skus) {
+          const n = (busy.get(sku) ?? 1) - 1;
+          if (n === 0) busy.delete(sku);
+          else busy.set(sku, n);
+        }
         inFlight -= 1;
-        pump();
+        schedulePump();
       });
     }
   };
@@ -179,7 +209,7 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
       }
       return new Promise<Reservation>((resolve, reject) => {
         queue.push({ input, resolve, reject });
-        pump();
+        schedulePump();
       });
     },
     /** Resolves when no batch is queued or running. */
