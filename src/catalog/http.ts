@@ -69,6 +69,24 @@ export function catalogRoutes(catalog: CatalogService, availability: Availabilit
       },
     );
 
+    app.get(
+      '/catalog/skus',
+      {
+        schema: {
+          tags: ['catalog'],
+          description: 'The listed SKUs (comma-separated, at most 200) with price and live availability.',
+          querystring: z.object({ skus: z.string().min(1).max(13_000) }).strict(),
+          response: { 200: z.array(PublicSku) },
+        },
+      },
+      async (req) => {
+        const codes = [...new Set(req.query.skus.split(',').map((s) => s.trim()).filter((s) => SkuCode.safeParse(s).success))].slice(0, 200);
+        const views = await catalog.getSkus(codes);
+        const levels = new Map((views.length > 0 ? await availability(views.map((v) => v.sku)) : []).map((a) => [a.sku, a.available]));
+        return views.map((v) => ({ ...v, available: levels.get(v.sku) ?? 0 }));
+      },
+    );
+
     // Admin API.
     app.post(
       '/admin/catalog/categories',

@@ -42,14 +42,19 @@ export function createCatalog(deps: CatalogDeps): Catalog {
     ...service,
     routes: [catalogRoutes(service, availability)],
     async seedDemo() {
-      for (const c of DEMO_CATEGORIES) await store.insertCategory(deps.db, c.slug, c.name);
-      const existing = new Set(await service.listSkuCodes());
-      let created = 0;
-      for (const product of DEMO_PRODUCTS) {
-        if (product.skus.some((s) => existing.has(s.sku))) continue;
-        await service.createProduct(product);
-        created += 1;
-      }
+      // One transaction (savepoints inside): a first start commits once instead of ~30 times.
+      const created = await deps.db.transaction(async (tx) => {
+        const seeding = catalogService(tx, deps.clock);
+        for (const c of DEMO_CATEGORIES) await store.insertCategory(tx, c.slug, c.name);
+        const existing = new Set(await store.allSkuCodes(tx));
+        let n = 0;
+        for (const product of DEMO_PRODUCTS) {
+          if (product.skus.some((s) => existing.has(s.sku))) continue;
+          await seeding.createProduct(product);
+          n += 1;
+        }
+        return n;
+      });
       if (created > 0) deps.logger.info({ products: created }, 'demo catalogue seeded');
     },
   };

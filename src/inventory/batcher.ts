@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendEvents, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
-import type { Db } from '../platform/db.js';
+import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import { allocate, levelBook, type LevelState } from './domain/allocation.js';
 import type { ReserveInput } from './domain/schemas.js';
@@ -33,6 +33,8 @@ export interface BatcherOptions {
   maxInFlight: number;
   /** Queue length beyond which reserve() fails fast with `inventory_overloaded`. */
   maxQueue: number;
+  /** Called after each committed batch with its size (metrics). */
+  onBatch?: (size: number) => void;
 }
 
 export interface BatchStats {
@@ -49,22 +51,52 @@ export interface BatchStats {
  * in one transaction, and answers each caller on its own once the batch commits.
  */
 export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options: BatcherOptions) {
-  const queue: Pending[] = [];
+  let queue: Pending[] = [];
   let inFlight = 0;
   const stats: BatchStats = { batches: 0, reservations: 0 };
+  /** SKUs locked (or about to be) by batches in flight, with how many batches hold each. */
+  const busy = new Map<string, number>();
+  let pumpScheduled = false;
+  // Pumps on the next turn of the event loop, so every request submitted in this turn (e.g.
+  // callers answered by the previous batch coming straight back) joins the same batch.
+  const schedulePump = () => {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      pump();
+    });
+  };
 
+  // A request whose SKUs a running batch holds waits for the next batch instead of starting
+  // a second one that would only queue on the same row locks: on a hot SKU this keeps
+  // batches large (one lock hold serves every waiting caller); disjoint SKUs still overlap.
   const pump = () => {
     while (inFlight < options.maxInFlight && queue.length > 0) {
-      const batch = queue.splice(0, options.maxBatch);
+      const batch: Pending[] = [];
+      const rest: Pending[] = [];
+      for (const p of queue) {
+        if (batch.length < options.maxBatch && (inFlight === 0 || p.input.lines.every((l) => !busy.has(l.sku)))) batch.push(p);
+        else rest.push(p);
+      }
+      if (batch.length === 0) return;
+      queue = rest;
+      const skus = [...new Set(batch.flatMap((p) => p.input.lines.map((l) => l.sku)))];
+      for (const sku of skus) busy.set(sku, (busy.get(sku) ?? 0) + 1);
       inFlight += 1;
       void runBatch(batch).finally(() => {
+        for (const sku of skus) {
+          const n = (busy.get(sku) ?? 1) - 1;
+          if (n === 0) busy.delete(sku);
+          else busy.set(sku, n);
+        }
         inFlight -= 1;
-        pump();
+        schedulePump();
       });
     }
   };
 
-  async function runBatch(batch: Pending[]): Promise<void> {
+  async function runBatch(batch: Pending[], attempt = 1): Promise<void> {
     const now = clock.now();
     const answers: ((() => void) | undefined)[] = new Array<undefined>(batch.length);
     try {
@@ -77,11 +109,23 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
         for (const list of book.values()) for (const l of list) byKey.set(`${l.sku}\u0000${l.locationId}`, l);
         const missing = skus.filter((s) => !book.has(s));
         const known = missing.length > 0 ? await store.knownSkus(tx, missing) : new Set<string>();
+        const lockedLocations = new Set(locked.map((l) => l.locationId));
+        const asked = [...new Set(batch.flatMap((p) => p.input.lines.flatMap((l) => (l.locationId === undefined ? [] : [l.locationId]))))];
+        const unseen = asked.filter((id) => !lockedLocations.has(id));
+        const locations = unseen.length > 0 ? await store.locationExists(tx, unseen) : new Set<string>();
+        const unknownLocation = (p: Pending) =>
+          p.input.lines.find((l) => l.locationId !== undefined && !lockedLocations.has(l.locationId) && !locations.has(l.locationId));
 
         const reservations: NewReservation[] = [];
         const events: NewEvent[] = [];
         const touched = new Set<LevelState>();
         batch.forEach((p, i) => {
+          const badLocation = unknownLocation(p);
+          if (badLocation) {
+            const err = inventoryError('unknown_location', `no location ${badLocation.locationId}`, { locationId: badLocation.locationId });
+            answers[i] = () => p.reject(err);
+            return;
+          }
           const result = allocate(book, p.input.lines);
           if (!result.ok) {
             let err: Error;
@@ -95,12 +139,6 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
                       available: 0,
                     })
                   : inventoryError('unknown_sku', `unknown SKU ${result.sku}`, { sku: result.sku });
-                break;
-              case 'unknown_location':
-                err = inventoryError('unknown_location', `no stock of ${result.sku} at ${result.locationId}`, {
-                  sku: result.sku,
-                  locationId: result.locationId,
-                });
                 break;
               case 'insufficient_stock':
                 err = inventoryError('insufficient_stock', `only ${result.available} of ${result.sku} available`, {
@@ -147,7 +185,14 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
       });
       stats.batches += 1;
       stats.reservations += batch.length;
+      options.onBatch?.(batch.length);
     } catch (err) {
+      // Lock order makes deadlocks impossible among our writers; retry anyway if the server
+      // reports one (or a serialization failure), since nothing of the batch was applied.
+      const code = pgErrorCode(err);
+      if ((code === PgCode.deadlockDetected || code === PgCode.serializationFailure) && attempt < 3) {
+        return runBatch(batch, attempt + 1);
+      }
       logger.error({ err, size: batch.length }, 'reservation batch failed');
       for (const p of batch) p.reject(err);
       return;
@@ -164,7 +209,7 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
       }
       return new Promise<Reservation>((resolve, reject) => {
         queue.push({ input, resolve, reject });
-        pump();
+        schedulePump();
       });
     },
     /** Resolves when no batch is queued or running. */

@@ -13,6 +13,11 @@ export const DEMO_LOCATIONS = [
  * and one sold out (to show the buy button turning off).
  */
 export async function seedDemoStock(db: Db, stock: StockService, skus: string[], logger: Logger): Promise<void> {
+  // One transaction: a first start commits once instead of once per receipt.
+  await db.transaction(async (tx) => seed(tx, stock, skus, logger));
+}
+
+async function seed(db: Db, stock: StockService, skus: string[], logger: Logger): Promise<void> {
   for (const l of DEMO_LOCATIONS) {
     await db.query(
       'INSERT INTO inventory_locations (id, name, kind, priority) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
@@ -27,10 +32,10 @@ export async function seedDemoStock(db: Db, stock: StockService, skus: string[],
     for (const [j, l] of DEMO_LOCATIONS.entries()) {
       const quantity = ((i * 7 + j * 13) % 40) + (j === 0 ? 20 : 0);
       if (quantity === 0) continue;
-      await stock.receive({ sku, locationId: l.id, quantity, reference: 'demo-seed' });
+      await stock.receive({ sku, locationId: l.id, quantity, reference: 'demo-seed' }, db);
       received += 1;
     }
-    if (i % 5 === 0) await stock.setSafetyThreshold(sku, 10);
+    if (i % 5 === 0) await db.query('UPDATE inventory_items SET safety_threshold = 10 WHERE sku = $1', [sku]);
   }
   logger.info({ receipts: received }, 'demo stock seeded');
 }

@@ -114,7 +114,7 @@ export function inventoryRoutes(inventory: Inventory): HttpModule {
         schema: {
           tags: ['inventory'],
           params: ReservationId,
-          body: z.object({ reason: z.string().min(1).max(500).optional() }).strict().optional(),
+          body: z.object({ reason: z.string().min(1).max(500).optional() }).strict().nullish(),
           response: { 200: ReservationBody },
         },
       },

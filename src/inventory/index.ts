@@ -76,7 +76,15 @@ export function createInventory(deps: InventoryDeps): Inventory {
   const reservations = reservationService(deps.db, deps.clock);
   const purchaseOrders = purchaseOrderService(deps.db, deps.clock, stock);
   const feed = availabilityFeed(deps.db, deps.logger);
+  const batchSize = histogram(
+    deps.metrics.registry,
+    'embudo_inventory_reserve_batch_size',
+    'Reservations applied per group-commit transaction',
+    [],
+    [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  );
   const batcher = reservationBatcher(deps.db, deps.clock, deps.logger, {
+    onBatch: (size) => batchSize.observe(size),
     ttlSeconds: deps.reservationTtlSeconds ?? 900,
     maxBatch: deps.batch?.maxBatch ?? 256,
     maxInFlight: deps.batch?.maxInFlight ?? 2,

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
+import { createInventory } from '../inventory/index.js';
+import { systemClock } from '../platform/clock.js';
 import { ConfigError, loadConfig, type Config } from '../platform/config.js';
 import { openDatabase } from '../platform/database-server.js';
 import { createLogger } from '../platform/log.js';
-import { migrate } from '../platform/migrations.js';
 import { createMetrics } from '../platform/metrics.js';
-import { systemClock } from '../platform/clock.js';
+import { migrate } from '../platform/migrations.js';
 import { createPayments } from '../payments/index.js';
 import { ROLES, type Role } from './contexts.js';
 import { eventsCommand } from './events-cli.js';
@@ -23,6 +24,7 @@ Commands:
   payments rotate-kek    re-wrap saved-card data keys under the current key-encryption key
   events <sub>           event backbone: dead-letters, replay <id>, rebuild <consumer>, catalog, archive
   processor-sim          the Transbank / Mercado Pago simulator alone (SIM_PORT)
+  inventory-check        verify stock levels against the movement ledger; exit 1 on drift
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -76,6 +78,18 @@ const commands: Record<string, Command> = {
       const r = await payments.rotateKek();
       process.stdout.write(`current key ${r.newKeyId}: rewrapped ${r.rewrapped} saved card key(s)\n`);
       return 0;
+    } finally {
+      await server.close();
+    }
+  },
+  'inventory-check': async (_args, config) => {
+    const logger = createLogger(config.logLevel);
+    const server = await openDatabase(config, logger, 'embudo-inventory-check');
+    try {
+      const inventory = createInventory({ db: server.db, logger, metrics: createMetrics(), clock: systemClock });
+      const report = await inventory.checkInvariants();
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      return report.ok ? 0 : 1;
     } finally {
       await server.close();
     }

@@ -3,7 +3,8 @@
  *
  * Strategy (documented contract):
  * 1. Candidate locations for a SKU are ordered by `priority` ascending, then `locationId`.
- *    A line that names a `locationId` moves that location to the front ("prefer").
+ *    A line that names a `locationId` moves that location to the front ("prefer"); if the
+ *    SKU has no stock row there, the line is served from the others in the usual order.
  * 2. If one location can serve the whole line, the first such location in that order takes
  *    it (no split, fewer parcels).
  * 3. Otherwise the line is split greedily over the locations in that order.
@@ -34,7 +35,6 @@ export interface Allocation {
 export type AllocationResult =
   | { ok: true; allocations: Allocation[] }
   | { ok: false; reason: 'unknown_sku'; sku: string }
-  | { ok: false; reason: 'unknown_location'; sku: string; locationId: string }
   | { ok: false; reason: 'insufficient_stock'; sku: string; requested: number; available: number };
 
 /** Levels of one batch, keyed by SKU, each list in allocation order. Mutated as lines apply. */
@@ -70,11 +70,8 @@ export function allocate(book: LevelBook, lines: readonly RequestLine[]): Alloca
     const levels = book.get(line.sku);
     if (!levels || levels.length === 0) return { ok: false, reason: 'unknown_sku', sku: line.sku };
     let order = levels;
-    if (line.locationId !== undefined) {
-      const preferred = levels.find((l) => l.locationId === line.locationId);
-      if (!preferred) return { ok: false, reason: 'unknown_location', sku: line.sku, locationId: line.locationId };
-      order = [preferred, ...levels.filter((l) => l !== preferred)];
-    }
+    const preferred = line.locationId === undefined ? undefined : levels.find((l) => l.locationId === line.locationId);
+    if (preferred) order = [preferred, ...levels.filter((l) => l !== preferred)];
     const whole = order.find((l) => free(l) >= line.quantity);
     if (whole) {
       planned.push({ level: whole, quantity: line.quantity });
