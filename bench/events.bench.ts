@@ -8,7 +8,7 @@ import pg from 'pg';
 import { appendEvents, createEventBus } from '../src/events/index.js';
 import { connectNats, streamName } from '../src/events/nats.js';
 import { RELAY } from '../src/events/relay.js';
-import { createDatabase } from '../src/platform/db.js';
+import { createDatabase, type Database } from '../src/platform/db.js';
 import { withDatabase } from '../src/platform/embedded-postgres.js';
 import { createLogger } from '../src/platform/log.js';
 import { createMetrics } from '../src/platform/metrics.js';
@@ -21,6 +21,32 @@ const E2E_RATE = 2000;
 const E2E_SECONDS = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Commits `perTick`-event transactions at `rate` events/s for `seconds`; returns commit times by event id. */
+async function pacedProducer(db: Database, type: string, rate: number, seconds: number): Promise<Map<string, number>> {
+  const perTick = 10;
+  const ticks = (rate / perTick) * seconds;
+  const commitAt = new Map<string, number>();
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let t = 0; t < ticks; t++) {
+    const wait = start + (t * 1000 * perTick) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    inflight.push(
+      db.transaction((tx) =>
+        appendEvents(tx, Array.from({ length: perTick }, (_, i) => ({
+          type, version: 1, aggregateType: 'sku', aggregateId: `SKU-${i}`,
+          payload: { sku: `SKU-${i}`, locationId: 'main', onHand: 10, reserved: 1, available: 9 },
+        }))),
+      ).then((ids) => {
+        const now = performance.now();
+        for (const id of ids) commitAt.set(id, now);
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  return commitAt;
+}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -90,7 +116,6 @@ export async function run(): Promise<Record<string, unknown>> {
     const relayPerS = APPEND_EVENTS / ((performance.now() - relayStart) / 1000);
 
     // 4. A durable JetStream consumer applies every event once (inbox + effect in one transaction).
-    const commitAt = new Map<string, number>();
     const handledAt = new Map<string, number>();
     const consumer = bus.consumer({
       name: `${ctx}.effects`,
@@ -105,34 +130,33 @@ export async function run(): Promise<Record<string, unknown>> {
     const drainUntil = Date.now() + 120_000;
     while ((await effects()) < APPEND_EVENTS && Date.now() < drainUntil) await sleep(50);
 
-    // 5. End to end at 2,000 events/s: 10-event transactions every 5 ms.
-    const perTick = 10;
-    const ticks = (E2E_RATE / perTick) * E2E_SECONDS;
-    const e2eStart = performance.now();
-    const inflight: Promise<void>[] = [];
-    for (let t = 0; t < ticks; t++) {
-      const due = e2eStart + (t * 1000 * perTick) / E2E_RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      inflight.push(
-        db.transaction((tx) =>
-          appendEvents(tx, Array.from({ length: perTick }, (_, i) => ({
-            type: `${ctx}.stock_changed`, version: 1, aggregateType: 'sku', aggregateId: `SKU-${i}`,
-            payload: { sku: `SKU-${i}`, locationId: 'main', onHand: 10, reserved: 1, available: 9 },
-          }))),
-        ).then((ids) => {
-          const now = performance.now();
-          for (const id of ids) commitAt.set(id, now);
-        }),
-      );
-    }
-    await Promise.all(inflight);
-    const expected = APPEND_EVENTS + ticks * perTick;
+    // 5. End to end at 2,000 events/s through the relay and JetStream: 10-event transactions every 5 ms.
+    const commitAt = await pacedProducer(db, `${ctx}.stock_changed`, E2E_RATE, E2E_SECONDS);
+    const expected = APPEND_EVENTS + commitAt.size;
     const until = Date.now() + 60_000;
     while ((await effects()) < expected && Date.now() < until) await sleep(50);
     await sleep(1500); // let any redelivery show up as a duplicate
     await consumer.stop();
     await relay.stop();
+
+    // 6. The same in-process (no NATS: the embedded default), off the outbox table.
+    const local = createEventBus({ db, logger, metrics: createMetrics(), pollMs: 200 });
+    const localHandled = new Map<string, number>();
+    const localConsumer = local.consumer({
+      name: `${ctx}.local`,
+      types: [`${ctx}local.*`],
+      handle: async (tx, e) => {
+        if (!localHandled.has(e.id)) localHandled.set(e.id, performance.now());
+        await tx.query('INSERT INTO bench_effects (event_id) VALUES ($1)', [e.id]);
+      },
+    });
+    localConsumer.start();
+    const localCommits = await pacedProducer(db, `${ctx}local.stock_changed`, E2E_RATE, E2E_SECONDS);
+    const localUntil = Date.now() + 60_000;
+    while (localHandled.size < localCommits.size && Date.now() < localUntil) await sleep(50);
+    await localConsumer.stop();
+    await local.close();
+    const localLatencies = [...localCommits].map(([id, at]) => Math.max(0, (localHandled.get(id) ?? Number.POSITIVE_INFINITY) - at));
 
     const latencies = [...commitAt].map(([id, at]) => Math.max(0, (handledAt.get(id) ?? Number.POSITIVE_INFINITY) - at));
     const { rows } = await db.query<{ distinct_ids: number; total: number }>(
@@ -149,8 +173,9 @@ export async function run(): Promise<Record<string, unknown>> {
       end_to_end_p50_ms: Math.round(percentile(latencies, 50) * 10) / 10,
       end_to_end_p99_ms: Math.round(percentile(latencies, 99) * 10) / 10,
       end_to_end_rate_per_s: E2E_RATE,
-      events: expected,
-      lost: expected - distinct,
+      end_to_end_in_process_p99_ms: Math.round(percentile(localLatencies, 99) * 10) / 10,
+      events: expected + localCommits.size,
+      lost: expected + localCommits.size - distinct,
       duplicated_effects: total - distinct,
       mode: 'nats',
     };
