@@ -54,7 +54,10 @@ export async function rebuildConsumer(db: Db, consumer: string, link?: NatsLink)
   if (link) {
     for await (const name of link.jsm.streams.names()) {
       if (!name.startsWith(streamName(''))) continue;
-      await link.jsm.consumers.delete(name, durableName(consumer)).catch(() => false);
+      for await (const info of link.jsm.consumers.list(name)) {
+        const d = info.config.durable_name ?? '';
+        if (d === durableName(consumer) || d.startsWith(durableName(`${consumer}__`))) await link.jsm.consumers.delete(name, d).catch(() => false);
+      }
     }
   }
   return removed;

@@ -52,35 +52,41 @@ export function natsConsumer(
     const msgs = buffer.splice(0, limit);
     if (msgs.length === 0) return 'idle';
     const items: Item[] = msgs.map((msg) => ({ msg, ...decodeWire(msg) }));
+    let applied = false;
     try {
       await deps.db.transaction((tx) => applyInTx(tx, spec, items.map((i) => i.event)));
+      applied = true;
+    } catch {
+      // Fall back to one by one so one poison message does not hold the others.
+    }
+    if (applied) {
+      // A failure between commit and ack (a crash) leaves the messages to be redelivered.
       await hooks.beforeAck?.(items.map((i) => i.event));
       for (const i of items) i.msg.ack();
       done(items);
       await record(items);
       return 'more';
-    } catch {
-      // Fall back to one by one so one poison message does not hold the others.
     }
     for (const item of items) {
       try {
         await deps.db.transaction((tx) => applyInTx(tx, spec, [item.event]));
-        await hooks.beforeAck?.([item.event]);
-        item.msg.ack();
-        done([item]);
       } catch (err) {
         deps.metrics.handlerErrors.inc({ consumer: spec.name, type: item.event.type });
         const attempts = item.msg.info.deliveryCount;
         if (attempts >= maxAttempts) {
           await deps.db.transaction((tx) => deadLetter(tx, spec.name, item.event, err, attempts));
-          item.msg.term('dead-lettered');
+          item.msg.term();
           deps.metrics.deadLetters.inc({ consumer: spec.name, type: item.event.type });
           deps.logger.error({ err, consumer: spec.name, eventId: item.event.id, attempts }, 'event dead-lettered');
         } else {
           item.msg.nak(backoff(spec, attempts));
           deps.logger.warn({ err, consumer: spec.name, eventId: item.event.id, attempts }, 'handler failed; will retry');
         }
+        continue;
       }
+      await hooks.beforeAck?.([item.event]);
+      item.msg.ack();
+      done([item]);
     }
     await record(items);
     return 'more';
@@ -101,7 +107,7 @@ export function natsConsumer(
           const link = await deps.link();
           for (const binding of await consumerBindings(link, filter)) {
             subscriptions.push(
-              await pullDurable(link, binding, spec.name, (m) => {
+              ...await pullDurable(link, binding, spec.name, (m) => {
                 buffer.push(m);
                 loop.wake();
               }, deps.ackWaitMs ?? 30_000),

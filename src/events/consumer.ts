@@ -122,6 +122,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
   const limit = spec.batchSize ?? 200;
   const maxAttempts = spec.maxAttempts ?? 5;
   let failing: { eventId: string; attempts: number; dueAt: number } | undefined;
+  let replaysAt = 0;
 
   const applyBatch = (from: Position, rows: OutboxRow[], to: Position) =>
     deps.db.transaction(async (tx) => {
@@ -130,7 +131,10 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
     });
 
   const iteration = async (): Promise<Next> => {
-    await processReplays(deps, spec);
+    if (Date.now() - replaysAt >= 250) {
+      replaysAt = Date.now();
+      await processReplays(deps, spec);
+    }
     const from = await loadPosition(deps.db, spec.name);
     const batch = await readBatch(deps.db, from, filter, limit);
     const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS } : 'idle';

@@ -115,8 +115,9 @@ export async function consumerBindings(link: NatsLink, filter: TypeFilter): Prom
 }
 
 /**
- * Creates (or updates) the durable pull consumer and starts pulling into `onMessage`.
- * `ack_wait` bounds how long a crashed process holds a message before redelivery.
+ * Creates (or updates) the durable pull consumers and starts pulling into `onMessage`: one
+ * per filter subject (a single `filter_subject` works on every JetStream server; several
+ * `filter_subjects` need 2.10). `ack_wait` bounds how long a crashed process holds a message.
  */
 export async function pullDurable(
   link: NatsLink,
@@ -124,21 +125,25 @@ export async function pullDurable(
   consumer: string,
   onMessage: (msg: JsMsg) => void,
   ackWaitMs: number,
-): Promise<ConsumerMessages> {
-  const durable = durableName(consumer);
-  const config = {
-    durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subjects: binding.subjects,
-    ack_wait: nanos(ackWaitMs),
-    max_ack_pending: 5000,
-  };
-  try {
-    await link.jsm.consumers.add(binding.stream, config);
-  } catch {
-    await link.jsm.consumers.update(binding.stream, durable, { filter_subjects: binding.subjects, ack_wait: config.ack_wait });
+): Promise<ConsumerMessages[]> {
+  const out: ConsumerMessages[] = [];
+  for (const subject of binding.subjects) {
+    const durable = binding.subjects.length === 1 ? durableName(consumer) : durableName(`${consumer}__${subject}`);
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: subject,
+      ack_wait: nanos(ackWaitMs),
+      max_ack_pending: 5000,
+    };
+    try {
+      await link.jsm.consumers.add(binding.stream, config);
+    } catch {
+      await link.jsm.consumers.update(binding.stream, durable, { filter_subject: subject, ack_wait: config.ack_wait });
+    }
+    const c = await link.js.consumers.get(binding.stream, durable);
+    out.push(await c.consume({ max_messages: 1000, callback: onMessage }));
   }
-  const c = await link.js.consumers.get(binding.stream, durable);
-  return c.consume({ max_messages: 1000, callback: onMessage });
+  return out;
 }

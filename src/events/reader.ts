@@ -90,11 +90,13 @@ export interface Batch {
  * Reads up to `limit` events after `from`, in commit-safe order, in one snapshot (so `head`
  * and `rows` agree on the horizon).
  */
-export async function readBatch(db: Db, from: Position, filter: TypeFilter, limit: number): Promise<Batch> {
+export async function readBatch(db: Db, from: Position, filter: TypeFilter, limit: number, options: { rawPayload?: boolean } = {}): Promise<Batch> {
+  // The relay forwards the payload as it is stored: no parse and re-serialise of every event.
+  const columns = options.rawPayload ? COLUMNS.replace('payload,', 'payload::text AS payload,') : COLUMNS;
   return db.transaction(
     async (tx) => {
       const { rows } = await tx.query<OutboxRow>(
-        `SELECT ${COLUMNS} FROM events_outbox
+        `SELECT ${columns} FROM events_outbox
           WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
             AND (tx_id, id) > ($1::xid8, $2::bigint)
             AND ($3::boolean OR type = ANY($4::text[]) OR context = ANY($5::text[]))
@@ -123,12 +125,16 @@ export async function readBatch(db: Db, from: Position, filter: TypeFilter, limi
 }
 
 export async function loadPosition(db: Db, consumer: string): Promise<Position> {
-  const { rows } = await db.query<{ tx_id: string; event_seq: number }>(
-    `INSERT INTO events_positions (consumer) VALUES ($1)
-     ON CONFLICT (consumer) DO UPDATE SET consumer = excluded.consumer
-     RETURNING tx_id::text AS tx_id, event_seq`,
-    [consumer],
-  );
+  const read = () =>
+    db.query<{ tx_id: string; event_seq: number }>(
+      'SELECT tx_id::text AS tx_id, event_seq FROM events_positions WHERE consumer = $1',
+      [consumer],
+    );
+  let { rows } = await read();
+  if (rows.length === 0) {
+    await db.query('INSERT INTO events_positions (consumer) VALUES ($1) ON CONFLICT (consumer) DO NOTHING', [consumer]);
+    ({ rows } = await read());
+  }
   const row = rows[0];
   return row ? { txId: row.tx_id, seq: row.event_seq } : START;
 }

@@ -25,6 +25,15 @@ export interface Relay extends Loop {
 }
 
 const ALL = typeFilter(['*']);
+const RAW = { rawPayload: true };
+
+/** The wire JSON of a row read with `rawPayload` (its payload is the stored JSON text). */
+function wireJson(r: OutboxRow): string {
+  const { payload: _raw, ...head } = toEnvelope(r);
+  const wire: Omit<WireEvent, 'payload'> = { ...head, occurredAt: r.occurred_at.toISOString(), txId: r.tx_id };
+  const text = JSON.stringify(wire);
+  return `${text.slice(0, -1)},"payload":${String(r.payload)}}`;
+}
 
 /**
  * Outbox → JetStream. Each batch is published with `Nats-Msg-Id` = event id and every ack is
@@ -36,32 +45,43 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
   let progressAt = Date.now();
   let error: string | undefined;
 
+  const publish = (link: NatsLink, rows: readonly OutboxRow[]) =>
+    Promise.all(
+      rows.map((r) => link.js.publish(subjectOf(r.type), wireJson(r), { msgID: r.event_id })),
+    );
+
   const iteration = async (): Promise<Next> => {
     try {
-      const from = await loadPosition(deps.db, RELAY);
-      const { rows, blocked } = await readBatch(deps.db, from, ALL, limit);
-      const last = rows.at(-1);
-      if (!last) {
+      let from = await loadPosition(deps.db, RELAY);
+      let batch = await readBatch(deps.db, from, ALL, limit, RAW);
+      // Pipelined: the next batch is read while JetStream acknowledges this one; the position
+      // only ever moves past acknowledged events.
+      for (let round = 0; round < 20; round++) {
+        const { rows, blocked } = batch;
+        const last = rows.at(-1);
+        if (!last) {
+          progressAt = Date.now();
+          error = undefined;
+          return blocked ? { inMs: 15 } : 'idle';
+        }
+        const link = await deps.link();
+        await Promise.all([...new Set(rows.map((r) => r.context))].map((c) => link.ensureStream(c)));
+        const acked = publish(link, rows);
+        const nextRead = rows.length === limit ? readBatch(deps.db, positionOf(last), ALL, limit, RAW) : undefined;
+        nextRead?.catch(() => undefined);
+        const acks = await acked;
+        await deps.afterPublish?.(rows);
+        if (!(await advancePosition(deps.db, RELAY, from, positionOf(last)))) return 'more'; // another relay moved it
+        for (const r of rows) deps.metrics.published.inc({ type: r.type });
+        const dups = acks.filter((a) => a.duplicate).length;
+        if (dups > 0) deps.metrics.duplicates.inc(dups);
         progressAt = Date.now();
         error = undefined;
-        return blocked ? { inMs: 15 } : 'idle';
+        if (!nextRead) return blocked ? { inMs: 15 } : 'idle';
+        from = positionOf(last);
+        batch = await nextRead;
       }
-      const link = await deps.link();
-      await Promise.all([...new Set(rows.map((r) => r.context))].map((c) => link.ensureStream(c)));
-      const acks = await Promise.all(
-        rows.map((r) => {
-          const wire: WireEvent = { ...toEnvelope(r), occurredAt: r.occurred_at.toISOString(), txId: r.tx_id };
-          return link.js.publish(subjectOf(r.type), JSON.stringify(wire), { msgID: r.event_id });
-        }),
-      );
-      await deps.afterPublish?.(rows);
-      await advancePosition(deps.db, RELAY, from, positionOf(last));
-      for (const r of rows) deps.metrics.published.inc({ type: r.type });
-      const dups = acks.filter((a) => a.duplicate).length;
-      if (dups > 0) deps.metrics.duplicates.inc(dups);
-      progressAt = Date.now();
-      error = undefined;
-      return rows.length === limit ? 'more' : blocked ? { inMs: 15 } : 'idle';
+      return 'more';
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
       throw err;

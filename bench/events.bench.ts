@@ -1,0 +1,190 @@
+// The event backbone's speed: appends in business-sized transactions, the outbox → JetStream
+// relay against a bare acknowledged publish loop measured in the same run, and commit-to-
+// handler latency at 2,000 events/s through the relay and a durable JetStream consumer.
+// Needs PostgreSQL at BENCH_DATABASE_URL (a scratch database is created and dropped) and NATS
+// at NATS_URL.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { appendEvents, createEventBus } from '../src/events/index.js';
+import { connectNats, streamName } from '../src/events/nats.js';
+import { RELAY } from '../src/events/relay.js';
+import { createDatabase, type Database } from '../src/platform/db.js';
+import { withDatabase } from '../src/platform/embedded-postgres.js';
+import { createLogger } from '../src/platform/log.js';
+import { createMetrics } from '../src/platform/metrics.js';
+import { migrate } from '../src/platform/migrations.js';
+
+const APPEND_EVENTS = 30_000;
+const EVENTS_PER_TX = 5;
+const APPEND_CONCURRENCY = 8;
+const E2E_RATE = 2000;
+const E2E_SECONDS = 5;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Commits `perTick`-event transactions at `rate` events/s for `seconds`; returns commit times by event id. */
+async function pacedProducer(db: Database, type: string, rate: number, seconds: number): Promise<Map<string, number>> {
+  const perTick = 10;
+  const ticks = (rate / perTick) * seconds;
+  const commitAt = new Map<string, number>();
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let t = 0; t < ticks; t++) {
+    const wait = start + (t * 1000 * perTick) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    inflight.push(
+      db.transaction((tx) =>
+        appendEvents(tx, Array.from({ length: perTick }, (_, i) => ({
+          type, version: 1, aggregateType: 'sku', aggregateId: `SKU-${i}`,
+          payload: { sku: `SKU-${i}`, locationId: 'main', onHand: 10, reserved: 1, available: 9 },
+        }))),
+      ).then((ids) => {
+        const now = performance.now();
+        for (const id of ids) commitAt.set(id, now);
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  return commitAt;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const name = `embudo_bench_events_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const db = createDatabase({ connectionString: withDatabase(adminUrl, name), max: 20 });
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const ctx = `bench${randomBytes(3).toString('hex')}`;
+  const link = await connectNats(natsUrl, logger, 'embudo-bench');
+  const bus = createEventBus({ db, logger, metrics: createMetrics(), natsUrl, pollMs: 200 });
+  try {
+    await migrate(db);
+    await db.query('CREATE TABLE bench_orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, total int NOT NULL)');
+    await db.query('CREATE TABLE bench_effects (event_id uuid NOT NULL, handled_at timestamptz DEFAULT now())');
+
+    // 1. Appends: each transaction writes a business row and its events, like a checkout.
+    const order = async (n: number) =>
+      db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ id: number }>('INSERT INTO bench_orders (total) VALUES ($1) RETURNING id', [n * 1000]);
+        const id = String(rows[0]?.id);
+        return appendEvents(
+          tx,
+          Array.from({ length: EVENTS_PER_TX }, (_, i) => ({
+            type: `${ctx}.${i === 0 ? 'order_placed' : 'line_added'}`, version: 1, aggregateType: 'order', aggregateId: id,
+            payload: { orderId: id, line: i, sku: `SKU-${n % 500}`, quantity: 1 + (i % 3), unitPrice: 9990 },
+          })),
+        );
+      });
+    let next = 0;
+    const appendStart = performance.now();
+    await Promise.all(
+      Array.from({ length: APPEND_CONCURRENCY }, async () => {
+        while (next < APPEND_EVENTS / EVENTS_PER_TX) await order(next++);
+      }),
+    );
+    const appendPerS = APPEND_EVENTS / ((performance.now() - appendStart) / 1000);
+
+    // 2. Baseline: a bare acknowledged JetStream publish loop, same window as the relay (1,000 in flight).
+    const baseCtx = `${ctx}base`;
+    await link.ensureStream(baseCtx);
+    const body = JSON.stringify({ id: 'x', type: `${baseCtx}.e`, payload: { orderId: '1', line: 0, sku: 'SKU-1', quantity: 1, unitPrice: 9990 } });
+    const natsStart = performance.now();
+    for (let i = 0; i < APPEND_EVENTS; i += 1000) {
+      await Promise.all(Array.from({ length: 1000 }, (_, k) => link.js.publish(`embudo.${baseCtx}.e`, body, { msgID: `${ctx}-${i + k}` })));
+    }
+    const natsPerS = APPEND_EVENTS / ((performance.now() - natsStart) / 1000);
+
+    // 3. The relay drains the outbox: published, acknowledged, position advanced.
+    const [relay] = bus.runtime().workers;
+    if (!relay) throw new Error('no relay worker');
+    const relayed = async () =>
+      (await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM events_outbox o, events_positions p WHERE p.consumer = $1 AND (o.tx_id, o.id) <= (p.tx_id, p.event_seq)`,
+        [RELAY],
+      )).rows[0]?.n ?? 0;
+    const relayStart = performance.now();
+    relay.start();
+    while ((await relayed()) < APPEND_EVENTS) await sleep(5);
+    const relayPerS = APPEND_EVENTS / ((performance.now() - relayStart) / 1000);
+
+    // 4. A durable JetStream consumer applies every event once (inbox + effect in one transaction).
+    const handledAt = new Map<string, number>();
+    const consumer = bus.consumer({
+      name: `${ctx}.effects`,
+      types: [`${ctx}.*`],
+      handle: async (tx, e) => {
+        if (!handledAt.has(e.id)) handledAt.set(e.id, performance.now());
+        await tx.query('INSERT INTO bench_effects (event_id) VALUES ($1)', [e.id]);
+      },
+    });
+    consumer.start();
+    const effects = async () => (await db.query<{ n: number }>('SELECT count(DISTINCT event_id)::int AS n FROM bench_effects')).rows[0]?.n ?? 0;
+    const drainUntil = Date.now() + 120_000;
+    while ((await effects()) < APPEND_EVENTS && Date.now() < drainUntil) await sleep(50);
+
+    // 5. End to end at 2,000 events/s through the relay and JetStream: 10-event transactions every 5 ms.
+    const commitAt = await pacedProducer(db, `${ctx}.stock_changed`, E2E_RATE, E2E_SECONDS);
+    const expected = APPEND_EVENTS + commitAt.size;
+    const until = Date.now() + 60_000;
+    while ((await effects()) < expected && Date.now() < until) await sleep(50);
+    await sleep(1500); // let any redelivery show up as a duplicate
+    await consumer.stop();
+    await relay.stop();
+
+    // 6. The same in-process (no NATS: the embedded default), off the outbox table.
+    const local = createEventBus({ db, logger, metrics: createMetrics(), pollMs: 200 });
+    const localHandled = new Map<string, number>();
+    const localConsumer = local.consumer({
+      name: `${ctx}.local`,
+      types: [`${ctx}local.*`],
+      handle: async (tx, e) => {
+        if (!localHandled.has(e.id)) localHandled.set(e.id, performance.now());
+        await tx.query('INSERT INTO bench_effects (event_id) VALUES ($1)', [e.id]);
+      },
+    });
+    localConsumer.start();
+    const localCommits = await pacedProducer(db, `${ctx}local.stock_changed`, E2E_RATE, E2E_SECONDS);
+    const localUntil = Date.now() + 60_000;
+    while (localHandled.size < localCommits.size && Date.now() < localUntil) await sleep(50);
+    await localConsumer.stop();
+    await local.close();
+    const localLatencies = [...localCommits].map(([id, at]) => Math.max(0, (localHandled.get(id) ?? Number.POSITIVE_INFINITY) - at));
+
+    const latencies = [...commitAt].map(([id, at]) => Math.max(0, (handledAt.get(id) ?? Number.POSITIVE_INFINITY) - at));
+    const { rows } = await db.query<{ distinct_ids: number; total: number }>(
+      'SELECT count(DISTINCT event_id)::int AS distinct_ids, count(*)::int AS total FROM bench_effects',
+    );
+    const distinct = rows[0]?.distinct_ids ?? 0;
+    const total = rows[0]?.total ?? 0;
+    const round = (v: number) => Math.round(v);
+    return {
+      append_per_s: round(appendPerS),
+      relay_per_s: round(relayPerS),
+      nats_publish_per_s: round(natsPerS),
+      ratio: Math.round((relayPerS / natsPerS) * 100) / 100,
+      end_to_end_p50_ms: Math.round(percentile(latencies, 50) * 10) / 10,
+      end_to_end_p99_ms: Math.round(percentile(latencies, 99) * 10) / 10,
+      end_to_end_rate_per_s: E2E_RATE,
+      end_to_end_in_process_p99_ms: Math.round(percentile(localLatencies, 99) * 10) / 10,
+      events: expected + localCommits.size,
+      lost: expected + localCommits.size - distinct,
+      duplicated_effects: total - distinct,
+      mode: 'nats',
+    };
+  } finally {
+    await bus.close();
+    for (const s of [streamName(ctx), streamName(`${ctx}base`)]) await link.jsm.streams.delete(s).catch(() => false);
+    await link.close();
+    await db.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
