@@ -76,35 +76,33 @@ export function orderWriter(db: Db, logger: Logger, options: { maxBatch?: number
 /** Writes new orders in `pending_payment` with everything that goes with them, set-based. */
 export async function writeOrders(tx: Db, drafts: OrderDraft[]): Promise<void> {
   const o = drafts.map((d) => d.order);
-  await tx.query(
-    `INSERT INTO orders (id, customer_id, cart_id, status, currency, subtotal, shipping, total, payment_method,
-       reservation_id, reservation_expires_at, delivery, created_at, updated_at)
-     SELECT id, customer_id, cart_id, 'pending_payment', 'CLP', subtotal, shipping, total, method, reservation_id, expires_at, delivery, created_at, created_at
-     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::timestamptz[])
-       AS t(id, customer_id, cart_id, subtotal, shipping, total, method, reservation_id, expires_at, delivery, created_at)`,
-    [o.map((x) => x.id), o.map((x) => x.customer_id), o.map((x) => x.cart_id), o.map((x) => x.subtotal), o.map((x) => x.shipping),
-      o.map((x) => x.total), o.map((x) => x.payment_method), o.map((x) => x.reservation_id), o.map((x) => x.reservation_expires_at),
-      o.map((x) => JSON.stringify(x.delivery)), o.map((x) => x.created_at)],
-  );
   const lines = drafts.flatMap((d) => d.lines.map((l) => ({ orderId: d.order.id, ...l })));
+  // One statement (data-modifying CTEs; the foreign keys are checked at its end): one round
+  // trip for every row of the batch.
   await tx.query(
-    `INSERT INTO order_lines (order_id, sku, name, quantity, unit_price, line_total)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[])`,
-    [lines.map((l) => l.orderId), lines.map((l) => l.sku), lines.map((l) => l.name), lines.map((l) => l.quantity),
-      lines.map((l) => l.unitPrice), lines.map((l) => l.lineTotal)],
-  );
-  await tx.query(
-    `WITH t AS (
+    `WITH o AS (
+       INSERT INTO orders (id, customer_id, cart_id, status, currency, subtotal, shipping, total, payment_method,
+         reservation_id, reservation_expires_at, delivery, created_at, updated_at)
+       SELECT id, customer_id, cart_id, 'pending_payment', 'CLP', subtotal, shipping, total, method, reservation_id, expires_at, delivery, created_at, created_at
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::timestamptz[])
+         AS t(id, customer_id, cart_id, subtotal, shipping, total, method, reservation_id, expires_at, delivery, created_at)
+       RETURNING id, customer_id, cart_id, total, created_at
+     ), l AS (
+       INSERT INTO order_lines (order_id, sku, name, quantity, unit_price, line_total)
+       SELECT * FROM unnest($12::uuid[], $13::text[], $14::text[], $15::int[], $16::int[], $17::int[])
+     ), t AS (
        INSERT INTO order_transitions (order_id, from_status, to_status, reason, cause, occurred_at)
-       SELECT id, NULL, 'pending_payment', 'placed', 'cart:' || cart_id, created_at
-       FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS x(id, cart_id, created_at)
+       SELECT id, NULL, 'pending_payment', 'placed', 'cart:' || cart_id, created_at FROM o
      ), s AS (
        INSERT INTO checkout_order_status (order_id, customer_id, status, total, currency, version, updated_at)
-       SELECT id, customer_id, 'pending_payment', total, 'CLP', 1, created_at
-       FROM unnest($1::uuid[], $4::uuid[], $5::int[], $3::timestamptz[]) AS y(id, customer_id, total, created_at)
+       SELECT id, customer_id, 'pending_payment', total, 'CLP', 1, created_at FROM o
      )
-     UPDATE carts SET status = 'checked_out', updated_at = now() WHERE id = ANY($2::uuid[])`,
-    [o.map((x) => x.id), o.map((x) => x.cart_id), o.map((x) => x.created_at), o.map((x) => x.customer_id), o.map((x) => x.total)],
+     UPDATE carts SET status = 'checked_out', updated_at = now() WHERE id = ANY($3::uuid[])`,
+    [o.map((x) => x.id), o.map((x) => x.customer_id), o.map((x) => x.cart_id), o.map((x) => x.subtotal), o.map((x) => x.shipping),
+      o.map((x) => x.total), o.map((x) => x.payment_method), o.map((x) => x.reservation_id), o.map((x) => x.reservation_expires_at),
+      o.map((x) => JSON.stringify(x.delivery)), o.map((x) => x.created_at),
+      lines.map((l) => l.orderId), lines.map((l) => l.sku), lines.map((l) => l.name), lines.map((l) => l.quantity),
+      lines.map((l) => l.unitPrice), lines.map((l) => l.lineTotal)],
   );
   const events: NewEvent[] = drafts.map(({ order, lines: ls }) => ({
     type: ORDER_EVENT_TYPE.pending_payment,
