@@ -41,6 +41,16 @@ async function scratchDatabase(): Promise<string> {
   return withDatabase(ADMIN_URL, DB_NAME);
 }
 
+async function dropScratch(): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const url = await scratchDatabase();
   const db: Database = createDatabase({ connectionString: url, max: POOL, applicationName: 'embudo-bench' });
@@ -154,6 +164,7 @@ export async function run(): Promise<Record<string, unknown>> {
 
   await db.close(); // pgbench needs the connections
   const pgb = await pgbenchTps(url, { clients: CONCURRENCY, seconds: Math.min(SECONDS, 15), skus: SKUS, customers: CUSTOMERS });
+  if (process.env.BENCH_KEEP_DB !== '1') await dropScratch();
 
   const checkoutsPerS = Math.round((ok / load.elapsedMs) * 1000);
   // Mean time per checkout step over the whole run (warm-up included), from the histogram.
