@@ -139,7 +139,9 @@ export async function run(): Promise<Record<string, unknown>> {
   // The bus's durable consumer moves the orders (paid, stock sold) once the load is over.
   const consumers = checkout.workers.filter((w) => !w.name.startsWith('checkout-'));
   for (const c of consumers) c.start();
-  for (let lag = 1; lag > 0;) {
+  // Bounded: a stalled consumer shows up as orders_unconfirmed instead of hanging the run.
+  const drainUntil = Date.now() + Number(process.env.BENCH_DRAIN_SECONDS ?? 120) * 1000;
+  for (let lag = 1; lag > 0 && Date.now() < drainUntil;) {
     await new Promise((r) => setTimeout(r, 200));
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM events_outbox o WHERE o.type = ANY($1::text[])
@@ -161,6 +163,7 @@ export async function run(): Promise<Record<string, unknown>> {
        GROUP BY 1 HAVING count(*) > 1) d`);
   const multiOrders = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT cart_id FROM orders GROUP BY 1 HAVING count(*) > 1) d`);
   const paid = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE status = 'paid'`);
+  const unconfirmed = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE status = 'pending_payment'`);
 
   await db.close(); // pgbench needs the connections
   const pgb = await pgbenchTps(url, { clients: CONCURRENCY, seconds: Math.min(SECONDS, 15), skus: SKUS, customers: CUSTOMERS });
@@ -187,6 +190,7 @@ export async function run(): Promise<Record<string, unknown>> {
     ratio: Number((checkoutsPerS / pgb.tps).toFixed(2)),
     checkouts: ok,
     orders_paid: paid.rows[0]?.n ?? 0,
+    orders_unconfirmed: unconfirmed.rows[0]?.n ?? 0,
     concurrency: CONCURRENCY,
     seconds: Number((load.elapsedMs / 1000).toFixed(1)),
     statuses: load.statuses,
