@@ -4,6 +4,7 @@ import { openDatabase } from '../platform/database-server.js';
 import { createLogger } from '../platform/log.js';
 import { migrate } from '../platform/migrations.js';
 import { ROLES, type Role } from './contexts.js';
+import { etlCommand } from './etl-cli.js';
 import { eventsCommand } from './events-cli.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
 
@@ -17,6 +18,7 @@ Commands:
   migrate                apply pending database migrations and exit
   seed                   load the demo catalog and history
   events <sub>           event backbone: dead-letters, replay <id>, rebuild <consumer>, catalog, archive
+  etl run | backfill --from D --to D   load the warehouse (incremental / a date window)
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -70,6 +72,8 @@ const commands: Record<string, Command> = {
 export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
+
+registerCommand('etl', etlCommand);
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   const platform = await startPlatform(config, { role });

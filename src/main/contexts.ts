@@ -1,4 +1,5 @@
 import { createEventBus, type EventBus } from '../events/index.js';
+import { createAnalytics } from '../analytics/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -55,6 +56,9 @@ export async function buildContexts(base: Omit<PlatformDeps, 'events'> & { event
 }
 
 /** The business contexts, each wired to the others' interfaces and to the bus. */
-function contextsOf(_deps: PlatformDeps): ContextRuntime[] {
-  return [];
+function contextsOf(deps: PlatformDeps): ContextRuntime[] {
+  const analytics = createAnalytics({ ...deps, dataDir: deps.config.dataDir, events: deps.events });
+  return [
+    { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
+  ];
 }
