@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { EventEnvelope } from '../events/index.js';
@@ -68,22 +69,27 @@ export const RECONCILIATION_SQL = `
               ELSE 'matched' END AS status
   FROM ledger l FULL OUTER JOIN report r ON l.processor_ref = r.processor_ref`;
 
-/** Appends envelopes into a temp table outside the transaction (fast path: the DuckDB appender). */
+/**
+ * Stages envelopes in a temp table outside the transaction: one NDJSON temp file read by
+ * DuckDB's JSON reader (far fewer native calls than appending value by value).
+ */
 async function stage(conn: DuckDBConnection, events: readonly EventEnvelope[]): Promise<void> {
-  await conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
-    aggregate_id VARCHAR, occurred_at VARCHAR, payload VARCHAR)`);
-  const app = await conn.createAppender('stg_incoming', 'main', 'temp');
-  for (const e of events) {
-    app.appendVarchar(e.id);
-    app.appendBigInt(BigInt(e.seq));
-    app.appendVarchar(e.type);
-    app.appendInteger(e.version);
-    app.appendVarchar(e.aggregateId);
-    app.appendVarchar(e.occurredAt.toISOString());
-    app.appendVarchar(JSON.stringify(e.payload));
-    app.endRow();
+  const dir = mkdtempSync(path.join(tmpdir(), 'embudo-etl-'));
+  const file = path.join(dir, 'batch.ndjson');
+  try {
+    const lines = events.map((e) => JSON.stringify({ event_id: e.id, seq: e.seq, type: e.type, version: e.version,
+      aggregate_id: e.aggregateId, occurred_at: e.occurredAt.toISOString(), payload: e.payload }));
+    writeFileSync(file, lines.length > 0 ? `${lines.join('\n')}\n` : '');
+    await conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
+      aggregate_id VARCHAR, occurred_at VARCHAR, payload JSON)`);
+    if (lines.length > 0) {
+      await conn.run(`INSERT INTO temp.stg_incoming SELECT * FROM read_json('${file.replaceAll("'", "''")}', format = 'newline_delimited',
+        columns = {event_id: 'VARCHAR', seq: 'BIGINT', type: 'VARCHAR', version: 'INTEGER', aggregate_id: 'VARCHAR',
+                   occurred_at: 'VARCHAR', payload: 'JSON'}, maximum_object_size = 67108864)`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  app.closeSync();
 }
 
 export interface LoadOptions {
@@ -107,7 +113,7 @@ export async function load(conn: DuckDBConnection, events: readonly EventEnvelop
     const before = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
     await conn.run(`INSERT OR IGNORE INTO stg_events
       SELECT DISTINCT ON (event_id) CAST(event_id AS UUID), seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ),
-             CAST(payload AS JSON), $1::TIMESTAMPTZ FROM temp.stg_incoming ORDER BY event_id, seq`, [opts.now.toISOString()]);
+             payload, $1::TIMESTAMPTZ FROM temp.stg_incoming ORDER BY event_id, seq`, [opts.now.toISOString()]);
     const after = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
     inserted = Number(after[0]?.n) - Number(before[0]?.n);
     for (const m of MARTS) await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
