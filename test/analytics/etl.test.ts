@@ -132,4 +132,29 @@ describe('analytics warehouse', () => {
     }
   });
 
+
+  it('reconciles ledger postings with the settlement report: matched, missing on either side, amount mismatch, fees', async () => {
+    const a = analyticsFor(db, mkdtempSync(path.join(tmpdir(), 'embudo-wh-')));
+    try {
+      const { events } = generateMonth(4, 13, new Date('2026-11-01T00:00:00Z'));
+      await a.ingest(events);
+      const posted = await a.query(`SELECT processor_ref, amount FROM fact_ledger_posting ORDER BY processor_ref`);
+      assert.equal(posted.length, 4);
+      const [p0, p1, p2] = posted.map((p) => ({ ref: String(p.processor_ref), amount: Number(p.amount) }));
+      await a.importSettlement([
+        { reportDate: '2026-11-02', payoutId: 'po-1', processorRef: p0!.ref, amount: p0!.amount, fee: 120 },
+        { reportDate: '2026-11-02', payoutId: 'po-1', processorRef: p1!.ref, amount: p1!.amount - 1, fee: 80 },
+        { reportDate: '2026-11-02', payoutId: 'po-1', processorRef: 'tbk-unknown', amount: 5000, fee: 10 },
+      ]);
+      const rec = await a.query(`SELECT processor_ref, status, fee FROM reconciliation ORDER BY processor_ref`);
+      const status = Object.fromEntries(rec.map((r) => [String(r.processor_ref), String(r.status)]));
+      assert.equal(status[p0!.ref], 'matched');
+      assert.equal(status[p1!.ref], 'amount_mismatch');
+      assert.equal(status[p2!.ref], 'missing_at_processor');
+      assert.equal(status['tbk-unknown'], 'missing_here');
+      assert.equal(rec.reduce((s, r) => s + Number(r.fee), 0), 210);
+    } finally {
+      await a.close();
+    }
+  });
 });
