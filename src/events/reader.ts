@@ -90,9 +90,8 @@ export interface Batch {
  * Reads up to `limit` events after `from`, in commit-safe order, in one snapshot (so `head`
  * and `rows` agree on the horizon).
  */
-export async function readBatch(db: Db, from: Position, filter: TypeFilter, limit: number, options: { rawPayload?: boolean } = {}): Promise<Batch> {
-  // The relay forwards the payload as it is stored: no parse and re-serialise of every event.
-  const columns = options.rawPayload ? COLUMNS.replace('payload,', 'payload::text AS payload,') : COLUMNS;
+export async function readBatch(db: Db, from: Position, filter: TypeFilter, limit: number, options: { columns?: string } = {}): Promise<Batch> {
+  const columns = options.columns ?? COLUMNS;
   return db.transaction(
     async (tx) => {
       const { rows } = await tx.query<OutboxRow>(

@@ -2,8 +2,8 @@ import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import { wakeableLoop, type Loop, type Next } from './loop.js';
 import type { EventMetrics } from './metrics.js';
-import { subjectOf, type NatsLink, type WireEvent } from './nats.js';
-import { advancePosition, loadPosition, positionOf, readBatch, toEnvelope, typeFilter, type OutboxRow } from './reader.js';
+import { subjectOf, type NatsLink } from './nats.js';
+import { advancePosition, loadPosition, positionOf, readBatch, typeFilter, type OutboxRow } from './reader.js';
 
 /** The relay's row in events_positions. */
 export const RELAY = '$relay';
@@ -25,15 +25,18 @@ export interface Relay extends Loop {
 }
 
 const ALL = typeFilter(['*']);
-const RAW = { rawPayload: true };
+/**
+ * PostgreSQL renders each message (a WireEvent) itself, so the relay's thread neither parses
+ * payloads and dates nor serialises them again: it only forwards text.
+ */
+const RAW = {
+  columns: `id, event_id, tx_id::text AS tx_id, type, context,
+    json_build_object('seq', id, 'id', event_id, 'type', type, 'version', version, 'context', context,
+      'aggregateType', aggregate_type, 'aggregateId', aggregate_id, 'payload', payload,
+      'occurredAt', occurred_at, 'txId', tx_id::text)::text AS wire`,
+};
 
-/** The wire JSON of a row read with `rawPayload` (its payload is the stored JSON text). */
-function wireJson(r: OutboxRow): string {
-  const { payload: _raw, ...head } = toEnvelope(r);
-  const wire: Omit<WireEvent, 'payload'> = { ...head, occurredAt: r.occurred_at.toISOString(), txId: r.tx_id };
-  const text = JSON.stringify(wire);
-  return `${text.slice(0, -1)},"payload":${String(r.payload)}}`;
-}
+type WireRow = OutboxRow & { wire: string };
 
 /**
  * Outbox → JetStream. Each batch is published with `Nats-Msg-Id` = event id and every ack is
@@ -47,7 +50,7 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
 
   const publish = (link: NatsLink, rows: readonly OutboxRow[]) =>
     Promise.all(
-      rows.map((r) => link.js.publish(subjectOf(r.type), wireJson(r), { msgID: r.event_id })),
+      rows.map((r) => link.js.publish(subjectOf(r.type), (r as WireRow).wire, { msgID: r.event_id })),
     );
 
   const iteration = async (): Promise<Next> => {
