@@ -8,6 +8,7 @@ import { createMetrics } from '../platform/metrics.js';
 import { migrate } from '../platform/migrations.js';
 import { createPayments } from '../payments/index.js';
 import { ROLES, type Role } from './contexts.js';
+import { etlCommand } from './etl-cli.js';
 import { eventsCommand } from './events-cli.js';
 import { processorSimCommand } from './processor-sim.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
@@ -23,8 +24,12 @@ Commands:
   seed                   load the demo catalog and history
   payments rotate-kek    re-wrap saved-card data keys under the current key-encryption key
   events <sub>           event backbone: dead-letters, replay <id>, rebuild <consumer>, catalog, archive
+<<<<<<< HEAD
   processor-sim          the Transbank / Mercado Pago simulator alone (SIM_PORT)
   inventory-check        verify stock levels against the movement ledger; exit 1 on drift
+=======
+  etl run | backfill --from D --to D   load the warehouse (incremental / a date window)
+>>>>>>> analytics
   bench [name]           run one benchmark, or all (same as npm run bench)
   help                   this text
 
@@ -110,7 +115,11 @@ export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
 
+<<<<<<< HEAD
 registerCommand('processor-sim', processorSimCommand);
+=======
+registerCommand('etl', etlCommand);
+>>>>>>> analytics
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   // Signals are handled from the first moment: one arriving during start-up stops the

@@ -3,6 +3,7 @@ import { createInventory } from '../inventory/index.js';
 import { createCheckout, createIdempotencyGuard } from '../checkout/index.js';
 import { createCustomers } from '../customers/index.js';
 import { createEventBus, type EventBus } from '../events/index.js';
+import { createAnalytics } from '../analytics/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -81,6 +82,7 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
   const checkout = createCheckout({
     db, clock, logger, metrics, customers, catalog, inventory, payments, events, idempotency, adminToken: config.adminToken,
   });
+  const analytics = createAnalytics({ ...deps, dataDir: config.dataDir, events });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
     {
@@ -94,5 +96,6 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'customers', roles: ['api', 'checkout', 'storefront'], routes: [customers.routes], workers: customers.workers },
     { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
     { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
+    { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
   ];
 }

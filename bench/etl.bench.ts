@@ -1,0 +1,119 @@
+// The warehouse ETL's speed: a generated backfill through the full pipeline (staging with
+// dedupe → star schema → quality checks → commit) against DuckDB loading the same rows from a
+// Parquet file in the same run, and commit-to-visible freshness under a steady 1,000 orders/s
+// (outbox → analytics.etl consumer → landing → streaming worker → fact_order_line).
+// Needs PostgreSQL at BENCH_DATABASE_URL (a scratch database is created and dropped).
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { createAnalytics } from '../src/analytics/index.js';
+import { appendEvents, createEventBus } from '../src/events/index.js';
+import { systemClock } from '../src/platform/clock.js';
+import { createDatabase } from '../src/platform/db.js';
+import { withDatabase } from '../src/platform/embedded-postgres.js';
+import { createLogger } from '../src/platform/log.js';
+import { createMetrics } from '../src/platform/metrics.js';
+import { migrate } from '../src/platform/migrations.js';
+import { generateMonth } from '../test/analytics/generate.js';
+
+const BACKFILL_ORDERS = Number(process.env.BENCH_ETL_ORDERS ?? 40_000);
+const RATE = 1000;
+const SECONDS = Number(process.env.BENCH_ETL_SECONDS ?? 8);
+const PER_TICK = 50;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'embudo-bench-etl-'));
+  const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `embudo_bench_etl_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const db = createDatabase({ connectionString: withDatabase(adminUrl, name), max: 10 });
+  const logger = createLogger('warn');
+  try {
+    await migrate(db);
+    // 1. Backfill through the full pipeline.
+    const { events } = generateMonth(BACKFILL_ORDERS, 1);
+    const a = createAnalytics({ db, logger, metrics: createMetrics(), clock: systemClock, dataDir: path.join(dir, 'backfill') });
+    await a.query('SELECT 1'); // open the file and create the schema outside the timing
+    const t0 = performance.now();
+    await a.ingest(events);
+    const backfillS = (performance.now() - t0) / 1000;
+    await a.close();
+
+    // 2. Baseline: DuckDB loading the same rows from Parquet.
+    const parquet = path.join(dir, 'events.parquet');
+    const inst = await DuckDBInstance.create(':memory:');
+    const conn = await inst.connect();
+    await conn.run(`ATTACH '${path.join(dir, 'backfill', 'warehouse.duckdb')}' AS wh (READ_ONLY)`);
+    await conn.run(`COPY (SELECT * FROM wh.stg_events) TO '${parquet}' (FORMAT parquet)`);
+    const t1 = performance.now();
+    await conn.run(`CREATE TABLE copy AS SELECT * FROM read_parquet('${parquet}')`);
+    const copyS = (performance.now() - t1) / 1000;
+    conn.closeSync();
+    inst.closeSync();
+
+    // 3. Freshness under steady load.
+    const bus = createEventBus({ db, logger, metrics: createMetrics(), clock: systemClock });
+    const live = createAnalytics({ db, logger, metrics: createMetrics(), clock: systemClock, dataDir: path.join(dir, 'live'), events: bus, streamIntervalMs: 50 });
+    await live.query('SELECT 1');
+    for (const w of live.workers) w.start();
+    const ticks = (RATE / PER_TICK) * SECONDS;
+    const commitAt: number[] = [];
+    const visibleAt: number[] = [];
+    let producing = true;
+    const poller = (async () => {
+      while (producing || visibleAt.length < commitAt.length) {
+        const [r] = await live.query('SELECT count(DISTINCT order_id) AS n FROM fact_order_line');
+        const n = Math.floor(Number(r?.n ?? 0) / PER_TICK);
+        const now = performance.now();
+        while (visibleAt.length < n) visibleAt.push(now);
+        await sleep(20);
+      }
+    })();
+    const start = performance.now();
+    for (let t = 0; t < ticks; t++) {
+      const wait = start + (t * 1000 * PER_TICK) / RATE - performance.now();
+      if (wait > 0) await sleep(wait);
+      await db.transaction((tx) => appendEvents(tx, Array.from({ length: PER_TICK }, (_, i) => {
+        const orderId = `o${t}-${i}`;
+        return { type: 'checkout.order_placed', version: 1, aggregateType: 'order', aggregateId: orderId,
+          payload: { orderId, customerId: `c${i}`, lines: [{ sku: `SKU-${i % 20}`, quantity: 1, unitPrice: 1990 }], delivery: { comuna: 'Ñuñoa', region: 'Metropolitana' } } };
+      })));
+      commitAt.push(performance.now());
+    }
+    producing = false;
+    await Promise.race([poller, sleep(30_000)]);
+    for (const w of live.workers) await w.stop();
+    await live.close();
+    await bus.close();
+    const lat = commitAt.map((c, i) => (visibleAt[i] ?? Number.POSITIVE_INFINITY) - c);
+
+    const backfill = Math.round(events.length / backfillS);
+    const copy = Math.round(events.length / copyS);
+    return {
+      events: events.length,
+      backfill_events_per_s: backfill,
+      duckdb_copy_rows_per_s: copy,
+      ratio: Number((backfill / copy).toFixed(3)),
+      freshness_p50_ms: Math.round(percentile(lat, 50)),
+      freshness_p99_ms: Math.round(percentile(lat, 99)),
+      orders_per_s: RATE,
+    };
+  } finally {
+    await db.close();
+    if (process.env.BENCH_KEEP_DB !== '1') await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Event type → star-schema mapping, all in one place so payload shapes are easy to adjust.
+ * Each fact is a SELECT over `stg_events` (event_id, seq, type, version, aggregate_id,
+ * occurred_at, payload JSON). Facts keyed by event id / natural key; latest-state facts pick
+ * the row with the greatest (occurred_at, seq) per key, so arrival order does not matter.
+ */
+
+/** The event types the `analytics.etl` consumer reads. */
+export const CONSUMED_TYPES = ['checkout.*', 'payments.*', 'inventory.*', 'fraud.*', 'customers.*'];
+
+const LINE = `'[{"sku":"VARCHAR","quantity":"BIGINT","unitPrice":"BIGINT"}]'`;
+
+export interface MartSpec {
+  table: string;
+  description: string;
+  sources: string[];
+  sql: string;
+}
+
+export const MARTS: MartSpec[] = [
+  {
+    table: 'fact_order_line',
+    description: 'One row per order line of each placed order (GMV = quantity × unit_price, CLP).',
+    sources: ['checkout.order_placed'],
+    sql: `
+      WITH latest AS (
+        SELECT * FROM stg_events WHERE type = 'checkout.order_placed'
+        QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.orderId') ORDER BY occurred_at DESC, seq DESC) = 1)
+      SELECT json_extract_string(payload, '$.orderId') AS order_id, l.idx::INTEGER AS line_no, event_id,
+             json_extract_string(payload, '$.customerId') AS customer_id, l.line.sku AS sku, l.line.quantity AS quantity,
+             l.line.unitPrice AS unit_price, l.line.quantity * l.line.unitPrice AS amount,
+             coalesce(json_extract_string(payload, '$.delivery.comuna'), json_extract_string(payload, '$.comuna')) AS comuna,
+             coalesce(json_extract_string(payload, '$.delivery.region'), json_extract_string(payload, '$.region')) AS region,
+             CAST(occurred_at AS DATE) AS date_key, occurred_at
+      FROM latest, LATERAL (SELECT unnest(from_json(json_extract(payload, '$.lines'), ${LINE})) AS line,
+                                   generate_subscripts(from_json(json_extract(payload, '$.lines'), ${LINE}), 1) AS idx) l`,
+  },
+  {
+    table: 'fact_payment_attempt',
+    description: 'Latest outcome per payment attempt (approved, rejected, pending, expired).',
+    sources: ['payments.payment_approved', 'payments.payment_rejected', 'payments.payment_pending', 'payments.payment_expired'],
+    sql: `
+      SELECT json_extract_string(payload, '$.attemptId') AS attempt_id, json_extract_string(payload, '$.orderId') AS order_id,
+             replace(type, 'payments.payment_', '') AS status, event_id,
+             CAST(json_extract_string(payload, '$.amount') AS BIGINT) AS amount, json_extract_string(payload, '$.method') AS method,
+             json_extract_string(payload, '$.processor') AS processor, json_extract_string(payload, '$.processorRef') AS processor_ref,
+             json_extract_string(payload, '$.reason') AS reason, CAST(occurred_at AS DATE) AS date_key, occurred_at
+      FROM stg_events WHERE type IN ('payments.payment_approved','payments.payment_rejected','payments.payment_pending','payments.payment_expired')
+      QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.attemptId')
+        ORDER BY CASE WHEN type = 'payments.payment_pending' THEN 0 ELSE 1 END DESC, occurred_at DESC, seq DESC) = 1`,
+  },
+  {
+    table: 'fact_refund',
+    description: 'One row per succeeded refund.',
+    sources: ['payments.refund_succeeded'],
+    sql: `
+      SELECT coalesce(json_extract_string(payload, '$.refundId'), CAST(event_id AS VARCHAR)) AS refund_id, any_value(event_id) AS event_id,
+             any_value(json_extract_string(payload, '$.orderId')) AS order_id, any_value(json_extract_string(payload, '$.attemptId')) AS attempt_id,
+             any_value(CAST(json_extract_string(payload, '$.amount') AS BIGINT)) AS amount,
+             min(CAST(occurred_at AS DATE)) AS date_key, min(occurred_at) AS occurred_at
+      FROM stg_events WHERE type = 'payments.refund_succeeded' GROUP BY 1`,
+  },
+  {
+    table: 'fact_ledger_posting',
+    description: 'Ledger postings (one per posting id; amount signed, CLP).',
+    sources: ['payments.ledger_posted'],
+    sql: `
+      SELECT coalesce(json_extract_string(payload, '$.postingId'), CAST(event_id AS VARCHAR)) AS posting_id, any_value(event_id) AS event_id,
+             any_value(json_extract_string(payload, '$.account')) AS account, any_value(json_extract_string(payload, '$.orderId')) AS order_id,
+             any_value(json_extract_string(payload, '$.attemptId')) AS attempt_id, any_value(json_extract_string(payload, '$.processorRef')) AS processor_ref,
+             any_value(CAST(json_extract_string(payload, '$.amount') AS BIGINT)) AS amount,
+             min(CAST(occurred_at AS DATE)) AS date_key, min(occurred_at) AS occurred_at
+      FROM stg_events WHERE type = 'payments.ledger_posted' GROUP BY 1`,
+  },
+  {
+    table: 'fact_stock_movement',
+    description: 'Each stock change per SKU and location (on hand, reserved, available after it).',
+    sources: ['inventory.stock_changed'],
+    sql: `
+      SELECT event_id, json_extract_string(payload, '$.sku') AS sku, json_extract_string(payload, '$.locationId') AS location_id,
+             CAST(json_extract_string(payload, '$.onHand') AS BIGINT) AS on_hand, CAST(json_extract_string(payload, '$.reserved') AS BIGINT) AS reserved,
+             CAST(json_extract_string(payload, '$.available') AS BIGINT) AS available, seq, CAST(occurred_at AS DATE) AS date_key, occurred_at
+      FROM stg_events WHERE type = 'inventory.stock_changed'`,
+  },
+  {
+    table: 'fact_fraud_decision',
+    description: 'Latest fraud decision per order.',
+    sources: ['fraud.decision_made'],
+    sql: `
+      SELECT json_extract_string(payload, '$.orderId') AS order_id, event_id, json_extract_string(payload, '$.decision') AS decision,
+             CAST(json_extract_string(payload, '$.score') AS DOUBLE) AS score, CAST(occurred_at AS DATE) AS date_key, occurred_at
+      FROM stg_events WHERE type LIKE 'fraud.%' AND json_extract_string(payload, '$.orderId') IS NOT NULL
+      QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.orderId') ORDER BY occurred_at DESC, seq DESC) = 1`,
+  },
+  {
+    table: 'stock_on_hand',
+    description: 'Latest stock per SKU and location, by the stock event time (then outbox seq).',
+    sources: ['fact_stock_movement'],
+    sql: `
+      SELECT sku, location_id, on_hand, reserved, available, occurred_at AS as_of FROM fact_stock_movement
+      QUALIFY row_number() OVER (PARTITION BY sku, location_id ORDER BY occurred_at DESC, seq DESC) = 1`,
+  },
+  {
+    table: 'dim_customer',
+    description: 'Customers seen on orders (pseudonymous id only).',
+    sources: ['fact_order_line'],
+    sql: `SELECT customer_id, min(occurred_at) AS first_order_at, count(DISTINCT order_id) AS orders
+          FROM fact_order_line WHERE customer_id IS NOT NULL GROUP BY customer_id`,
+  },
+  {
+    table: 'dim_product',
+    description: 'SKUs seen on orders or stock movements.',
+    sources: ['fact_order_line', 'fact_stock_movement'],
+    sql: `SELECT DISTINCT sku FROM (SELECT sku FROM fact_order_line UNION SELECT sku FROM fact_stock_movement) WHERE sku IS NOT NULL`,
+  },
+  {
+    table: 'dim_location',
+    description: 'Stock locations seen on stock movements.',
+    sources: ['fact_stock_movement'],
+    sql: `SELECT DISTINCT location_id FROM fact_stock_movement WHERE location_id IS NOT NULL`,
+  },
+  {
+    table: 'dim_geography',
+    description: 'Delivery comuna and región.',
+    sources: ['fact_order_line'],
+    sql: `SELECT DISTINCT comuna, region FROM fact_order_line WHERE comuna IS NOT NULL`,
+  },
+  {
+    table: 'dim_date',
+    description: 'Calendar days covered by the facts.',
+    sources: ['stg_events'],
+    sql: `SELECT CAST(d AS DATE) AS date_key, year(d) AS year, month(d) AS month, day(d) AS day, isodow(d) AS iso_dow
+          FROM (SELECT unnest(generate_series(min(CAST(occurred_at AS DATE)), max(CAST(occurred_at AS DATE)), INTERVAL 1 DAY)) AS d
+                FROM stg_events) WHERE d IS NOT NULL`,
+  },
+];

@@ -1,0 +1,235 @@
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../platform/db.js';
+import type { Logger } from '../platform/log.js';
+import { gauge, type Metrics } from '../platform/metrics.js';
+import { intervalWorker, type Worker } from '../platform/worker.js';
+import type { EventBus, EventEnvelope } from '../events/index.js';
+import { ensureSchema, exportLake, load, type LoadResult } from './etl.js';
+import { CONSUMED_TYPES } from './mapping.js';
+import { buildSilo, siloKey } from './silo.js';
+import { openWarehouse, rows, type Warehouse } from './warehouse.js';
+
+export interface AnalyticsDeps {
+  db: Database;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  dataDir: string;
+  events?: EventBus;
+  /** Default `<dataDir>/warehouse.duckdb`. */
+  warehouseFile?: string;
+  /** Streaming ETL poll (default 250 ms). */
+  streamIntervalMs?: number;
+  /** Readiness fails when the warehouse lags the landed events by more than this (default 60 s). */
+  maxLagMs?: number;
+}
+
+export interface QueryOptions {
+  timeoutMs?: number;
+  rowLimit?: number;
+}
+
+const BATCH = 50_000;
+
+/**
+ * The analytics context. The DuckDB file is opened on first use (one writer process holds it:
+ * run the analytics role in one process), so building the context costs nothing.
+ */
+export function createAnalyticsService(deps: AnalyticsDeps) {
+  const warehouseFile = deps.warehouseFile ?? path.join(deps.dataDir, 'warehouse.duckdb');
+  const lakeDir = path.join(deps.dataDir, 'lake');
+  let opened: Promise<Warehouse & { reader: DuckDBConnection }> | undefined;
+  const warehouse = () => {
+    opened ??= (async () => {
+      const w = await openWarehouse(warehouseFile);
+      await ensureSchema(w.conn);
+      const [h] = await rows(w.conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
+      knownHwm = Number(h?.high_water_mark ?? 0);
+      return { ...w, reader: await w.instance.connect() };
+    })().catch((err: unknown) => {
+      opened = undefined;
+      throw err;
+    });
+    return opened;
+  };
+  let knownHwm = 0;
+  const hwmGauge = gauge(deps.metrics.registry, 'embudo_analytics_high_water_mark', 'Last landing sequence loaded into the warehouse');
+  const lagGauge = gauge(deps.metrics.registry, 'embudo_analytics_lag_seconds', 'Age of the oldest landed event not yet in the warehouse');
+  const dqGauge = gauge(deps.metrics.registry, 'embudo_analytics_dq_check_failures', 'Failing rows per data-quality check (last run)', ['check', 'table', 'kind', 'blocking']);
+
+  // One DuckDB writer: loads are serialised.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = chain.then(fn, fn);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+
+  const report = (r: LoadResult) => {
+    knownHwm = r.highWaterMark;
+    hwmGauge.set(r.highWaterMark);
+    for (const c of r.checks) dqGauge.set({ check: c.name, table: c.table, kind: c.kind, blocking: String(c.blocking) }, c.failures);
+  };
+
+  async function highWaterMark(): Promise<number> {
+    const wh = await warehouse();
+    const [r] = await rows(wh.conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
+    return Number(r?.high_water_mark ?? 0);
+  }
+
+  async function landed(where: string, params: unknown[]): Promise<{ events: EventEnvelope[]; maxSeq: number }> {
+    const res = await deps.db.query<{ landing_seq: string; event_id: string; outbox_seq: string; type: string; version: number; aggregate_id: string; payload: unknown; occurred_at: Date }>(
+      `SELECT landing_seq, event_id, outbox_seq, type, version, aggregate_id, payload, occurred_at
+         FROM analytics_landing WHERE ${where} ORDER BY landing_seq LIMIT ${BATCH}`, params);
+    let maxSeq = 0;
+    const events = res.rows.map((r) => {
+      maxSeq = Math.max(maxSeq, Number(r.landing_seq));
+      return { seq: Number(r.outbox_seq), id: r.event_id, type: r.type, version: r.version, context: r.type.split('.')[0] ?? '',
+        aggregateType: '', aggregateId: r.aggregate_id, payload: r.payload, occurredAt: r.occurred_at };
+    });
+    return { events, maxSeq };
+  }
+
+  /** Incremental: every landed event past the high-water mark. Returns events loaded. */
+  async function runEtl(): Promise<{ loaded: number; highWaterMark: number }> {
+    return serial(async () => {
+      const wh = await warehouse();
+      let loaded = 0;
+      for (;;) {
+        const hwm = await highWaterMark();
+        const { events, maxSeq } = await landed('landing_seq > $1', [hwm]);
+        if (events.length === 0) {
+          lagGauge.set(0);
+          return { loaded, highWaterMark: hwm };
+        }
+        const r = await load(wh.conn, events, { now: deps.clock.now(), highWaterMark: maxSeq });
+        report(r);
+        loaded += r.inserted;
+        if (events.length < BATCH) return { loaded, highWaterMark: r.highWaterMark };
+      }
+    });
+  }
+
+  /** Re-reads landed events of [from, to) and loads them again (idempotent: duplicates are ignored). */
+  async function backfill(from: Date, to: Date): Promise<{ events: number; inserted: number }> {
+    return serial(async () => {
+      const wh = await warehouse();
+      let after = 0;
+      let total = 0;
+      let inserted = 0;
+      for (;;) {
+        const { events, maxSeq } = await landed('occurred_at >= $1 AND occurred_at < $2 AND landing_seq > $3', [from, to, after]);
+        if (events.length === 0) break;
+        const r = await load(wh.conn, events, { now: deps.clock.now() });
+        report(r);
+        total += events.length;
+        inserted += r.inserted;
+        after = maxSeq;
+      }
+      await exportLake(wh.conn, lakeDir);
+      return { events: total, inserted };
+    });
+  }
+
+  /** Loads envelopes directly (tests, benchmarks, replays from the archive). */
+  async function ingest(events: readonly EventEnvelope[]): Promise<LoadResult> {
+    return serial(async () => {
+      const wh = await warehouse();
+      const r = await load(wh.conn, events, { now: deps.clock.now() });
+      report(r);
+      return r;
+    });
+  }
+
+  /** Read-only SQL over the warehouse for the BI: one SELECT, row limit, timeout (interrupt). */
+  async function query(sql: string, opts: QueryOptions = {}): Promise<Record<string, unknown>[]> {
+    const text = sql.trim().replace(/;\s*$/, '');
+    if (!/^(select|with|from)\b/i.test(text) || text.includes(';')) throw new Error('only a single SELECT statement is allowed');
+    const { reader } = await warehouse();
+    const limit = Math.max(1, Math.min(opts.rowLimit ?? 10_000, 1_000_000));
+    const timer = setTimeout(() => reader.interrupt(), opts.timeoutMs ?? 10_000);
+    try {
+      return await rows(reader, `SELECT * FROM (${text}) AS q LIMIT ${limit}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function refreshSilo(): Promise<number> {
+    return serial(async () => buildSilo((await warehouse()).conn, path.join(deps.dataDir, 'market_research.duckdb'), siloKey(deps.dataDir)));
+  }
+
+  /** Imports one settlement report (per payout) and rebuilds the reconciliation via an (empty) load. */
+  async function importSettlement(lines: { reportDate: string; payoutId: string; processorRef: string; amount: number; fee: number }[]): Promise<void> {
+    await serial(async () => {
+      const wh = await warehouse();
+      for (const l of lines) {
+        await wh.conn.run(`INSERT OR REPLACE INTO settlement_report VALUES ($1::DATE, $2, $3, $4, $5)`,
+          [l.reportDate, l.payoutId, l.processorRef, l.amount, l.fee]);
+      }
+      report(await load(wh.conn, [], { now: deps.clock.now() }));
+    });
+  }
+
+  /** Age of the oldest landed event not yet loaded (0 when caught up), from PostgreSQL and the last load. */
+  async function lagMs(): Promise<number> {
+    const hwm = knownHwm;
+    const res = await deps.db.query<{ landed_at: Date | null }>(`SELECT min(landed_at) AS landed_at FROM analytics_landing WHERE landing_seq > $1`, [hwm]);
+    const oldest = res.rows[0]?.landed_at;
+    const lag = oldest ? Math.max(0, deps.clock.now().getTime() - oldest.getTime()) : 0;
+    lagGauge.set(lag / 1000);
+    return lag;
+  }
+
+  const workers: Worker[] = [];
+  if (deps.events) {
+    workers.push(deps.events.consumer({
+      name: 'analytics.etl',
+      types: CONSUMED_TYPES,
+      batchSize: 1000,
+      handle: async (tx, e) => {
+        await tx.query(
+          `INSERT INTO analytics_landing (event_id, outbox_seq, type, version, aggregate_id, payload, occurred_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+          [e.id, e.seq, e.type, e.version, e.aggregateId, JSON.stringify(e.payload), e.occurredAt],
+        );
+      },
+    }));
+  }
+  const stream = intervalWorker('analytics-etl', deps.streamIntervalMs ?? 250, deps.logger, async () => (await runEtl()).loaded > 0);
+  workers.push(stream);
+
+  return {
+    runEtl,
+    backfill,
+    ingest,
+    query,
+    refreshSilo,
+    importSettlement,
+    exportLake: () => serial(async () => exportLake((await warehouse()).conn, lakeDir)),
+    catalog: () => query(`SELECT t.table_name, t.description, t.owner, t.lineage, c.column_name, c.data_type, c.pii
+      FROM catalog_table t JOIN catalog_column c USING (table_name) ORDER BY t.table_name, c.column_name`),
+    qualityResults: () => query(`SELECT * FROM dq_result ORDER BY run_at DESC, name`),
+    lagMs,
+    workers,
+    readiness: {
+      'analytics-freshness': async () => {
+        const lag = await lagMs();
+        return lag > (deps.maxLagMs ?? 60_000) ? `warehouse ${Math.round(lag / 1000)} s behind` : undefined;
+      },
+    },
+    close: async () => {
+      await chain;
+      const w = opened ? await opened.catch(() => undefined) : undefined;
+      opened = undefined;
+      if (w) {
+        w.reader.closeSync();
+        w.close();
+      }
+    },
+  };
+}
+
+export type Analytics = ReturnType<typeof createAnalyticsService>;
