@@ -21,6 +21,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { databaseUnavailable, isConnectionError } from './db-errors.js';
 import { AppError, httpStatus, isAppError, platformError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -151,6 +152,8 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
 
 function toAppError(err: FastifyError | AppError): AppError {
   if (isAppError(err)) return err;
+  // Raw pg clients (db.connect()) bypass the Db handle's mapping; the answer is the same.
+  if (isConnectionError(err)) return databaseUnavailable(err);
   if (hasZodFastifySchemaValidationErrors(err)) {
     return platformError('invalid_request', 'the request does not match the schema', {
       issues: err.validation.map((v) => ({
