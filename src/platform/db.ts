@@ -174,6 +174,10 @@ async function withClient<T>(pool: pg.Pool, fail: Fail, fn: (client: pg.PoolClie
     throw fail(err);
   }
   let broken = false;
+  // A checked-out client has no listener: a server dying between two statements of a
+  // transaction would otherwise be an uncaught 'error' event.
+  const lost = () => (broken = true);
+  client.on('error', lost);
   try {
     return await fn(client);
   } catch (err) {
@@ -184,6 +188,7 @@ async function withClient<T>(pool: pg.Pool, fail: Fail, fn: (client: pg.PoolClie
     broken = isConnectionError(err, true);
     throw fail(err);
   } finally {
+    client.removeListener('error', lost);
     client.release(broken);
   }
 }
