@@ -16,6 +16,7 @@ Commands:
   migrate                apply pending database migrations and exit
   seed                   load the demo catalog and history
   bench [name]           run one benchmark, or all (same as npm run bench)
+  ha-lab                 a primary + synchronous standby on loopback to try failover (see README)
   help                   this text
 
 Environment: PORT (3000), HOST (127.0.0.1), EMBUDO_DATA_DIR (./data), DATABASE_URL, NATS_URL,
@@ -56,6 +57,10 @@ const commands: Record<string, Command> = {
   bench: async (args) => {
     const { runBenchmarks } = await import('../../bench/run.js');
     return runBenchmarks(args);
+  },
+  'ha-lab': async (args, config) => {
+    const { haLab } = await import('./ha-lab.js');
+    return haLab(args, config);
   },
   help: async () => {
     process.stdout.write(`${HELP}\n`);
