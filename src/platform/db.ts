@@ -244,7 +244,8 @@ export function createDatabase(options: DatabaseOptions): Database {
     (pool: pg.Pool): Fail =>
     (err, duringCommit = false) => {
       if (!isConnectionError(err, primary.follows)) return err;
-      primary.invalidate(pool, err instanceof Error ? err.message : err);
+      // Too many connections says nothing about where the primary is.
+      if (pgErrorCode(err) !== '53300') primary.invalidate(pool, err instanceof Error ? err.message : err);
       unavailable?.inc();
       return databaseUnavailable(err, duringCommit);
     };

@@ -63,6 +63,34 @@ export const ErrorBody = z
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
+ * The header carrying a client's read-your-writes position (from `db.position()` after a
+ * write, or `db.consistentRead`): routes answer with it and accept it back.
+ */
+export const POSITION_HEADER = 'x-embudo-position';
+const POSITION = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
+
+/**
+ * The position the client has already seen, for `db.consistentRead(fn, { after })`.
+ *
+ * @example
+ * const { value, position } = await db.consistentRead((tx) => status(tx, id), { after: readAfter(req) });
+ * sendPosition(reply, position);
+ */
+export function readAfter(req: FastifyRequest): string | undefined {
+  const value = req.headers[POSITION_HEADER];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !POSITION.test(value)) {
+    throw platformError('invalid_request', `${POSITION_HEADER} must be a position like 0/16B3748`);
+  }
+  return value;
+}
+
+/** Hands the client the position it has now seen (see `readAfter`). */
+export function sendPosition(reply: FastifyReply, position: string): void {
+  void reply.header(POSITION_HEADER, position);
+}
+
+/**
  * Builds the HTTP app without listening, so tests use `app.inject()`.
  *
  * @example

@@ -6,7 +6,7 @@ import { parseLsn } from '../../src/platform/db-routing.js';
 import { parseDatabaseUrl } from '../../src/platform/db-url.js';
 import { freePort } from '../../src/platform/embedded-postgres.js';
 import { isAppError } from '../../src/platform/errors.js';
-import { createHttpApp } from '../../src/platform/http.js';
+import { createHttpApp, POSITION_HEADER, readAfter, sendPosition } from '../../src/platform/http.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { freshDatabase } from '../support/db.js';
 import { capturingLogger } from '../support/platform.js';
@@ -83,4 +83,34 @@ test('an unreachable replica stays out of rotation and reads fall back to the pr
   assert.match(topology.replicas[0]?.reason ?? '', /unreachable/);
   assert.equal((await db.reader().query<{ n: number }>('SELECT 7 AS n')).rows[0]?.n, 7);
   assert.match(await metrics.registry.metrics(), new RegExp(`embudo_db_replica_in_rotation\\{replica="127.0.0.1:${deadPort}"\\} 0`));
+});
+
+test('routes take the client position from a header and hand the new one back', async () => {
+  const db = open({ connectionString: url });
+  const { logger } = capturingLogger();
+  const app = await createHttpApp({
+    logger,
+    metrics: createMetrics(),
+    readiness: {},
+    modules: [
+      (a) =>
+        void a.get('/status', async (req, reply) => {
+          const { value, position } = await db.consistentRead(async (tx) => (await tx.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n, {
+            after: readAfter(req),
+          });
+          sendPosition(reply, position);
+          return { n: value };
+        }),
+    ],
+  });
+  const first = await app.inject({ method: 'GET', url: '/status' });
+  const position = first.headers[POSITION_HEADER];
+  assert.equal(typeof position, 'string');
+  const again = await app.inject({ method: 'GET', url: '/status', headers: { [POSITION_HEADER]: String(position) } });
+  assert.equal(again.statusCode, 200);
+  assert.ok(parseLsn(String(again.headers[POSITION_HEADER])) >= parseLsn(String(position)));
+  const bad = await app.inject({ method: 'GET', url: '/status', headers: { [POSITION_HEADER]: 'yesterday' } });
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.json<{ code: string }>().code, 'invalid_request');
+  await app.close();
 });
