@@ -75,7 +75,6 @@ export function registerCommand(name: string, command: Command): void {
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   const platform = await startPlatform(config, { role });
-  printReady(platform, role);
   return new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -100,6 +99,8 @@ async function runUntilSignal(config: Config, role: Role | 'all'): Promise<numbe
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Only now: whoever waits for "ready" may signal at once, and must find the handlers.
+    printReady(platform, role);
   });
 }
 
