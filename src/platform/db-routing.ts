@@ -171,6 +171,7 @@ export class ReplicaSet {
   readonly replicas: Replica[];
   private next = 0;
   private lastPrimaryLsn: bigint | undefined;
+  private readonly samples: { lsn: bigint; at: number }[] = [];
   private readonly lagSeconds;
   private readonly lagBytes;
   private readonly inRotation;
@@ -217,8 +218,29 @@ export class ReplicaSet {
 
   /** Measures every replica against the primary's WAL position (undefined: primary unknown). */
   async refresh(primaryLsn: string | undefined): Promise<void> {
-    if (primaryLsn !== undefined) this.lastPrimaryLsn = parseLsn(primaryLsn);
+    if (primaryLsn !== undefined) {
+      this.lastPrimaryLsn = parseLsn(primaryLsn);
+      const now = Date.now();
+      this.samples.push({ lsn: this.lastPrimaryLsn, at: now });
+      // Enough history to bound any lag up to twice the threshold.
+      while (this.samples.length > 2 && (this.samples[1]?.at ?? now) < now - 2 * this.maxLagMs - 60_000) this.samples.shift();
+    }
     await Promise.all(this.replicas.map((r) => this.measure(r)));
+  }
+
+  /**
+   * Seconds since the primary last had nothing the replica lacks: the newest sample of the
+   * primary's position the replica has replayed. An upper bound on the lag, tight to one
+   * monitor interval. `now() - pg_last_xact_replay_timestamp()` alone is also an upper bound
+   * but after an idle spell it reports the idle time, which would evict a replica that is a
+   * millisecond behind.
+   */
+  private behindSince(replay: bigint): number {
+    for (let i = this.samples.length - 1; i >= 0; i--) {
+      const s = this.samples[i] as { lsn: bigint; at: number };
+      if (s.lsn <= replay) return (Date.now() - s.at) / 1000;
+    }
+    return Number.POSITIVE_INFINITY;
   }
 
   private async measure(replica: Replica): Promise<void> {
@@ -236,7 +258,8 @@ export class ReplicaSet {
       replica.replay = replay;
       const behind = this.lastPrimaryLsn === undefined ? 0n : this.lastPrimaryLsn - replay;
       const lagBytes = behind > 0n ? Number(behind) : 0;
-      const lagSeconds = lagBytes === 0 ? 0 : Math.max(0, row.since_commit ?? Number.POSITIVE_INFINITY);
+      const lagSeconds =
+        lagBytes === 0 ? 0 : Math.max(0, Math.min(row.since_commit ?? Number.POSITIVE_INFINITY, this.behindSince(replay)));
       const ok = lagSeconds * 1000 <= this.maxLagMs;
       if (ok !== replica.status.inRotation) {
         this.deps.logger?.info({ replica: replica.name, lagSeconds, inRotation: ok }, 'replica rotation changed');

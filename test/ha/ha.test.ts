@@ -97,6 +97,14 @@ if (findPostgresBinDir()) {
     assert.equal(await onReplica(tolerant.db), true, 'lag-tolerant reads go to the replica');
     assert.equal(await onReplica(strict.db), false, 'a replica out of rotation is skipped for the primary');
 
+    // After an idle spell, one commit leaves the replica milliseconds behind; the time since
+    // its last replayed commit (the idle time) must not count as lag.
+    await sleep(1_200);
+    await db.query('UPDATE ha_status SET version = version + 1 WHERE id = 1');
+    await sleep(120);
+    const afterIdle = (await tolerant.db.refreshTopology()).replicas[0];
+    assert.ok((afterIdle?.lagSeconds ?? 0) < 0.9, `lag after idle: ${afterIdle?.lagSeconds}s`);
+
     const text = await tolerant.metrics.registry.metrics();
     assert.match(text, new RegExp(`embudo_db_replica_lag_seconds\\{replica="127.0.0.1:${replica.port}"\\} [0-9.]+`));
     assert.match(text, new RegExp(`embudo_db_replica_in_rotation\\{replica="127.0.0.1:${replica.port}"\\} 1`));
