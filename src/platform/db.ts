@@ -72,7 +72,8 @@ export interface Database extends Db {
   ping(): Promise<boolean>;
   /**
    * A handle for reads that tolerate replication lag (catalogue, availability, BI metadata):
-   * a replica in rotation, or the primary when there is none. Its transactions are READ ONLY.
+   * a replica in rotation, or the primary when there is none. Its transactions are READ ONLY;
+   * if the replica drops mid-read, the read runs again on the primary.
    *
    * @example
    * const { rows } = await db.reader().query('SELECT sku, name FROM catalog_skus WHERE active');
