@@ -19,9 +19,12 @@ const SERVER_GONE = new Set([
   '53300', // too_many_connections
 ]);
 
-/** node-postgres and pg-pool raise these plain errors (no code) when the socket is gone. */
+/**
+ * node-postgres and pg-pool raise these plain errors (no code) when the socket is gone, or
+ * when a pool was retired (the primary moved) between picking it and using it.
+ */
 const DRIVER_MESSAGES =
-  /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly|no primary database/i;
+  /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended unexpectedly|no primary database|Cannot use a pool after calling end/i;
 
 /** SQLSTATE 25006: a write on a server that is (now) read-only, e.g. a demoted primary. */
 export const READ_ONLY_TRANSACTION = '25006';

@@ -63,6 +63,7 @@ test('connection failures are told apart from statement errors', () => {
   assert.equal(isConnectionError(pgError('57P01')), true);
   assert.equal(isConnectionError(pgError('08006')), true);
   assert.equal(isConnectionError(new Error('Connection terminated unexpectedly')), true);
+  assert.equal(isConnectionError(new Error('Cannot use a pool after calling end on the pool')), true);
   assert.equal(isConnectionError(pgError('25006')), false);
   assert.equal(isConnectionError(pgError('25006'), true), true);
   assert.equal(isConnectionError(pgError('23505')), false);
