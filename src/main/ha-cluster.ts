@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chownSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +103,16 @@ export function canRunServers(): boolean {
   }
 }
 
+/** As root the servers run as `postgres`, which must be able to reach their directory. */
+function assertTraversable(dir: string): void {
+  for (let d = dir; existsSync(d); d = path.dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) {
+      throw new Error(`the "postgres" OS user cannot enter ${d}: choose another --dir (e.g. under /tmp) or chmod o+x ${d}`);
+    }
+    if (path.dirname(d) === d) return;
+  }
+}
+
 /** PostgreSQL refuses to run as root: then every server runs as the `postgres` OS user. */
 function serverUser(): ServerUser | undefined {
   if (os.userInfo().uid !== 0) return undefined;
@@ -133,6 +143,7 @@ export async function startHaCluster(options: HaClusterOptions): Promise<HaClust
   const specs = options.standbys ?? [{ name: 'standby1', sync: true }];
   const password = randomBytes(12).toString('base64url');
   const dir = path.resolve(options.dir);
+  if (user) assertTraversable(path.dirname(dir));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (user) chownSync(dir, user.uid, user.gid);

@@ -43,14 +43,20 @@ export async function haLab(args: string[], config: Config): Promise<number> {
   }
   const dir = path.resolve(values.dir ?? path.join(config.dataDir, 'ha-lab'));
   const started = performance.now();
-  const cluster = await startHaCluster({
-    dir,
-    binaries: values.embedded ? 'embedded' : 'auto',
-    standbys: [
-      { name: 'standby1', sync: true },
-      ...(values.replica || delay > 0 ? [{ name: 'replica1', sync: false, applyDelayMs: delay }] : []),
-    ],
-  });
+  let cluster: HaCluster;
+  try {
+    cluster = await startHaCluster({
+      dir,
+      binaries: values.embedded ? 'embedded' : 'auto',
+      standbys: [
+        { name: 'standby1', sync: true },
+        ...(values.replica || delay > 0 ? [{ name: 'replica1', sync: false, applyDelayMs: delay }] : []),
+      ],
+    });
+  } catch (err) {
+    process.stderr.write(`ha-lab could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
   const standby = cluster.standbys[0] as HaNode;
   const line = (n: HaNode, what: string) => `  ${n.name.padEnd(9)} 127.0.0.1:${n.port}  pid ${n.pid() ?? '-'}  ${what}`;
   process.stdout.write(
