@@ -24,13 +24,11 @@ Commands:
   seed                   load the demo catalog and history
   payments rotate-kek    re-wrap saved-card data keys under the current key-encryption key
   events <sub>           event backbone: dead-letters, replay <id>, rebuild <consumer>, catalog, archive
-<<<<<<< HEAD
   processor-sim          the Transbank / Mercado Pago simulator alone (SIM_PORT)
   inventory-check        verify stock levels against the movement ledger; exit 1 on drift
-=======
   etl run | backfill --from D --to D   load the warehouse (incremental / a date window)
->>>>>>> analytics
   bench [name]           run one benchmark, or all (same as npm run bench)
+  ha-lab                 a primary + synchronous standby on loopback to try failover (see README)
   help                   this text
 
 Environment: PORT (3000), HOST (127.0.0.1), EMBUDO_DATA_DIR (./data), DATABASE_URL, NATS_URL,
@@ -104,6 +102,10 @@ const commands: Record<string, Command> = {
     const { runBenchmarks } = await import('../../bench/run.js');
     return runBenchmarks(args);
   },
+  'ha-lab': async (args, config) => {
+    const { haLab } = await import('./ha-lab.js');
+    return haLab(args, config);
+  },
   help: async () => {
     process.stdout.write(`${HELP}\n`);
     return 0;
@@ -115,11 +117,8 @@ export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
 
-<<<<<<< HEAD
 registerCommand('processor-sim', processorSimCommand);
-=======
 registerCommand('etl', etlCommand);
->>>>>>> analytics
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   // Signals are handled from the first moment: one arriving during start-up stops the

@@ -39,7 +39,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const started = performance.now();
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  const database = await openDatabase(config, logger, `embudo-${options.role}`);
+  const database = await openDatabase(config, logger, `embudo-${options.role}`, metrics.registry);
   const stack: (() => Promise<void>)[] = [() => database.close()];
   const unwind = async () => {
     for (const fn of stack.reverse()) await fn().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
@@ -98,6 +98,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     urls.database = database.embedded
       ? `postgres://127.0.0.1:${database.embedded.port}/embudo (embedded, data in ${config.dataDir}/pg)`
       : redactUrl(database.url);
+    if (config.replicaUrls.length > 0) urls.replicas = config.replicaUrls.map(redactUrl).join(' ');
 
     const workers = contexts.flatMap((c) => c.workers ?? []);
     for (const w of workers) w.start();
@@ -123,11 +124,6 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
 }
 
 function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
-  }
+  // Multi-host URLs (h1:p1,h2:p2) are not WHATWG URLs: redact the password by hand.
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import tbk from 'transbank-sdk';
 import { z } from 'zod';
+import { parseDatabaseUrl, splitUrlList } from './db-url.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const optionalUrl = (protocols: string[]) =>
@@ -23,7 +24,22 @@ const envSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   EMBUDO_DATA_DIR: z.string().min(1).default('./data'),
-  DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
+  DATABASE_URL: optionalUrl(['postgres', 'postgresql']).superRefine((url, ctx) => void checkDatabaseUrl(url, ctx)),
+  DATABASE_REPLICA_URLS: z
+    .string()
+    .optional()
+    .transform((v) => splitUrlList(v ?? ''))
+    .superRefine((urls, ctx) => {
+      for (const url of urls) {
+        if (!/^postgres(ql)?:\/\//.test(url)) {
+          ctx.addIssue({ code: 'custom', message: 'must list postgres:// URLs separated by spaces or commas' });
+        } else if (checkDatabaseUrl(url, ctx) && parseDatabaseUrl(url).hosts.length > 1) {
+          ctx.addIssue({ code: 'custom', message: 'each replica URL names one host' });
+        }
+      }
+    }),
+  DATABASE_REPLICA_MAX_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   NATS_URL: optionalUrl(['nats', 'tls', 'ws', 'wss']),
   SIM_PORT: port.default(3100),
@@ -75,6 +91,18 @@ export interface PaymentsConfig {
   processorTimeoutMs: number;
 }
 
+function checkDatabaseUrl(url: string | undefined, ctx: z.RefinementCtx): boolean {
+  // A wrong scheme is reported once, by the URL check.
+  if (url === undefined || !/^postgres(ql)?:\/\//.test(url)) return true;
+  try {
+    parseDatabaseUrl(url);
+    return true;
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid URL' });
+    return false;
+  }
+}
+
 export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
@@ -83,6 +111,10 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   poolSize: number;
+  /** Read replicas for lag-tolerant reads (`db.reader()`). */
+  replicaUrls: string[];
+  replicaMaxLagMs: number;
+  connectTimeoutMs: number;
   natsUrl: string | undefined;
   simPort: number;
   processorBaseUrl: string | undefined;
@@ -138,6 +170,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.EMBUDO_DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     poolSize: e.DATABASE_POOL_SIZE,
+    replicaUrls: e.DATABASE_REPLICA_URLS,
+    replicaMaxLagMs: e.DATABASE_REPLICA_MAX_LAG_MS,
+    connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     natsUrl: e.NATS_URL,
     simPort: e.SIM_PORT,
     processorBaseUrl: e.PROCESSOR_BASE_URL,

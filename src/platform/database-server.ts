@@ -1,5 +1,6 @@
 import path from 'node:path';
 import pg from 'pg';
+import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { createDatabase, type Database } from './db.js';
 import { startEmbeddedPostgres, withDatabase, type EmbeddedServer } from './embedded-postgres.js';
@@ -17,9 +18,23 @@ export interface DatabaseServer {
  * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL under `<dataDir>/pg` and
  * connects to its `embudo` database (created on first start).
  */
-export async function openDatabase(config: Config, logger: Logger, applicationName = 'embudo'): Promise<DatabaseServer> {
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+  applicationName = 'embudo',
+  registry?: Registry,
+): Promise<DatabaseServer> {
   if (config.databaseUrl) {
-    const db = createDatabase({ connectionString: config.databaseUrl, max: config.poolSize, applicationName });
+    const db = createDatabase({
+      connectionString: config.databaseUrl,
+      replicas: config.replicaUrls,
+      replicaMaxLagMs: config.replicaMaxLagMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+      max: config.poolSize,
+      applicationName,
+      registry,
+      logger,
+    });
     return { db, url: config.databaseUrl, close: () => db.close() };
   }
   const embedded = await startEmbeddedPostgres({
@@ -28,7 +43,7 @@ export async function openDatabase(config: Config, logger: Logger, applicationNa
   });
   await ensureDatabase(embedded.url, 'embudo');
   const url = withDatabase(embedded.url, 'embudo');
-  const db = createDatabase({ connectionString: url, max: config.poolSize, applicationName });
+  const db = createDatabase({ connectionString: url, max: config.poolSize, applicationName, registry, logger });
   return {
     db,
     url,

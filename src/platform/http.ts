@@ -21,6 +21,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { databaseUnavailable, isConnectionError } from './db-errors.js';
 import { AppError, httpStatus, isAppError, platformError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -60,6 +61,34 @@ export const ErrorBody = z
   .meta({ id: 'Error' });
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The header carrying a client's read-your-writes position (from `db.position()` after a
+ * write, or `db.consistentRead`): routes answer with it and accept it back.
+ */
+export const POSITION_HEADER = 'x-embudo-position';
+const POSITION = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
+
+/**
+ * The position the client has already seen, for `db.consistentRead(fn, { after })`.
+ *
+ * @example
+ * const { value, position } = await db.consistentRead((tx) => status(tx, id), { after: readAfter(req) });
+ * sendPosition(reply, position);
+ */
+export function readAfter(req: FastifyRequest): string | undefined {
+  const value = req.headers[POSITION_HEADER];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !POSITION.test(value)) {
+    throw platformError('invalid_request', `${POSITION_HEADER} must be a position like 0/16B3748`);
+  }
+  return value;
+}
+
+/** Hands the client the position it has now seen (see `readAfter`). */
+export function sendPosition(reply: FastifyReply, position: string): void {
+  void reply.header(POSITION_HEADER, position);
+}
 
 /**
  * Builds the HTTP app without listening, so tests use `app.inject()`.
@@ -151,6 +180,8 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
 
 function toAppError(err: FastifyError | AppError): AppError {
   if (isAppError(err)) return err;
+  // Raw pg clients (db.connect()) bypass the Db handle's mapping; the answer is the same.
+  if (isConnectionError(err)) return databaseUnavailable(err);
   if (hasZodFastifySchemaValidationErrors(err)) {
     return platformError('invalid_request', 'the request does not match the schema', {
       issues: err.validation.map((v) => ({

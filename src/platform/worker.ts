@@ -1,3 +1,4 @@
+import { isAppError } from './errors.js';
 import type { Logger } from './log.js';
 
 /** A background loop (relay, sweeper, janitor, ETL) started and stopped with the process. */
@@ -37,7 +38,9 @@ export function intervalWorker(
       try {
         more = (await tick()) === true;
       } catch (err) {
-        logger.error({ err, worker: name }, 'worker iteration failed');
+        // A database failover is expected to interrupt a few iterations: not an error.
+        if (isAppError(err) && err.kind === 'unavailable') logger.warn({ worker: name, reason: err.message }, 'worker waiting for the database');
+        else logger.error({ err, worker: name }, 'worker iteration failed');
       } finally {
         running = undefined;
         schedule(more ? 0 : intervalMs);
