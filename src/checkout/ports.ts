@@ -2,31 +2,18 @@ import type { EventEnvelope } from '../events/index.js';
 import type { Db } from '../platform/db.js';
 import type { Worker } from '../platform/worker.js';
 
-// The other contexts as checkout needs them (signatures from CONTRACTS.md). The composition
-// root passes the real catalog/inventory/payments/event bus; tests may pass small stand-ins.
+// The other contexts as checkout needs them: their own public types, narrowed to what checkout
+// calls. The composition root passes the real ones; tests may pass small stand-ins.
 
-export interface SkuView {
-  sku: string;
-  productId: string;
-  name: string;
-  category: string;
-  price: number;
-  currency: 'CLP';
-  active: boolean;
-  attributes: Record<string, string>;
-}
+export type { SkuView } from '../catalog/index.js';
+import type { SkuView } from '../catalog/index.js';
 
 export interface CatalogPort {
   getSkus(skus: string[]): Promise<SkuView[]>;
 }
 
-export interface Reservation {
-  id: string;
-  status: 'active' | 'committed' | 'released' | 'expired';
-  expiresAt: Date;
-  reference?: string;
-  allocations: { sku: string; locationId: string; quantity: number }[];
-}
+export type { Reservation } from '../inventory/index.js';
+import type { Reservation } from '../inventory/index.js';
 
 export interface InventoryPort {
   /** Throws AppError `insufficient_stock` or `unknown_sku`. */

@@ -1,3 +1,4 @@
+import type { DeliveryAddress } from '../customers/index.js';
 import type { Db } from '../platform/db.js';
 import type { OrderStatus } from './domain/order-state.js';
 
@@ -31,17 +32,7 @@ export interface OrderRow {
 }
 
 /** The address snapshot an order keeps (the customer may edit or delete theirs later). */
-export interface Delivery {
-  recipientName: string;
-  street: string;
-  number: string;
-  apartment: string | null;
-  comuna: string;
-  region: string;
-  regionCode: string;
-  phone: string | null;
-  reference: string | null;
-}
+export type Delivery = DeliveryAddress;
 
 export interface OrderLineRow {
   sku: string;
