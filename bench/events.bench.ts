@@ -110,12 +110,22 @@ export async function run(): Promise<Record<string, unknown>> {
     // 3. The relay drains the outbox: published, acknowledged, position advanced.
     const [relay] = bus.runtime().workers;
     if (!relay) throw new Error('no relay worker');
-    const lastId = (await db.query<{ id: number }>('SELECT max(id)::int AS id FROM events_outbox')).rows[0]?.id ?? 0;
+    // The relay is done when its position reaches the last row in commit-safe (tx_id, id)
+    // order — not max(id): with concurrent appends the highest id is rarely the last
+    // transaction (comparing with max(id) hung a run forever).
     const relayed = async () =>
-      ((await db.query<{ event_seq: number }>('SELECT event_seq FROM events_positions WHERE consumer = $1', [RELAY])).rows[0]?.event_seq ?? 0) >= lastId;
+      (await db.query<{ done: boolean }>(
+        `SELECT COALESCE((SELECT (p.tx_id, p.event_seq) >= (o.tx_id, o.id) FROM events_positions p,
+                  (SELECT tx_id, id FROM events_outbox ORDER BY tx_id DESC, id DESC LIMIT 1) o WHERE p.consumer = $1), false) AS done`,
+        [RELAY],
+      )).rows[0]?.done ?? false;
     const relayStart = performance.now();
     relay.start();
-    while (!(await relayed())) await sleep(5);
+    const relayUntil = Date.now() + 120_000;
+    while (!(await relayed())) {
+      if (Date.now() > relayUntil) throw new Error('the relay did not reach the head in 120 s');
+      await sleep(5);
+    }
     const relayPerS = APPEND_EVENTS / ((performance.now() - relayStart) / 1000);
 
     // 4. A durable JetStream consumer applies every event once (inbox + effect in one transaction).

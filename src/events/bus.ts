@@ -13,7 +13,7 @@ import { wakeableLoop, type Loop } from './loop.js';
 import { eventMetrics, type EventMetrics } from './metrics.js';
 import { connectNats, type NatsLink } from './nats.js';
 import { observeAppends, type EventEnvelope } from './outbox.js';
-import { matches, readBatch, safeHead, toEnvelope, typeFilter, type Position, type TypeFilter } from './reader.js';
+import { HORIZON, matches, readBatch, safeHead, toEnvelope, typeFilter, type Position, type TypeFilter } from './reader.js';
 import { createRelay, RELAY, type Relay } from './relay.js';
 
 export interface EventBusDeps {
@@ -201,7 +201,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     const { rows } = await deps.db.query<{ occurred_at: Date }>(
       `SELECT o.occurred_at FROM events_outbox o LEFT JOIN events_positions p ON p.consumer = $1
         WHERE (o.tx_id, o.id) > (COALESCE(p.tx_id, '0'::xid8), COALESCE(p.event_seq, 0))
-          AND o.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+          AND o.tx_id < ${HORIZON}
         ORDER BY o.tx_id, o.id LIMIT 1`,
       [RELAY],
     );

@@ -2,7 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../platform/db.js';
 import { RELAY } from './relay.js';
-import { safeHead, toEnvelope, type OutboxRow, type Position } from './reader.js';
+import { HORIZON, safeHead, toEnvelope, type OutboxRow, type Position } from './reader.js';
 
 export interface ArchiveOptions {
   /** The data dir; files go to `<dataDir>/lake/outbox_archive/date=YYYY-MM-DD/`. */
@@ -51,7 +51,7 @@ export async function archiveOutbox(db: Db, options: ArchiveOptions): Promise<Ar
     const { rows } = await db.query<OutboxRow>(
       `SELECT id, event_id, tx_id::text AS tx_id, type, version, context, aggregate_type, aggregate_id, payload, occurred_at
          FROM events_outbox
-        WHERE occurred_at < $1 AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+        WHERE occurred_at < $1 AND tx_id < ${HORIZON}
           AND (tx_id, id) <= ($2::xid8, $3::bigint)
         ORDER BY tx_id, id LIMIT $4`,
       [cutoff, horizon.txId, horizon.seq, limit],

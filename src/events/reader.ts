@@ -3,8 +3,8 @@ import type { EventEnvelope } from './outbox.js';
 
 /**
  * A place in the outbox's commit-safe order. Rows are read ordered by (tx_id, id) and only
- * when their transaction id is below the reading snapshot's xmin: every transaction below
- * xmin has ended, so no row can later appear before a position already passed. A plain
+ * below the safe horizon (`HORIZON`): every transaction below it has ended or belongs to
+ * another database, so no row can later appear before a position already passed. A plain
  * `id > last_seen` would skip a row whose (long) transaction took its id early and committed
  * late.
  */
@@ -76,51 +76,82 @@ export function after(a: Position, b: Position): boolean {
   return ta > tb || (ta === tb && a.seq > b.seq);
 }
 
+/**
+ * The commit-safe horizon, as SQL: the oldest transaction still running that could still
+ * append to this outbox, or the snapshot's xmax when there is none. Rows with `tx_id` below it
+ * never change (their transactions have ended), so it can be computed in one statement and
+ * used in the next.
+ *
+ * Not the snapshot's xmin: that counts transactions of every database on the server (another
+ * application, a benchmark, an idle-in-transaction session elsewhere) and stalled consumers
+ * at the head while committed events waited. A running xid is ignored only when
+ * pg_stat_activity, read after the snapshot, shows it in another database; one that ended in
+ * between, or a prepared transaction, counts as possibly ours.
+ */
+export const HORIZON = `(SELECT COALESCE(min(x), pg_snapshot_xmax(pg_current_snapshot()))
+    FROM pg_snapshot_xip(pg_current_snapshot()) x
+   WHERE x::xid NOT IN (SELECT a.backend_xid FROM pg_stat_activity a
+                          WHERE a.backend_xid IS NOT NULL
+                            AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())))`;
+
 const COLUMNS = 'id, event_id, tx_id::text AS tx_id, type, version, context, aggregate_type, aggregate_id, payload, occurred_at';
 
 export interface Batch {
   rows: OutboxRow[];
-  /** The last commit-safe row of the whole outbox in the same snapshot (any type). */
+  /** The last commit-safe row of the whole outbox below the same horizon (any type). */
   head: Position | undefined;
   /** True when committed-or-running rows exist past the safe horizon (worth a quick re-poll). */
   blocked: boolean;
 }
 
 /**
- * Reads up to `limit` events after `from`, in commit-safe order, in one snapshot (so `head`
- * and `rows` agree on the horizon).
+ * Reads up to `limit` events after `from`, in commit-safe order, below one horizon (so `head`
+ * and `rows` agree). Two statements, no transaction: the rows below a horizon never change.
  */
 export async function readBatch(db: Db, from: Position, filter: TypeFilter, limit: number, options: { columns?: string } = {}): Promise<Batch> {
   const columns = options.columns ?? COLUMNS;
-  return db.transaction(
-    async (tx) => {
-      const { rows } = await tx.query<OutboxRow>(
-        `SELECT ${columns} FROM events_outbox
-          WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
-            AND (tx_id, id) > ($1::xid8, $2::bigint)
-            AND ($3::boolean OR type = ANY($4::text[]) OR context = ANY($5::text[]))
-          ORDER BY tx_id, id
-          LIMIT $6`,
-        [from.txId, from.seq, filter.all, filter.exact, filter.contexts, limit],
-      );
-      const edge = await tx.query<{ tx_id: string; id: number; blocked: boolean }>(
-        `SELECT h.tx_id::text AS tx_id, h.id,
-                EXISTS (SELECT 1 FROM events_outbox WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())) AS blocked
-           FROM (SELECT 1) one
-           LEFT JOIN LATERAL (
-             SELECT tx_id, id FROM events_outbox
-              WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
-              ORDER BY tx_id DESC, id DESC LIMIT 1) h ON true`,
-      );
-      const e = edge.rows[0];
-      return {
-        rows,
-        head: e && e.tx_id !== null ? { txId: e.tx_id, seq: e.id } : undefined,
-        blocked: e?.blocked ?? false,
-      };
-    },
-    { isolation: 'repeatable read' },
+  const edge = await db.query<{ horizon: string; tx_id: string | null; id: number | null; blocked: boolean }>(
+    `WITH h AS MATERIALIZED (SELECT ${HORIZON} AS x)
+     SELECT h.x::text AS horizon, hd.tx_id::text AS tx_id, hd.id,
+            EXISTS (SELECT 1 FROM events_outbox WHERE tx_id >= h.x) AS blocked
+       FROM h
+       LEFT JOIN LATERAL (
+         SELECT tx_id, id FROM events_outbox WHERE tx_id < h.x ORDER BY tx_id DESC, id DESC LIMIT 1) hd ON true`,
   );
+  const e = edge.rows[0];
+  const head = e && e.tx_id !== null && e.id !== null ? { txId: e.tx_id, seq: e.id } : undefined;
+  if (!head || !after(head, from)) return { rows: [], head, blocked: e?.blocked ?? false };
+  const { rows } = await db.query<OutboxRow>(
+    `SELECT ${columns} FROM events_outbox
+      WHERE tx_id < $7::xid8
+        AND (tx_id, id) > ($1::xid8, $2::bigint)
+        AND ($3::boolean OR type = ANY($4::text[]) OR context = ANY($5::text[]))
+      ORDER BY tx_id, id
+      LIMIT $6`,
+    [from.txId, from.seq, filter.all, filter.exact, filter.contexts, limit, e?.horizon ?? '0'],
+  );
+  return { rows, head, blocked: e?.blocked ?? false };
+}
+
+/**
+ * The relay's read: every type, one statement (the horizon is computed in it). `blocked` is
+ * only worth asking when nothing came back.
+ */
+export async function readAll<R extends OutboxRow = OutboxRow>(db: Db, from: Position, limit: number, columns: string): Promise<R[]> {
+  const { rows } = await db.query<R>(
+    `SELECT ${columns} FROM events_outbox
+      WHERE tx_id < ${HORIZON} AND (tx_id, id) > ($1::xid8, $2::bigint)
+      ORDER BY tx_id, id
+      LIMIT $3`,
+    [from.txId, from.seq, limit],
+  );
+  return rows;
+}
+
+/** True when rows exist past the safe horizon (a transaction is still open or just ended). */
+export async function blockedPastHorizon(db: Db): Promise<boolean> {
+  const { rows } = await db.query<{ blocked: boolean }>(`SELECT EXISTS (SELECT 1 FROM events_outbox WHERE tx_id >= ${HORIZON}) AS blocked`);
+  return rows[0]?.blocked ?? false;
 }
 
 export async function loadPosition(db: Db, consumer: string): Promise<Position> {
@@ -155,7 +186,7 @@ export async function advancePosition(tx: Db, consumer: string, expected: Positi
 export async function safeHead(db: Db): Promise<Position | undefined> {
   const { rows } = await db.query<{ tx_id: string; id: number }>(
     `SELECT tx_id::text AS tx_id, id FROM events_outbox
-      WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      WHERE tx_id < ${HORIZON}
       ORDER BY tx_id DESC, id DESC LIMIT 1`,
   );
   const r = rows[0];

@@ -1,9 +1,10 @@
+import type { PubAck } from '@nats-io/jetstream';
 import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import { wakeableLoop, type Loop, type Next } from './loop.js';
 import type { EventMetrics } from './metrics.js';
 import { subjectOf, type NatsLink } from './nats.js';
-import { advancePosition, loadPosition, positionOf, readBatch, typeFilter, type OutboxRow } from './reader.js';
+import { advancePosition, blockedPastHorizon, loadPosition, positionOf, readAll, type OutboxRow, type Position } from './reader.js';
 
 /** The relay's row in events_positions. */
 export const RELAY = '$relay';
@@ -13,7 +14,10 @@ export interface RelayDeps {
   logger: Logger;
   metrics: EventMetrics;
   link: () => Promise<NatsLink>;
+  /** Events per read and per position update (default 1000). */
   batchSize?: number;
+  /** Batches published and not yet acknowledged at once (default 3). */
+  window?: number;
   /** Test seam: runs after JetStream acknowledged a batch and before the position moves. */
   afterPublish?: (rows: readonly OutboxRow[]) => Promise<void> | void;
 }
@@ -24,70 +28,98 @@ export interface Relay extends Loop {
   lastError(): string | undefined;
 }
 
-const ALL = typeFilter(['*']);
 /**
  * PostgreSQL renders each message (a WireEvent) itself, so the relay's thread neither parses
  * payloads and dates nor serialises them again: it only forwards text.
  */
-const RAW = {
-  columns: `id, event_id, tx_id::text AS tx_id, type, context,
+const WIRE_COLUMNS = `id, event_id, tx_id::text AS tx_id, type, context,
     json_build_object('seq', id, 'id', event_id, 'type', type, 'version', version, 'context', context,
       'aggregateType', aggregate_type, 'aggregateId', aggregate_id, 'payload', payload,
-      'occurredAt', occurred_at, 'txId', tx_id::text)::text AS wire`,
-};
+      'occurredAt', occurred_at, 'txId', tx_id::text)::text AS wire`;
 
 type WireRow = OutboxRow & { wire: string };
 
+interface InFlight {
+  rows: WireRow[];
+  last: Position;
+  acks: Promise<PubAck[]>;
+}
+
+/** Batches per iteration before yielding to the loop (stop() waits at most this long). */
+const BATCHES_PER_ITERATION = 50;
+
 /**
- * Outbox → JetStream. Each batch is published with `Nats-Msg-Id` = event id and every ack is
- * awaited before the position advances, so a crash in between republishes the batch and
- * JetStream drops the duplicates (within its duplicate window).
+ * Outbox → JetStream. Every event is published with `Nats-Msg-Id` = event id. Batches are
+ * pipelined: while JetStream acknowledges one, the next ones are read and published (up to
+ * `window` unacknowledged), but the position only ever moves past a batch whose every ack
+ * has arrived, in order. A crash in between republishes from the position and JetStream drops
+ * the duplicates (within its duplicate window).
  */
 export function createRelay(deps: RelayDeps, idleMs: number): Relay {
   const limit = deps.batchSize ?? 1000;
+  const window = Math.max(1, deps.window ?? 3);
   let progressAt = Date.now();
   let error: string | undefined;
 
-  const publish = (link: NatsLink, rows: readonly OutboxRow[]) =>
-    Promise.all(
-      rows.map((r) => link.js.publish(subjectOf(r.type), (r as WireRow).wire, { msgID: r.event_id })),
-    );
+  const publish = (link: NatsLink, rows: readonly WireRow[]): Promise<PubAck[]> =>
+    Promise.all(rows.map((r) => link.js.publish(subjectOf(r.type), r.wire, { msgID: r.event_id })));
+
+  const count = (rows: readonly WireRow[], acks: readonly PubAck[]) => {
+    const byType = new Map<string, number>();
+    for (const r of rows) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
+    for (const [type, n] of byType) deps.metrics.published.inc({ type }, n);
+    const dups = acks.reduce((n, a) => n + (a.duplicate ? 1 : 0), 0);
+    if (dups > 0) deps.metrics.duplicates.inc(dups);
+  };
 
   const iteration = async (): Promise<Next> => {
+    const inflight: InFlight[] = [];
     try {
-      let from = await loadPosition(deps.db, RELAY);
-      let batch = await readBatch(deps.db, from, ALL, limit, RAW);
-      // Pipelined: the next batch is read while JetStream acknowledges this one; the position
-      // only ever moves past acknowledged events.
-      for (let round = 0; round < 20; round++) {
-        const { rows, blocked } = batch;
-        const last = rows.at(-1);
-        if (!last) {
-          progressAt = Date.now();
-          error = undefined;
-          return blocked ? { inMs: 15 } : 'idle';
-        }
-        const link = await deps.link();
-        await Promise.all([...new Set(rows.map((r) => r.context))].map((c) => link.ensureStream(c)));
-        const acked = publish(link, rows);
-        const nextRead = rows.length === limit ? readBatch(deps.db, positionOf(last), ALL, limit, RAW) : undefined;
-        nextRead?.catch(() => undefined);
-        const acks = await acked;
-        await deps.afterPublish?.(rows);
-        if (!(await advancePosition(deps.db, RELAY, from, positionOf(last)))) return 'more'; // another relay moved it
-        for (const r of rows) deps.metrics.published.inc({ type: r.type });
-        const dups = acks.filter((a) => a.duplicate).length;
-        if (dups > 0) deps.metrics.duplicates.inc(dups);
+      let committed = await loadPosition(deps.db, RELAY);
+      let readFrom = committed;
+      let drained = false;
+      const link = await deps.link();
+      /** Waits for the oldest batch's acks and moves the position past it; false if another relay moved it. */
+      const settle = async (): Promise<boolean> => {
+        const batch = inflight.shift();
+        if (!batch) return true;
+        const acks = await batch.acks;
+        await deps.afterPublish?.(batch.rows);
+        if (!(await advancePosition(deps.db, RELAY, committed, batch.last))) return false;
+        committed = batch.last;
+        count(batch.rows, acks);
         progressAt = Date.now();
         error = undefined;
-        if (!nextRead) return blocked ? { inMs: 15 } : 'idle';
-        from = positionOf(last);
-        batch = await nextRead;
+        return true;
+      };
+      for (let n = 0; n < BATCHES_PER_ITERATION; n++) {
+        const rows = await readAll<WireRow>(deps.db, readFrom, limit, WIRE_COLUMNS);
+        if (rows.length > 0) {
+          await Promise.all([...new Set(rows.map((r) => r.context))].map((c) => link.ensureStream(c)));
+          const acks = publish(link, rows);
+          acks.catch(() => undefined); // awaited in settle(); a failure there ends the iteration
+          const last = positionOf(rows[rows.length - 1] as WireRow);
+          inflight.push({ rows, last, acks });
+          readFrom = last;
+        }
+        if (rows.length < limit) {
+          drained = true;
+          break;
+        }
+        if (inflight.length >= window && !(await settle())) return 'more';
       }
-      return 'more';
+      while (inflight.length > 0) if (!(await settle())) return 'more';
+      if (!drained) return 'more';
+      progressAt = Date.now();
+      error = undefined;
+      return (await blockedPastHorizon(deps.db)) ? { inMs: 15 } : 'idle';
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
       throw err;
+    } finally {
+      // Publications still unacknowledged when an iteration ends early are simply redone from
+      // the position next time (duplicates dropped); wait for them so none outlives stop().
+      await Promise.allSettled(inflight.map((b) => b.acks));
     }
   };
 
