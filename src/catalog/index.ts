@@ -11,7 +11,7 @@ export type { SkuView, ProductView, CatalogService } from './service.js';
 export type { NewProduct, NewSku, ProductPatch, SkuPatch, NewCategory } from './domain/schemas.js';
 export type { CatalogErrorCode } from './errors.js';
 export type { AvailabilityPort } from './http.js';
-export { SkuChangedV1, ProductChangedV1, CATALOG_SKU_CHANGED, CATALOG_PRODUCT_CHANGED } from './events.js';
+export { SkuChangedV1, ProductChangedV1, CATALOG_SKU_CHANGED, CATALOG_PRODUCT_CHANGED, CATALOG_EVENTS } from './events.js';
 
 export interface CatalogDeps {
   db: Database;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defineEvent, type EventDefinition } from '../events/index.js';
 import { ORDER_STATUSES, type OrderStatus } from './domain/order-state.js';
 
 /**
@@ -37,6 +38,26 @@ export const ORDER_EVENT_TYPE: Readonly<Record<OrderStatus, string>> = {
   refunded: 'checkout.order_refunded',
   fulfilled: 'checkout.order_fulfilled',
 };
+
+const ORDER_EVENT_WHEN: Readonly<Record<OrderStatus, string>> = {
+  pending_payment: 'An order was placed (stock reserved, payment about to start).',
+  paid: 'The payment of an order was approved: the reservation became a sale.',
+  payment_failed: 'The payment of an order was rejected: its reservation was released.',
+  expired: 'An order waited for its payment past the reservation time: its reservation was released.',
+  cancelled: 'An order was cancelled.',
+  refunding: 'A refund of an order was requested at the processor.',
+  partially_refunded: 'Part of the order total was refunded.',
+  refunded: 'The whole order total was refunded.',
+  fulfilled: 'The order was handed over for delivery.',
+};
+
+/** The event types checkout publishes (one per order status, same payload), for the catalogue. */
+export const CHECKOUT_EVENTS: readonly EventDefinition[] = ORDER_STATUSES.map((status) =>
+  defineEvent({
+    type: ORDER_EVENT_TYPE[status], version: 1, aggregateType: 'order', schema: OrderEventV1,
+    description: `${ORDER_EVENT_WHEN[status]} Payload: the order after the transition (lines, totals, delivery comuna/región; no street or name).`,
+  }),
+);
 
 // What checkout reads: the payments context's published schemas (its public contract).
 export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from '../payments/index.js';

@@ -21,7 +21,7 @@ export type { OrderQueries, OrderView, OrderStatusView } from './order-queries.j
 export type { Idempotency, IdempotentHandler, StoredResponse } from './idempotency.js';
 export type { CheckoutErrorCode } from './errors.js';
 export { ORDER_STATUSES, TRANSITIONS, decide, canTransition, type OrderStatus, type OrderInput, type Decision } from './domain/order-state.js';
-export { ORDER_EVENT_TYPE, OrderEventV1 } from './events.js';
+export { ORDER_EVENT_TYPE, OrderEventV1, CHECKOUT_EVENTS } from './events.js';
 export { PAYMENT_EVENT_TYPES };
 
 /**

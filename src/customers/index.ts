@@ -12,6 +12,7 @@ export { validateAddress, type AddressInput, type DeliveryAddress, type AddressP
 export { AddressBody } from './http.js';
 export type { Address, Customer, CustomersService, NewSession } from './service.js';
 export type { CustomersErrorCode } from './errors.js';
+export { CUSTOMERS_EVENTS } from './events.js';
 export type { IdempotentRunner } from './http.js';
 
 export interface CustomersDeps {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defineEvent, type EventDefinition } from '../events/index.js';
 
 export const STOCK_CHANGED = 'inventory.stock_changed';
 
@@ -20,3 +21,11 @@ export type StockChangedV1 = z.infer<typeof StockChangedV1>;
  * `[sku, locationId, available, version]`.
  */
 export const AVAILABILITY_CHANNEL = 'inventory_availability';
+
+/** The event types inventory publishes, registered with the bus for the generated catalogue. */
+export const INVENTORY_EVENTS: readonly EventDefinition[] = [
+  defineEvent({
+    type: STOCK_CHANGED, version: 1, aggregateType: 'stock_level', schema: StockChangedV1,
+    description: 'On-hand or reserved stock of one SKU at one location changed (receipt, reservation, release, sale, adjustment); aggregate id `<sku>@<locationId>`.',
+  }),
+];

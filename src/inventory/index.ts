@@ -22,7 +22,7 @@ export type { PurchaseOrder, PurchaseOrderStatus } from './purchase-orders.js';
 export type { ReserveInput, ReceiptInput, AdjustmentInput, TransferInput, LocationInput, PurchaseOrderInput } from './domain/schemas.js';
 export type { AvailabilityUpdate } from './feed.js';
 export type { InventoryErrorCode } from './errors.js';
-export { StockChangedV1, STOCK_CHANGED } from './events.js';
+export { StockChangedV1, STOCK_CHANGED, INVENTORY_EVENTS } from './events.js';
 
 export interface InventoryDeps {
   db: Database;

@@ -1,8 +1,8 @@
-import { createCatalog } from '../catalog/index.js';
-import { createInventory } from '../inventory/index.js';
-import { createCheckout, createIdempotencyGuard } from '../checkout/index.js';
-import { createCustomers } from '../customers/index.js';
-import { createEventBus, type EventBus } from '../events/index.js';
+import { CATALOG_EVENTS, createCatalog } from '../catalog/index.js';
+import { createInventory, INVENTORY_EVENTS } from '../inventory/index.js';
+import { CHECKOUT_EVENTS, createCheckout, createIdempotencyGuard } from '../checkout/index.js';
+import { createCustomers, CUSTOMERS_EVENTS } from '../customers/index.js';
+import { createEventBus, type EventBus, type EventDefinition } from '../events/index.js';
 import { createAnalytics } from '../analytics/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
@@ -11,7 +11,7 @@ import type { HttpModule, ReadinessCheck } from '../platform/http.js';
 import type { Logger } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Worker } from '../platform/worker.js';
-import { createPayments } from '../payments/index.js';
+import { createPayments, PAYMENTS_EVENTS } from '../payments/index.js';
 
 /** What every context factory receives: one typed deps object, no container. */
 export interface PlatformDeps {
@@ -46,6 +46,11 @@ export interface ContextRuntime {
   close?: () => Promise<void>;
 }
 
+/** Every event type the contexts publish (their versioned public contracts), for the catalogue. */
+export const EVENT_DEFINITIONS: readonly EventDefinition[] = [
+  ...CATALOG_EVENTS, ...INVENTORY_EVENTS, ...CUSTOMERS_EVENTS, ...CHECKOUT_EVENTS, ...PAYMENTS_EVENTS,
+];
+
 /**
  * Builds every context with plain factories, wiring each to the interfaces of the others.
  * Each context adds itself here.
@@ -55,6 +60,7 @@ export async function buildContexts(base: Omit<PlatformDeps, 'events'> & { event
     db: base.db, logger: base.logger, metrics: base.metrics, clock: base.clock,
     natsUrl: base.config.natsUrl, dataDir: base.config.dataDir,
   });
+  events.registerEvents(...EVENT_DEFINITIONS);
   const deps: PlatformDeps = { ...base, events };
   const eventsRuntime = events.runtime();
   return [

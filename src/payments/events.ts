@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { NewEvent } from '../events/index.js';
+import { defineEvent, type EventDefinition, type NewEvent } from '../events/index.js';
 
 /** Event payloads payments publishes: public contracts, versioned. */
 export const PaymentApprovedV1 = z.object({
@@ -47,6 +47,24 @@ const schemas = {
 } as const;
 
 export type PaymentsEventType = keyof typeof schemas;
+
+const about: Readonly<Record<PaymentsEventType, { aggregate: string; description: string }>> = {
+  'payments.payment_approved': { aggregate: 'payment_attempt', description: 'The processor approved a payment attempt (the money is captured; a `payments.ledger_posted` follows in the same transaction).' },
+  'payments.payment_rejected': { aggregate: 'payment_attempt', description: 'The processor rejected a payment attempt (or a second approval of an already paid order was turned down).' },
+  'payments.payment_pending': { aggregate: 'payment_attempt', description: 'The attempt waits for the customer or the processor (cash/transfer methods can stay pending for days).' },
+  'payments.payment_expired': { aggregate: 'payment_attempt', description: 'The attempt got no outcome in time (processor status window over).' },
+  'payments.payment_review': { aggregate: 'payment_attempt', description: 'The processor answered something that needs a person (conflicting outcomes, unknown status).' },
+  'payments.refund_succeeded': { aggregate: 'refund', description: 'A refund was accepted by the processor.' },
+  'payments.refund_failed': { aggregate: 'refund', description: 'A refund was refused by the processor.' },
+  'payments.ledger_posted': { aggregate: 'ledger_transaction', description: 'A balanced double-entry transaction was posted to the money ledger (entries sum to zero).' },
+  'payments.card_saved': { aggregate: 'saved_card', description: 'A card was enrolled with the processor (Oneclick inscription): mask and type only, never the PAN.' },
+  'payments.card_deleted': { aggregate: 'saved_card', description: 'A saved card was removed (and its processor token deleted).' },
+};
+
+/** The event types payments publishes, registered with the bus for the generated catalogue. */
+export const PAYMENTS_EVENTS: readonly EventDefinition[] = (Object.keys(schemas) as PaymentsEventType[]).map((type) =>
+  defineEvent({ type, version: 1, aggregateType: about[type].aggregate, description: about[type].description, schema: schemas[type] }),
+);
 
 /** Builds a validated v1 event: the payload is checked against its public schema. */
 export function paymentsEvent<T extends PaymentsEventType>(

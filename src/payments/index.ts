@@ -21,7 +21,7 @@ import { createVault, type InscriptionStart, type SavedCard } from './vault.js';
 
 export type { AttemptView, InscriptionStart, JanitorItem, Reconciliation, RefundInput, RefundResult, SavedCard, StartPaymentInput, StartPaymentResult };
 export type { Method, AttemptStatus } from './domain/attempt.js';
-export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from './events.js';
+export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1, PAYMENTS_EVENTS } from './events.js';
 
 export interface PaymentsDeps {
   config: Config;
