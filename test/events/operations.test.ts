@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { z } from 'zod';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { appendEvents, archiveOutbox, defineEvent, renderCatalog } from '../../src/events/index.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { startPlatform } from '../../src/main/platform.js';
@@ -67,10 +68,53 @@ test('housekeeping archives delivered events past retention to the lake and dele
   const day = old.toISOString().slice(0, 10);
   const dir = path.join(dataDir, 'lake', 'outbox_archive', `date=${day}`);
   const files = await readdir(dir);
-  assert.ok(files.length >= 1 && files.every((f) => f.endsWith('.jsonl')));
+  assert.ok(files.length >= 1 && files.every((f) => f.endsWith('.parquet')));
   assert.equal(result.files.length, files.length);
-  const lines = (await Promise.all(files.map((f) => readFile(path.join(dir, f), 'utf8')))).join('').trim().split('\n').map((l) => JSON.parse(l) as { type: string; payload: { n: number } });
-  assert.deepEqual(lines.filter((l) => l.type === `${ctx}.e`).map((l) => l.payload.n), [1, 2, 3]);
+  const lake = await readLake(dataDir);
+  assert.deepEqual(lake.filter((l) => l.type === `${ctx}.e`).map((l) => l.n), [1, 2, 3]);
+  assert.ok(lake.every((l) => l.date === day), 'Hive partition column date=YYYY-MM-DD');
+});
+
+/** The outbox archive as DuckDB reads it from the lake (Hive partitions). */
+async function readLake(dataDir: string): Promise<{ type: string; n: number; date: string; id: number }[]> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  try {
+    const glob = path.join(dataDir, 'lake', 'outbox_archive', '*', '*.parquet').replaceAll("'", "''");
+    const reader = await conn.runAndReadAll(
+      `SELECT type, (payload->>'n')::INTEGER AS n, CAST(date AS VARCHAR) AS date, id
+         FROM read_parquet('${glob}', hive_partitioning = true) ORDER BY tx_id, id`,
+    );
+    return reader.getRowObjectsJson().map((r) => ({ type: String(r.type), n: Number(r.n), date: String(r.date), id: Number(r.id) }));
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+test('archive is restart-safe: a run stopped before its commit leaves no duplicate and loses nothing', async () => {
+  const ctx = uniqueContext();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'embudo-lake-'));
+  const old = new Date(Date.now() - 10 * 86_400_000);
+  await db.transaction((tx) =>
+    appendEvents(tx, Array.from({ length: 7 }, (_, i) => ({ type: `${ctx}.e`, version: 1, aggregateType: 'p', aggregateId: `${i}`, payload: { n: i }, occurredAt: old }))),
+  );
+  await db.query(`DELETE FROM events_positions`);
+  const options = { dataDir, retentionMs: 7 * 86_400_000, now: new Date(), natsMode: false, batchSize: 3 };
+  await assert.rejects(
+    archiveOutbox(db, { ...options, beforeCommit: () => Promise.reject(new Error('killed after the files, before the commit')) }),
+    /killed/,
+  );
+  const hot = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events_outbox WHERE context = $1', [ctx])).rows[0]?.n ?? 0;
+  assert.equal(await hot(), 7, 'nothing left the hot table');
+  assert.ok((await readLake(dataDir)).length > 0, 'the stopped run left a file behind');
+
+  const again = await archiveOutbox(db, options);
+  assert.ok(again.orphansRemoved >= 1);
+  assert.equal(await hot(), 0);
+  const mine = (await readLake(dataDir)).filter((l) => l.type === `${ctx}.e`);
+  assert.deepEqual(mine.map((l) => l.n).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6], 'each event archived exactly once');
+  assert.equal((await archiveOutbox(db, options)).archived, 0, 'a second run finds nothing to do');
 });
 
 test('the catalogue renders registered payload schemas; build() refuses a payload off contract', () => {
