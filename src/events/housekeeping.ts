@@ -134,7 +134,7 @@ export async function archiveOutbox(db: Db, options: ArchiveOptions): Promise<Ar
   if (!horizon) return result;
   const cutoff = new Date(options.now.getTime() - options.retentionMs);
   const root = path.join(options.dataDir, 'lake', 'outbox_archive');
-  let duck: Awaited<ReturnType<typeof openDuck>> | undefined;
+  const duck: { current?: Awaited<ReturnType<typeof openDuck>> } = {};
   try {
     for (let first = true; ; first = false) {
       const batch = await db.transaction(async (tx): Promise<{ written: string[]; archived: number; more: boolean }> => {
@@ -155,7 +155,7 @@ export async function archiveOutbox(db: Db, options: ArchiveOptions): Promise<Ar
           [cutoff, horizon.txId, horizon.seq, limit],
         );
         if (rows.length === 0) return none;
-        duck ??= await openDuck();
+        duck.current ??= await openDuck();
         const byDay = new Map<string, typeof rows>();
         for (const r of rows) {
           const day = r.occurred_at.toISOString().slice(0, 10);
@@ -170,7 +170,7 @@ export async function archiveOutbox(db: Db, options: ArchiveOptions): Promise<Ar
           const lastId = Math.max(...ids);
           const rel = `date=${day}/outbox-${firstId}-${lastId}-${dayRows.length}.parquet`;
           await mkdir(path.join(root, `date=${day}`), { recursive: true });
-          await writeParquet(duck.conn, dayRows, path.join(root, rel));
+          await writeParquet(duck.current.conn, dayRows, path.join(root, rel));
           written.push(path.join(root, rel));
           await tx.query(
             'INSERT INTO events_outbox_archive (file, day, first_id, last_id, row_count) VALUES ($1, $2, $3, $4, $5)',
@@ -186,7 +186,7 @@ export async function archiveOutbox(db: Db, options: ArchiveOptions): Promise<Ar
       if (!batch.more) break;
     }
   } finally {
-    (duck as Awaited<ReturnType<typeof openDuck>> | undefined)?.close();
+    duck.current?.close();
   }
   return result;
 }

@@ -85,7 +85,10 @@ async function readLake(dataDir: string): Promise<{ type: string; n: number; dat
       `SELECT type, (payload->>'n')::INTEGER AS n, CAST(date AS VARCHAR) AS date, id
          FROM read_parquet('${glob}', hive_partitioning = true) ORDER BY tx_id, id`,
     );
-    return reader.getRowObjectsJson().map((r) => ({ type: String(r.type), n: Number(r.n), date: String(r.date), id: Number(r.id) }));
+    return reader.getRowObjectsJson().map((r) => {
+      const row = r as { type: string; n: number; date: string; id: string | number };
+      return { type: row.type, n: row.n, date: row.date, id: Number(row.id) };
+    });
   } finally {
     conn.closeSync();
     instance.closeSync();
