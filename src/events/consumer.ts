@@ -123,19 +123,31 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
   const maxAttempts = spec.maxAttempts ?? 5;
   let failing: { eventId: string; attempts: number; dueAt: number } | undefined;
   let replaysAt = 0;
+  // The position this worker last stored. Every move is a compare-and-set against it, so a
+  // stale value (another process moved on) only costs one rolled-back batch and a re-read.
+  let known: Position | undefined;
 
-  const applyBatch = (from: Position, rows: OutboxRow[], to: Position) =>
-    deps.db.transaction(async (tx) => {
-      await applyInTx(tx, spec, rows.map(toEnvelope));
-      if (!(await advancePosition(tx, spec.name, from, to))) throw new PositionMoved();
-    });
+  const applyBatch = async (from: Position, rows: OutboxRow[], to: Position) => {
+    try {
+      await deps.db.transaction(async (tx) => {
+        // The compare-and-set first: it also locks the position row, so a second worker of
+        // this consumer waits here and then backs off before running any handler.
+        if (!(await advancePosition(tx, spec.name, from, to))) throw new PositionMoved();
+        await applyInTx(tx, spec, rows.map(toEnvelope));
+      });
+      known = to;
+    } catch (err) {
+      known = undefined;
+      throw err;
+    }
+  };
 
   const iteration = async (): Promise<Next> => {
     if (Date.now() - replaysAt >= 250) {
       replaysAt = Date.now();
       await processReplays(deps, spec);
     }
-    const from = await loadPosition(deps.db, spec.name);
+    const from = known ?? (await loadPosition(deps.db, spec.name));
     const batch = await readBatch(deps.db, from, filter, limit);
     const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS } : 'idle';
     const { rows, head } = batch;
@@ -143,7 +155,8 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
     // Past the last wanted event: skip the unrelated tail so lag and housekeeping see progress.
     const end = rows.length < limit && head && (!last || after(head, positionOf(last))) ? head : last && positionOf(last);
     if (!last) {
-      if (end && after(end, from)) await advancePosition(deps.db, spec.name, from, end);
+      if (end && after(end, from)) known = (await advancePosition(deps.db, spec.name, from, end)) ? end : undefined;
+      else known = from;
       return quiet;
     }
     const now = Date.now();
@@ -173,10 +186,14 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
         const attempts = (failing?.eventId === row.event_id ? failing.attempts : 0) + 1;
         if (attempts >= maxAttempts) {
           const event = toEnvelope(row);
-          await deps.db.transaction(async (tx) => {
+          known = undefined;
+          failing = undefined;
+          const moved = await deps.db.transaction(async (tx) => {
+            if (!(await advancePosition(tx, spec.name, pos, next))) return false;
             await deadLetter(tx, spec.name, event, err, attempts);
-            if (!(await advancePosition(tx, spec.name, pos, next))) throw new PositionMoved();
+            return true;
           });
+          if (!moved) return 'more'; // another worker got past it first
           deps.metrics.deadLetters.inc({ consumer: spec.name, type: row.type });
           deps.logger.error({ err, consumer: spec.name, eventId: row.event_id, type: row.type, attempts }, 'event dead-lettered');
           failing = undefined;

@@ -66,7 +66,7 @@ export function toEnvelope(row: OutboxRow): EventEnvelope {
   };
 }
 
-export function positionOf(row: OutboxRow): Position {
+export function positionOf(row: Pick<OutboxRow, 'tx_id' | 'id'>): Position {
   return { txId: row.tx_id, seq: row.id };
 }
 
@@ -137,7 +137,7 @@ export async function readBatch(db: Db, from: Position, filter: TypeFilter, limi
  * The relay's read: every type, one statement (the horizon is computed in it). `blocked` is
  * only worth asking when nothing came back.
  */
-export async function readAll<R extends OutboxRow = OutboxRow>(db: Db, from: Position, limit: number, columns: string): Promise<R[]> {
+export async function readAll<R extends Pick<OutboxRow, 'tx_id' | 'id'> = OutboxRow>(db: Db, from: Position, limit: number, columns: string): Promise<R[]> {
   const { rows } = await db.query<R>(
     `SELECT ${columns} FROM events_outbox
       WHERE tx_id < ${HORIZON} AND (tx_id, id) > ($1::xid8, $2::bigint)

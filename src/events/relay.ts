@@ -4,6 +4,7 @@ import type { Logger } from '../platform/log.js';
 import { wakeableLoop, type Loop, type Next } from './loop.js';
 import type { EventMetrics } from './metrics.js';
 import { subjectOf, type NatsLink } from './nats.js';
+import { contextOf } from './outbox.js';
 import { advancePosition, blockedPastHorizon, loadPosition, positionOf, readAll, type OutboxRow, type Position } from './reader.js';
 
 /** The relay's row in events_positions. */
@@ -19,7 +20,7 @@ export interface RelayDeps {
   /** Batches published and not yet acknowledged at once (default 3). */
   window?: number;
   /** Test seam: runs after JetStream acknowledged a batch and before the position moves. */
-  afterPublish?: (rows: readonly OutboxRow[]) => Promise<void> | void;
+  afterPublish?: (rows: readonly Pick<OutboxRow, 'id' | 'event_id' | 'type'>[]) => Promise<void> | void;
 }
 
 export interface Relay extends Loop {
@@ -32,12 +33,12 @@ export interface Relay extends Loop {
  * PostgreSQL renders each message (a WireEvent) itself, so the relay's thread neither parses
  * payloads and dates nor serialises them again: it only forwards text.
  */
-const WIRE_COLUMNS = `id, event_id, tx_id::text AS tx_id, type, context,
+const WIRE_COLUMNS = `id, event_id, tx_id::text AS tx_id, type,
     json_build_object('seq', id, 'id', event_id, 'type', type, 'version', version, 'context', context,
       'aggregateType', aggregate_type, 'aggregateId', aggregate_id, 'payload', payload,
       'occurredAt', occurred_at, 'txId', tx_id::text)::text AS wire`;
 
-type WireRow = OutboxRow & { wire: string };
+type WireRow = Pick<OutboxRow, 'id' | 'event_id' | 'tx_id' | 'type'> & { wire: string };
 
 interface InFlight {
   rows: WireRow[];
@@ -95,7 +96,7 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
       for (let n = 0; n < BATCHES_PER_ITERATION; n++) {
         const rows = await readAll<WireRow>(deps.db, readFrom, limit, WIRE_COLUMNS);
         if (rows.length > 0) {
-          await Promise.all([...new Set(rows.map((r) => r.context))].map((c) => link.ensureStream(c)));
+          await Promise.all([...new Set(rows.map((r) => contextOf(r.type)))].map((c) => link.ensureStream(c)));
           const acks = publish(link, rows);
           acks.catch(() => undefined); // awaited in settle(); a failure there ends the iteration
           const last = positionOf(rows[rows.length - 1] as WireRow);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import type { EventEnvelope } from '../../src/events/index.js';
+import { appendEvents, type EventEnvelope } from '../../src/events/index.js';
+import type { Db } from '../../src/platform/db.js';
 import { safeHead } from '../../src/events/reader.js';
 import { freshDatabase } from '../support/db.js';
 import { publish, sleep, testBus, uniqueContext, waitFor } from './support.js';
@@ -59,3 +60,49 @@ test('a transaction open in this database still holds back later commits (it may
     await worker.stop();
   }
 });
+
+test('three workers of one consumer (three processes) race: every event handled once, none passed without its inbox row', async () => {
+  const ctx = uniqueContext();
+  await db.query(`CREATE TABLE fx_${ctx} (event_id uuid NOT NULL)`);
+  const buses = [testBus(db), testBus(db), testBus(db)];
+  let flaky = 0;
+  const workers = buses.map((b) =>
+    b.consumer({
+      name: `${ctx}.race`, types: [`${ctx}.*`], batchSize: 5, backoffMs: 5, maxAttempts: 50,
+      handle: async (tx, e) => {
+        await tx.query(`INSERT INTO fx_${ctx} (event_id) VALUES ($1)`, [e.id]);
+        if (++flaky % 17 === 0) throw new Error('transient');
+      },
+    }),
+  );
+  for (const w of workers) w.start();
+  try {
+    await Promise.all(
+      Array.from({ length: 40 }, (_, t) =>
+        db.transaction(async (tx) => {
+          await tx.query('SELECT pg_current_xact_id()');
+          await sleep(t % 7);
+          for (let i = 0; i < 3; i++) await publishIn(tx, `${ctx}.e`, t * 3 + i);
+        }),
+      ),
+    );
+    const total = 120;
+    const count = async (sql: string) => (await db.query<{ n: number }>(sql, [ctx])).rows[0]?.n ?? 0;
+    await waitFor(async () => (await count(`SELECT count(DISTINCT event_id)::int AS n FROM fx_${ctx} WHERE $1 <> ''`)) === total, 20_000, 'all effects');
+    await sleep(200);
+    assert.equal(await count(`SELECT count(*)::int AS n FROM fx_${ctx} WHERE $1 <> ''`), total, 'no effect applied twice');
+    assert.equal(
+      await count(`SELECT count(*)::int AS n FROM events_outbox o WHERE o.context = $1
+                    AND NOT EXISTS (SELECT 1 FROM events_inbox i WHERE i.consumer = $1 || '.race' AND i.event_id = o.event_id)`),
+      0,
+      'no event passed without its inbox row',
+    );
+  } finally {
+    for (const w of workers) await w.stop();
+    for (const b of buses) await b.close();
+  }
+});
+
+async function publishIn(tx: Db, type: string, n: number): Promise<void> {
+  await appendEvents(tx, [{ type, version: 1, aggregateType: 'probe', aggregateId: String(n), payload: { n } }]);
+}
