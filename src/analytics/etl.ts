@@ -58,7 +58,7 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
 export const RECONCILIATION_SQL = `
   WITH ledger AS (
     SELECT processor_ref, sum(amount) AS amount, min(date_key) AS date_key FROM fact_ledger_posting
-    WHERE processor_ref IS NOT NULL AND account = 'processor_receivable' GROUP BY processor_ref),
+    WHERE processor_ref IS NOT NULL AND kind = 'payment_captured' AND account LIKE 'processor_clearing:%' GROUP BY processor_ref),
   report AS (SELECT processor_ref, any_value(payout_id) AS payout_id, any_value(report_date) AS report_date,
              sum(amount) AS amount, sum(fee) AS fee FROM settlement_report GROUP BY processor_ref)
   SELECT coalesce(r.report_date, l.date_key) AS date_key, r.payout_id, coalesce(l.processor_ref, r.processor_ref) AS processor_ref,

@@ -1,12 +1,16 @@
 /**
- * Event type → star-schema mapping, all in one place so payload shapes are easy to adjust.
+ * Event type → star-schema mapping, all in one place. Every path below is a field of a
+ * published payload schema (src/checkout/events.ts OrderEventV1, src/payments/events.ts,
+ * src/inventory/events.ts StockChangedV1, src/customers/events.ts, src/catalog/events.ts
+ * SkuChangedV1, and the fraud.decision_made contract); test/analytics/real-events.test.ts
+ * pushes events made by the real services through the ETL.
  * Each fact is a SELECT over `stg_events` (event_id, seq, type, version, aggregate_id,
  * occurred_at, payload JSON). Facts keyed by event id / natural key; latest-state facts pick
  * the row with the greatest (occurred_at, seq) per key, so arrival order does not matter.
  */
 
 /** The event types the `analytics.etl` consumer reads. */
-export const CONSUMED_TYPES = ['checkout.*', 'payments.*', 'inventory.*', 'fraud.*', 'customers.*'];
+export const CONSUMED_TYPES = ['checkout.*', 'payments.*', 'inventory.*', 'fraud.*', 'customers.*', 'catalog.*'];
 
 const LINE = `'[{"sku":"VARCHAR","quantity":"BIGINT","unitPrice":"BIGINT"}]'`;
 
@@ -29,8 +33,8 @@ export const MARTS: MartSpec[] = [
       SELECT json_extract_string(payload, '$.orderId') AS order_id, l.idx::INTEGER AS line_no, event_id,
              json_extract_string(payload, '$.customerId') AS customer_id, l.line.sku AS sku, l.line.quantity AS quantity,
              l.line.unitPrice AS unit_price, l.line.quantity * l.line.unitPrice AS amount,
-             coalesce(json_extract_string(payload, '$.delivery.comuna'), json_extract_string(payload, '$.comuna')) AS comuna,
-             coalesce(json_extract_string(payload, '$.delivery.region'), json_extract_string(payload, '$.region')) AS region,
+             json_extract_string(payload, '$.delivery.comuna') AS comuna, json_extract_string(payload, '$.delivery.region') AS region,
+             json_extract_string(payload, '$.delivery.regionCode') AS region_code, json_extract_string(payload, '$.paymentMethod') AS payment_method,
              CAST(occurred_at AS DATE) AS date_key, occurred_at
       FROM latest, LATERAL (SELECT unnest(from_json(json_extract(payload, '$.lines'), ${LINE})) AS line,
                                    generate_subscripts(from_json(json_extract(payload, '$.lines'), ${LINE}), 1) AS idx) l`,
@@ -57,20 +61,31 @@ export const MARTS: MartSpec[] = [
       SELECT coalesce(json_extract_string(payload, '$.refundId'), CAST(event_id AS VARCHAR)) AS refund_id, any_value(event_id) AS event_id,
              any_value(json_extract_string(payload, '$.orderId')) AS order_id, any_value(json_extract_string(payload, '$.attemptId')) AS attempt_id,
              any_value(CAST(json_extract_string(payload, '$.amount') AS BIGINT)) AS amount,
+             any_value(json_extract_string(payload, '$.refundType')) AS refund_type,
              min(CAST(occurred_at AS DATE)) AS date_key, min(occurred_at) AS occurred_at
       FROM stg_events WHERE type = 'payments.refund_succeeded' GROUP BY 1`,
   },
   {
     table: 'fact_ledger_posting',
-    description: 'Ledger postings (one per posting id; amount signed, CLP).',
-    sources: ['payments.ledger_posted'],
+    description: 'One row per ledger entry of each posted transaction (debit > 0, credit < 0, CLP); order and processor reference through the payment attempt.',
+    sources: ['payments.ledger_posted', 'payments.payment_approved'],
     sql: `
-      SELECT coalesce(json_extract_string(payload, '$.postingId'), CAST(event_id AS VARCHAR)) AS posting_id, any_value(event_id) AS event_id,
-             any_value(json_extract_string(payload, '$.account')) AS account, any_value(json_extract_string(payload, '$.orderId')) AS order_id,
-             any_value(json_extract_string(payload, '$.attemptId')) AS attempt_id, any_value(json_extract_string(payload, '$.processorRef')) AS processor_ref,
-             any_value(CAST(json_extract_string(payload, '$.amount') AS BIGINT)) AS amount,
-             min(CAST(occurred_at AS DATE)) AS date_key, min(occurred_at) AS occurred_at
-      FROM stg_events WHERE type = 'payments.ledger_posted' GROUP BY 1`,
+      WITH tx AS (
+        SELECT json_extract_string(payload, '$.transactionId') AS transaction_id, any_value(event_id) AS event_id,
+               any_value(json_extract_string(payload, '$.kind')) AS kind, any_value(json_extract_string(payload, '$.attemptId')) AS attempt_id,
+               any_value(json_extract_string(payload, '$.refundId')) AS refund_id, any_value(json_extract(payload, '$.entries')) AS entries,
+               min(occurred_at) AS occurred_at
+        FROM stg_events WHERE type = 'payments.ledger_posted' GROUP BY 1),
+      approved AS (
+        SELECT json_extract_string(payload, '$.attemptId') AS attempt_id, any_value(json_extract_string(payload, '$.orderId')) AS order_id,
+               any_value(json_extract_string(payload, '$.processorRef')) AS processor_ref
+        FROM stg_events WHERE type = 'payments.payment_approved' GROUP BY 1)
+      SELECT tx.transaction_id || ':' || e.idx AS posting_id, tx.transaction_id, e.idx::INTEGER AS entry_no, tx.event_id, tx.kind,
+             e.entry.account AS account, e.entry.amount AS amount, tx.attempt_id, tx.refund_id, a.order_id, a.processor_ref,
+             CAST(tx.occurred_at AS DATE) AS date_key, tx.occurred_at
+      FROM tx LEFT JOIN approved a USING (attempt_id),
+           LATERAL (SELECT unnest(from_json(tx.entries, '[{"account":"VARCHAR","amount":"BIGINT"}]')) AS entry,
+                           generate_subscripts(from_json(tx.entries, '[{"account":"VARCHAR","amount":"BIGINT"}]'), 1) AS idx) e`,
   },
   {
     table: 'fact_stock_movement',
@@ -102,16 +117,33 @@ export const MARTS: MartSpec[] = [
   },
   {
     table: 'dim_customer',
-    description: 'Customers seen on orders (pseudonymous id only).',
-    sources: ['fact_order_line'],
-    sql: `SELECT customer_id, min(occurred_at) AS first_order_at, count(DISTINCT order_id) AS orders
-          FROM fact_order_line WHERE customer_id IS NOT NULL GROUP BY customer_id`,
+    description: 'Customers (pseudonymous id only): registration kind and time, first order and order count.',
+    sources: ['customers.customer_registered', 'fact_order_line'],
+    sql: `
+      WITH reg AS (
+        SELECT json_extract_string(payload, '$.customerId') AS customer_id, json_extract_string(payload, '$.kind') AS kind,
+               CAST(json_extract_string(payload, '$.registeredAt') AS TIMESTAMPTZ) AS registered_at
+        FROM stg_events WHERE type = 'customers.customer_registered'
+        QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.customerId') ORDER BY occurred_at, seq) = 1),
+      ord AS (
+        SELECT customer_id, min(occurred_at) AS first_order_at, count(DISTINCT order_id) AS orders
+        FROM fact_order_line WHERE customer_id IS NOT NULL GROUP BY customer_id)
+      SELECT customer_id, reg.kind, reg.registered_at, ord.first_order_at, coalesce(ord.orders, 0) AS orders
+      FROM reg FULL OUTER JOIN ord USING (customer_id)`,
   },
   {
     table: 'dim_product',
-    description: 'SKUs seen on orders or stock movements.',
-    sources: ['fact_order_line', 'fact_stock_movement'],
-    sql: `SELECT DISTINCT sku FROM (SELECT sku FROM fact_order_line UNION SELECT sku FROM fact_stock_movement) WHERE sku IS NOT NULL`,
+    description: 'SKUs from the catalogue (latest name, category, price) and any SKU seen on orders or stock movements.',
+    sources: ['catalog.sku_changed', 'fact_order_line', 'fact_stock_movement'],
+    sql: `
+      WITH cat AS (
+        SELECT json_extract_string(payload, '$.sku') AS sku, json_extract_string(payload, '$.productId') AS product_id,
+               json_extract_string(payload, '$.name') AS name, json_extract_string(payload, '$.category') AS category,
+               CAST(json_extract_string(payload, '$.price') AS BIGINT) AS price, CAST(json_extract_string(payload, '$.active') AS BOOLEAN) AS active
+        FROM stg_events WHERE type = 'catalog.sku_changed'
+        QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.sku') ORDER BY occurred_at DESC, seq DESC) = 1),
+      seen AS (SELECT sku FROM fact_order_line UNION SELECT sku FROM fact_stock_movement UNION SELECT sku FROM cat)
+      SELECT seen.sku, cat.product_id, cat.name, cat.category, cat.price, cat.active FROM seen LEFT JOIN cat USING (sku) WHERE seen.sku IS NOT NULL`,
   },
   {
     table: 'dim_location',
@@ -121,9 +153,15 @@ export const MARTS: MartSpec[] = [
   },
   {
     table: 'dim_geography',
-    description: 'Delivery comuna and región.',
-    sources: ['fact_order_line'],
-    sql: `SELECT DISTINCT comuna, region FROM fact_order_line WHERE comuna IS NOT NULL`,
+    description: 'Comuna and región (with región code) of delivery addresses on orders and of customers\' saved addresses.',
+    sources: ['fact_order_line', 'customers.address_added'],
+    sql: `
+      SELECT comuna, any_value(region) AS region, any_value(region_code) AS region_code FROM (
+        SELECT comuna, region, region_code FROM fact_order_line WHERE comuna IS NOT NULL
+        UNION ALL
+        SELECT json_extract_string(payload, '$.comuna'), json_extract_string(payload, '$.region'), json_extract_string(payload, '$.regionCode')
+        FROM stg_events WHERE type = 'customers.address_added')
+      WHERE comuna IS NOT NULL GROUP BY comuna`,
   },
   {
     table: 'dim_date',

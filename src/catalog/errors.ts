@@ -8,6 +8,8 @@ export const catalogError = defineErrors({
   sku_exists: 'conflict',
   category_exists: 'conflict',
   invalid_catalog_input: 'invalid',
+  admin_disabled: 'forbidden',
+  forbidden: 'forbidden',
 });
 
 export type CatalogErrorCode = Parameters<typeof catalogError>[0];

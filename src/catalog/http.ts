@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import type { FastifyRequest } from 'fastify';
+import { adminTokenCheck } from '../platform/admin-token.js';
 import type { HttpModule } from '../platform/http.js';
 import { CategorySlug, NewCategory, NewProduct, NewSku, ProductPatch, SkuCode, SkuPatch } from './domain/schemas.js';
+import { catalogError } from './errors.js';
 import type { CatalogService, ProductView, SkuView } from './service.js';
 
 /** Availability lookup the public read API shows beside each SKU (inventory's interface). */
@@ -30,7 +33,22 @@ const Category = z.object({ slug: z.string(), name: z.string() });
 const ProductId = z.object({ id: z.string().uuid() }).strict();
 const SkuParam = z.object({ sku: SkuCode }).strict();
 
-export function catalogRoutes(catalog: CatalogService, availability: AvailabilityPort): HttpModule {
+/**
+ * Public read API, and the admin API (`/admin/catalog/*`) for staff: it wants `x-admin-token`
+ * = EMBUDO_ADMIN_TOKEN (config.adminToken) and is refused (`admin_disabled`) without one configured.
+ */
+export function catalogRoutes(catalog: CatalogService, availability: AvailabilityPort, adminToken?: string): HttpModule {
+  const check = adminTokenCheck(adminToken);
+  const onRequest = async (req: FastifyRequest) => {
+    switch (check(req)) {
+      case 'admin_disabled':
+        throw catalogError('admin_disabled', 'admin routes are disabled (no admin token configured)');
+      case 'forbidden':
+        throw catalogError('forbidden', 'a valid x-admin-token is required');
+      case undefined:
+        return;
+    }
+  };
   const withAvailability = async (products: ProductView[]) => {
     const skus = products.flatMap((p) => p.skus.map((s) => s.sku));
     const levels = new Map((skus.length > 0 ? await availability(skus) : []).map((a) => [a.sku, a.available]));
@@ -87,25 +105,26 @@ export function catalogRoutes(catalog: CatalogService, availability: Availabilit
       },
     );
 
-    // Admin API.
+    // Admin API (staff only: x-admin-token).
     app.post(
       '/admin/catalog/categories',
-      { schema: { tags: ['catalog-admin'], body: NewCategory, response: { 201: Category } } },
+      { onRequest, schema: { tags: ['catalog-admin'], body: NewCategory, response: { 201: Category } } },
       async (req, reply) => reply.code(201).send(await catalog.createCategory(req.body)),
     );
     app.post(
       '/admin/catalog/products',
-      { schema: { tags: ['catalog-admin'], body: NewProduct, response: { 201: ProductBody } } },
+      { onRequest, schema: { tags: ['catalog-admin'], body: NewProduct, response: { 201: ProductBody } } },
       async (req, reply) => reply.code(201).send(await catalog.createProduct(req.body)),
     );
     app.patch(
       '/admin/catalog/products/:id',
-      { schema: { tags: ['catalog-admin'], params: ProductId, body: ProductPatch, response: { 200: ProductBody } } },
+      { onRequest, schema: { tags: ['catalog-admin'], params: ProductId, body: ProductPatch, response: { 200: ProductBody } } },
       async (req) => catalog.updateProduct(req.params.id, req.body),
     );
     app.post(
       '/admin/catalog/products/:id/skus',
       {
+        onRequest,
         schema: {
           tags: ['catalog-admin'],
           params: ProductId,
@@ -117,12 +136,13 @@ export function catalogRoutes(catalog: CatalogService, availability: Availabilit
     );
     app.patch(
       '/admin/catalog/skus/:sku',
-      { schema: { tags: ['catalog-admin'], params: SkuParam, body: SkuPatch, response: { 200: SkuBody } } },
+      { onRequest, schema: { tags: ['catalog-admin'], params: SkuParam, body: SkuPatch, response: { 200: SkuBody } } },
       async (req) => catalog.updateSku(req.params.sku, req.body),
     );
     app.get(
       '/admin/catalog/products',
       {
+        onRequest,
         schema: {
           tags: ['catalog-admin'],
           querystring: z

@@ -19,6 +19,8 @@ export interface CatalogDeps {
   clock: Clock;
   /** Live availability shown by the public read API (inventory.availability). */
   availability?: AvailabilityPort;
+  /** Staff token for /admin/catalog routes (EMBUDO_ADMIN_TOKEN); those routes are off without it. */
+  adminToken?: string | undefined;
 }
 
 export interface Catalog extends CatalogService {
@@ -40,7 +42,7 @@ export function createCatalog(deps: CatalogDeps): Catalog {
     deps.availability ?? (async (skus) => skus.map((sku) => ({ sku, available: 0 })));
   return {
     ...service,
-    routes: [catalogRoutes(service, availability)],
+    routes: [catalogRoutes(service, availability, deps.adminToken)],
     async seedDemo() {
       // One transaction (savepoints inside): a first start commits once instead of ~30 times.
       const created = await deps.db.transaction(async (tx) => {

@@ -3,7 +3,7 @@ import { appendEvents, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
-import { allocate, levelBook, type LevelState } from './domain/allocation.js';
+import { allocate, levelBook, type LevelBook, type LevelState } from './domain/allocation.js';
 import type { ReserveInput } from './domain/schemas.js';
 import { inventoryError } from './errors.js';
 import { AVAILABILITY_CHANNEL } from './events.js';
@@ -40,6 +40,15 @@ export interface BatcherOptions {
 export interface BatchStats {
   batches: number;
   reservations: number;
+  /** Batches planned again because the levels they were planned against had changed. */
+  replans: number;
+}
+
+/** The levels a batch was planned against changed before it locked them. */
+class StalePlan extends Error {
+  constructor(readonly current: LevelState[]) {
+    super('stale reservation plan');
+  }
 }
 
 /**
@@ -53,9 +62,15 @@ export interface BatchStats {
 export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options: BatcherOptions) {
   let queue: Pending[] = [];
   let inFlight = 0;
-  const stats: BatchStats = { batches: 0, reservations: 0 };
+  const stats: BatchStats = { batches: 0, reservations: 0, replans: 0 };
   /** SKUs locked (or about to be) by batches in flight, with how many batches hold each. */
   const busy = new Map<string, number>();
+  /**
+   * What batches are planned against: each SKU's levels (allocation order) as the last planned
+   * batch leaves them. Possibly stale (other writers, other processes): the write checks the
+   * planned-from values under lock and hands back the current ones when they differ.
+   */
+  const plan = new Map<string, LevelState[]>();
   let pumpScheduled = false;
   // Pumps on the next turn of the event loop, so every request submitted in this turn (e.g.
   // callers answered by the previous batch coming straight back) joins the same batch.
@@ -84,7 +99,7 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
       const skus = [...new Set(batch.flatMap((p) => p.input.lines.map((l) => l.sku)))];
       for (const sku of skus) busy.set(sku, (busy.get(sku) ?? 0) + 1);
       inFlight += 1;
-      void runBatch(batch).finally(() => {
+      void runPlanned(batch, skus).finally(() => {
         for (const sku of skus) {
           const n = (busy.get(sku) ?? 1) - 1;
           if (n === 0) busy.delete(sku);
@@ -96,6 +111,138 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
     }
   };
 
+  const errorFor = (p: Pending, result: Exclude<ReturnType<typeof allocate>, { ok: true }>, known: Set<string>): Error => {
+    switch (result.reason) {
+      case 'unknown_sku':
+        // Known to inventory but never stocked anywhere: simply none available.
+        return known.has(result.sku)
+          ? inventoryError('insufficient_stock', `not enough ${result.sku}`, {
+              sku: result.sku,
+              requested: p.input.lines.find((l) => l.sku === result.sku)?.quantity ?? 0,
+              available: 0,
+            })
+          : inventoryError('unknown_sku', `unknown SKU ${result.sku}`, { sku: result.sku });
+      case 'insufficient_stock':
+        return inventoryError('insufficient_stock', `only ${result.available} of ${result.sku} available`, {
+          sku: result.sku,
+          requested: result.requested,
+          available: result.available,
+        });
+    }
+  };
+
+  const setPlan = (skus: readonly string[], levels: readonly LevelState[]) => {
+    if (plan.size > 100_000) plan.clear();
+    const book = levelBook(levels);
+    for (const sku of skus) plan.set(sku, book.get(sku) ?? []);
+  };
+
+  /**
+   * The fast path: plan in memory against `plan` (no lock, no read when the SKUs are known),
+   * append the events, then one statement locks the rows late, checks they still hold the
+   * planned-from values and writes everything; COMMIT. Five round trips, locks held for the
+   * last two. When the check fails the transaction rolls back and the batch is planned again
+   * against the current values the check returned; after a few misses (a SKU other writers
+   * keep changing) it takes the lock-first path.
+   */
+  async function runPlanned(batch: Pending[], skus: string[], attempt = 1): Promise<void> {
+    if (attempt > 3) {
+      for (const sku of skus) plan.delete(sku);
+      return runBatch(batch);
+    }
+    const now = clock.now();
+    try {
+      const missing = skus.filter((s) => !plan.has(s));
+      if (missing.length > 0) setPlan(missing, await store.readSkuLevels(db, missing));
+      const book: LevelBook = new Map(skus.map((s) => [s, plan.get(s) ?? []]));
+      const plannedFrom = [...book.values()].flat().map((l) => ({ ...l }));
+      const asked = [...new Set(batch.flatMap((p) => p.input.lines.flatMap((l) => (l.locationId === undefined ? [] : [l.locationId]))))];
+      const stocked = new Set(plannedFrom.map((l) => l.locationId));
+      const unseen = asked.filter((id) => !stocked.has(id));
+      const locations = unseen.length > 0 ? await store.locationExists(db, unseen) : new Set<string>();
+
+      const answers: (() => void)[] = [];
+      const reservations: NewReservation[] = [];
+      const events: NewEvent[] = [];
+      const deltas = new Map<LevelState, number>();
+      const failed: { p: Pending; result: Exclude<ReturnType<typeof allocate>, { ok: true }> }[] = [];
+      for (const p of batch) {
+        const badLocation = p.input.lines.find((l) => l.locationId !== undefined && !stocked.has(l.locationId) && !locations.has(l.locationId));
+        if (badLocation) {
+          const err = inventoryError('unknown_location', `no location ${badLocation.locationId}`, { locationId: badLocation.locationId });
+          answers.push(() => p.reject(err));
+          continue;
+        }
+        const result = allocate(book, p.input.lines);
+        if (!result.ok) {
+          failed.push({ p, result });
+          continue;
+        }
+        const id = randomUUID();
+        const expiresAt = new Date(now.getTime() + (p.input.ttlSeconds ?? options.ttlSeconds) * 1000);
+        reservations.push({ id, reference: p.input.reference ?? null, expiresAt, lines: result.allocations });
+        const levels = new Set<LevelState>();
+        for (const a of result.allocations) {
+          const level = book.get(a.sku)?.find((l) => l.locationId === a.locationId) as LevelState;
+          deltas.set(level, (deltas.get(level) ?? 0) + a.quantity);
+          levels.add(level);
+        }
+        // One stock_changed event per level this reservation changed, with the level after it.
+        for (const l of levels) events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }));
+        const reservation: Reservation = {
+          id,
+          status: 'active',
+          expiresAt,
+          ...(p.input.reference !== undefined ? { reference: p.input.reference } : {}),
+          allocations: result.allocations,
+        };
+        answers.push(() => p.resolve(reservation));
+      }
+      const unknown = [...new Set(failed.filter((f) => f.result.reason === 'unknown_sku').map((f) => f.result.sku))];
+      const known = unknown.length > 0 ? await store.knownSkus(db, unknown) : new Set<string>();
+      for (const f of failed) {
+        const err = errorFor(f.p, f.result, known);
+        answers.push(() => f.p.reject(err));
+      }
+
+      const current = await db.transaction(async (tx) => {
+        if (events.length > 0) await appendEvents(tx, events);
+        const cur = await store.applyReservationBatch(tx, {
+          skus,
+          plannedFrom,
+          deltas: [...deltas].map(([l, delta]) => ({ sku: l.sku, locationId: l.locationId, delta })),
+          reservations,
+          now,
+          channel: AVAILABILITY_CHANNEL,
+        });
+        // Stale plan: write nothing (the events go with the rollback), plan again.
+        if (cur) throw new StalePlan(cur);
+        return undefined;
+      }).catch((err: unknown) => {
+        if (err instanceof StalePlan) return err.current;
+        throw err;
+      });
+      if (current) {
+        stats.replans += 1;
+        setPlan(skus, current);
+        return runPlanned(batch, skus, attempt + 1);
+      }
+      stats.batches += 1;
+      stats.reservations += batch.length;
+      options.onBatch?.(batch.length);
+      for (const answer of answers) answer();
+    } catch (err) {
+      for (const sku of skus) plan.delete(sku);
+      const code = pgErrorCode(err);
+      if ((code === PgCode.deadlockDetected || code === PgCode.serializationFailure) && attempt < 3) {
+        return runPlanned(batch, skus, attempt + 1);
+      }
+      logger.error({ err, size: batch.length }, 'reservation batch failed');
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  /** The lock-first path: locks the batch's rows, then plans and writes under the lock. */
   async function runBatch(batch: Pending[], attempt = 1): Promise<void> {
     const now = clock.now();
     const answers: ((() => void) | undefined)[] = new Array<undefined>(batch.length);

@@ -15,6 +15,8 @@ export const inventoryError = defineErrors({
   invalid_transition: 'conflict',
   invalid_inventory_input: 'invalid',
   inventory_overloaded: 'unavailable',
+  admin_disabled: 'forbidden',
+  forbidden: 'forbidden',
 });
 
 export type InventoryErrorCode = Parameters<typeof inventoryError>[0];

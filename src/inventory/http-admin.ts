@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import type { FastifyRequest } from 'fastify';
+import { adminTokenCheck } from '../platform/admin-token.js';
 import type { HttpModule } from '../platform/http.js';
 import { AdjustmentInput, LocationInput, PurchaseOrderInput, ReceiptInput, SkuCode, TransferInput } from './domain/schemas.js';
+import { inventoryError } from './errors.js';
 import type { Inventory } from './index.js';
 
 const Level = z.object({ locationId: z.string(), onHand: z.number().int(), reserved: z.number().int(), available: z.number().int() });
@@ -37,45 +40,68 @@ const PoId = z.object({ id: z.string().min(1).max(100) }).strict();
 const SkuParam = z.object({ sku: SkuCode }).strict();
 const tags = ['inventory-admin'];
 
-/** Admin inventory API: locations, receipts, adjustments, transfers, returns, stock, ledger, POs. */
-export function inventoryAdminRoutes(inventory: Inventory): HttpModule {
+/**
+ * The staff guard (an `onRequest` hook): `x-admin-token` must equal EMBUDO_ADMIN_TOKEN
+ * (config.adminToken); without a configured token the guarded routes are off (`admin_disabled`).
+ */
+export function inventoryAdminGuard(adminToken: string | undefined): (req: FastifyRequest) => Promise<void> {
+  const check = adminTokenCheck(adminToken);
+  return async (req) => {
+    switch (check(req)) {
+      case 'admin_disabled':
+        throw inventoryError('admin_disabled', 'admin routes are disabled (no admin token configured)');
+      case 'forbidden':
+        throw inventoryError('forbidden', 'a valid x-admin-token is required');
+      case undefined:
+        return;
+    }
+  };
+}
+
+/**
+ * Admin inventory API: locations, receipts, adjustments, transfers, returns, stock, ledger, POs.
+ * Staff only: every route wants `x-admin-token` = EMBUDO_ADMIN_TOKEN (config.adminToken), and
+ * is refused (`admin_disabled`) when no token is configured.
+ */
+export function inventoryAdminRoutes(inventory: Inventory, onRequest: (req: FastifyRequest) => Promise<void>): HttpModule {
   return (app) => {
-    app.get('/admin/inventory/locations', { schema: { tags, response: { 200: z.array(Location) } } }, async () =>
+    app.get('/admin/inventory/locations', { onRequest, schema: { tags, response: { 200: z.array(Location) } } }, async () =>
       inventory.listLocations(),
     );
     app.post(
       '/admin/inventory/locations',
-      { schema: { tags, body: LocationInput, response: { 201: Location } } },
+      { onRequest, schema: { tags, body: LocationInput, response: { 201: Location } } },
       async (req, reply) => reply.code(201).send(await inventory.createLocation(req.body)),
     );
     app.post(
       '/admin/inventory/receipts',
-      { schema: { tags, body: ReceiptInput, response: { 201: Level } } },
+      { onRequest, schema: { tags, body: ReceiptInput, response: { 201: Level } } },
       async (req, reply) => reply.code(201).send(await inventory.receive(req.body)),
     );
     app.post(
       '/admin/inventory/returns',
-      { schema: { tags, body: ReceiptInput, response: { 201: Level } } },
+      { onRequest, schema: { tags, body: ReceiptInput, response: { 201: Level } } },
       async (req, reply) => reply.code(201).send(await inventory.returnStock(req.body)),
     );
     app.post(
       '/admin/inventory/adjustments',
-      { schema: { tags, body: AdjustmentInput, response: { 201: Level } } },
+      { onRequest, schema: { tags, body: AdjustmentInput, response: { 201: Level } } },
       async (req, reply) => reply.code(201).send(await inventory.adjust(req.body)),
     );
     app.post(
       '/admin/inventory/transfers',
-      { schema: { tags, body: TransferInput, response: { 201: z.object({ from: Level, to: Level }) } } },
+      { onRequest, schema: { tags, body: TransferInput, response: { 201: z.object({ from: Level, to: Level }) } } },
       async (req, reply) => reply.code(201).send(await inventory.transfer(req.body)),
     );
     app.get(
       '/admin/inventory/stock/:sku',
-      { schema: { tags, params: SkuParam, response: { 200: StockView } } },
+      { onRequest, schema: { tags, params: SkuParam, response: { 200: StockView } } },
       async (req) => inventory.stock(req.params.sku),
     );
     app.put(
       '/admin/inventory/items/:sku/safety-threshold',
       {
+        onRequest,
         schema: {
           tags,
           params: SkuParam,
@@ -91,6 +117,7 @@ export function inventoryAdminRoutes(inventory: Inventory): HttpModule {
     app.get(
       '/admin/inventory/movements',
       {
+        onRequest,
         schema: {
           tags,
           querystring: z.object({ sku: SkuCode.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict(),
@@ -101,6 +128,7 @@ export function inventoryAdminRoutes(inventory: Inventory): HttpModule {
     app.get(
       '/admin/inventory/invariants',
       {
+        onRequest,
         schema: {
           tags,
           description: 'Checks on_hand and reserved against the ledger and active reservations for every SKU-location.',
@@ -112,12 +140,13 @@ export function inventoryAdminRoutes(inventory: Inventory): HttpModule {
 
     app.post(
       '/admin/inventory/purchase-orders',
-      { schema: { tags, body: PurchaseOrderInput, response: { 201: PurchaseOrder } } },
+      { onRequest, schema: { tags, body: PurchaseOrderInput, response: { 201: PurchaseOrder } } },
       async (req, reply) => reply.code(201).send(await inventory.purchaseOrders.create(req.body)),
     );
     app.get(
       '/admin/inventory/purchase-orders',
       {
+        onRequest,
         schema: {
           tags,
           querystring: z.object({ status: z.enum(['draft', 'sent', 'received', 'cancelled']).optional() }).strict(),
@@ -128,13 +157,13 @@ export function inventoryAdminRoutes(inventory: Inventory): HttpModule {
     );
     app.get(
       '/admin/inventory/purchase-orders/:id',
-      { schema: { tags, params: PoId, response: { 200: PurchaseOrder } } },
+      { onRequest, schema: { tags, params: PoId, response: { 200: PurchaseOrder } } },
       async (req) => inventory.purchaseOrders.get(req.params.id),
     );
     for (const action of ['send', 'cancel', 'receive'] as const) {
       app.post(
         `/admin/inventory/purchase-orders/:id/${action}`,
-        { schema: { tags, params: PoId, response: { 200: PurchaseOrder } } },
+        { onRequest, schema: { tags, params: PoId, response: { 200: PurchaseOrder } } },
         async (req) => inventory.purchaseOrders[action](req.params.id),
       );
     }

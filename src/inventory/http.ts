@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { HttpModule } from '../platform/http.js';
 import { ReserveInput, SkuCode } from './domain/schemas.js';
@@ -28,8 +29,12 @@ function parseSkus(list: string): string[] {
   return skus;
 }
 
-/** Public inventory API: availability (one-shot and live over SSE) and reservations. */
-export function inventoryRoutes(inventory: Inventory): HttpModule {
+/**
+ * Inventory API: availability (one-shot and live over SSE) is public; reservations (which hold
+ * or sell stock) are for services and staff, behind `staffOnly` (the admin token guard).
+ */
+export function inventoryRoutes(inventory: Inventory, staffOnly: (req: FastifyRequest) => Promise<void>): HttpModule {
+  const onRequest = staffOnly;
   return (app) => {
     const streams = new Set<ServerResponse>();
     // Open SSE responses never go idle: end them so the server can close.
@@ -95,22 +100,23 @@ export function inventoryRoutes(inventory: Inventory): HttpModule {
 
     app.post(
       '/inventory/reservations',
-      { schema: { tags: ['inventory'], body: ReserveInput, response: { 201: ReservationBody } } },
+      { onRequest, schema: { tags: ['inventory'], body: ReserveInput, response: { 201: ReservationBody } } },
       async (req, reply) => reply.code(201).send(reservationBody(await inventory.reserve(req.body))),
     );
     app.get(
       '/inventory/reservations/:id',
-      { schema: { tags: ['inventory'], params: ReservationId, response: { 200: ReservationBody } } },
+      { onRequest, schema: { tags: ['inventory'], params: ReservationId, response: { 200: ReservationBody } } },
       async (req) => reservationBody(await inventory.getReservation(req.params.id)),
     );
     app.post(
       '/inventory/reservations/:id/commit',
-      { schema: { tags: ['inventory'], params: ReservationId, response: { 200: ReservationBody } } },
+      { onRequest, schema: { tags: ['inventory'], params: ReservationId, response: { 200: ReservationBody } } },
       async (req) => reservationBody(await inventory.commit(req.params.id)),
     );
     app.post(
       '/inventory/reservations/:id/release',
       {
+        onRequest,
         schema: {
           tags: ['inventory'],
           params: ReservationId,

@@ -8,7 +8,7 @@ import { intervalWorker, type Worker } from '../platform/worker.js';
 import { reservationBatcher } from './batcher.js';
 import { ReserveInput } from './domain/schemas.js';
 import { availabilityFeed, type AvailabilityFeed } from './feed.js';
-import { inventoryAdminRoutes } from './http-admin.js';
+import { inventoryAdminGuard, inventoryAdminRoutes } from './http-admin.js';
 import { inventoryRoutes } from './http.js';
 import { parseInput } from './ledger.js';
 import { purchaseOrderService, type PurchaseOrderService } from './purchase-orders.js';
@@ -36,6 +36,8 @@ export interface InventoryDeps {
   /** How often the sweeper looks for expired reservations; 1000 ms when not given. */
   sweepIntervalMs?: number;
   batch?: { maxBatch?: number; maxInFlight?: number; maxQueue?: number };
+  /** Staff token for /admin/inventory routes (EMBUDO_ADMIN_TOKEN); those routes are off without it. */
+  adminToken?: string | undefined;
 }
 
 export interface Inventory extends Omit<StockService, 'assertSku'> {
@@ -136,6 +138,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
       await feed.close();
     },
   };
-  inventory.routes = [inventoryRoutes(inventory), inventoryAdminRoutes(inventory)];
+  const staffOnly = inventoryAdminGuard(deps.adminToken);
+  inventory.routes = [inventoryRoutes(inventory, staffOnly), inventoryAdminRoutes(inventory, staffOnly)];
   return inventory;
 }

@@ -284,3 +284,61 @@ export async function availabilityRows(db: Db, skus: readonly string[]): Promise
   );
   return rows.map((r) => ({ sku: r.sku, locationId: r.location_id, onHand: r.on_hand, reserved: r.reserved, version: r.version }));
 }
+
+/** Levels (with location priority) of the given SKUs, unlocked: what the batcher plans from. */
+export async function readSkuLevels(db: Db, skus: readonly string[]): Promise<LevelState[]> {
+  const { rows } = await db.query<DbLevel & Record<string, unknown>>(
+    `SELECT s.sku, s.location_id, s.on_hand, s.reserved, l.priority
+     FROM inventory_stock s JOIN inventory_locations l ON l.id = s.location_id WHERE s.sku = ANY($1::text[])`,
+    [skus],
+  );
+  return rows.map((r) => ({ sku: r.sku, locationId: r.location_id, onHand: r.on_hand, reserved: r.reserved, priority: r.priority }));
+}
+
+/**
+ * The late-locking group-commit write (function `inventory_reserve_batch`): locks every row of
+ * `skus`, and only if they still equal `plannedFrom` writes the reservations, their lines and
+ * movements, adds `deltas` to reserved and notifies `channel`. Returns undefined when applied,
+ * else the current levels (nothing written).
+ */
+export async function applyReservationBatch(
+  tx: Db,
+  input: {
+    skus: readonly string[];
+    plannedFrom: readonly LevelState[];
+    deltas: readonly { sku: string; locationId: string; delta: number }[];
+    reservations: readonly NewReservation[];
+    now: Date;
+    channel: string;
+  },
+): Promise<LevelState[] | undefined> {
+  const { plannedFrom, deltas, reservations } = input;
+  const lines = reservations.flatMap((r) => r.lines.map((l, i) => ({ ...l, id: r.id, lineNo: i + 1 })));
+  const { rows } = await tx.query<{ current: [string, string, number, number, number][] | null }>(
+    `SELECT inventory_reserve_batch($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::int[],
+       $9::uuid[], $10::text[], $11::timestamptz[], $12::uuid[], $13::int[], $14::text[], $15::text[], $16::int[], $17, $18) AS current`,
+    [
+      input.skus,
+      plannedFrom.map((l) => l.sku),
+      plannedFrom.map((l) => l.locationId),
+      plannedFrom.map((l) => l.onHand),
+      plannedFrom.map((l) => l.reserved),
+      deltas.map((d) => d.sku),
+      deltas.map((d) => d.locationId),
+      deltas.map((d) => d.delta),
+      reservations.map((r) => r.id),
+      reservations.map((r) => r.reference),
+      reservations.map((r) => r.expiresAt),
+      lines.map((l) => l.id),
+      lines.map((l) => l.lineNo),
+      lines.map((l) => l.sku),
+      lines.map((l) => l.locationId),
+      lines.map((l) => l.quantity),
+      input.now,
+      input.channel,
+    ],
+  );
+  const current = rows[0]?.current;
+  if (!current) return undefined;
+  return current.map(([sku, locationId, onHand, reserved, priority]) => ({ sku, locationId, onHand, reserved, priority }));
+}

@@ -79,8 +79,9 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     db, logger, metrics, clock,
     catalog: (skus) => catalog.getSkus(skus),
     reservationTtlSeconds: config.reservationTtlSeconds,
+    adminToken: config.adminToken,
   });
-  const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus) });
+  const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus), adminToken: config.adminToken });
   // customers + checkout share the Idempotency-Key store (owned by checkout).
   const idempotency = createIdempotencyGuard({ db, clock });
   const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });

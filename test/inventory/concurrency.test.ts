@@ -89,3 +89,32 @@ test('drift between levels and ledger is reported', async () => {
   assert.deepEqual(report.drift.map((d) => [d.sku, d.locationId, d.problems]), [['MULTI-B', 'bodega', ['on_hand differs from the ledger']]]);
   await db.query(`UPDATE inventory_stock SET on_hand = on_hand - 1 WHERE sku = 'MULTI-B'`);
 });
+
+test('two processes planning on stale levels: the late-lock check replans, never oversells, never under-sells', async () => {
+  // A second inventory (its own batcher and plan cache) on the same database: another process.
+  const other = buildInventory(db).inventory;
+  await createSkus(catalog, ['STALE-1']);
+  await inventory.receive({ sku: 'STALE-1', locationId: 'bodega', quantity: 10 });
+  await inventory.reserve({ lines: [{ sku: 'STALE-1', quantity: 1 }] }); // `inventory` now plans from 9 available
+  await other.reserve({ lines: [{ sku: 'STALE-1', quantity: 8 }] }); // really 1 left
+  await assert.rejects(inventory.reserve({ lines: [{ sku: 'STALE-1', quantity: 2 }] }), (err: unknown) => {
+    assert.ok(isAppError(err));
+    assert.equal(err.code, 'insufficient_stock');
+    assert.deepEqual(err.details, { sku: 'STALE-1', requested: 2, available: 1 });
+    return true;
+  });
+  // A receipt elsewhere: the stale plan would say "not enough"; the check sees the new stock.
+  await other.receive({ sku: 'STALE-1', locationId: 'tienda', quantity: 5 });
+  const r = await inventory.reserve({ lines: [{ sku: 'STALE-1', quantity: 6 }] });
+  assert.deepEqual(r.allocations, [{ sku: 'STALE-1', locationId: 'bodega', quantity: 1 }, { sku: 'STALE-1', locationId: 'tienda', quantity: 5 }]);
+  // Both processes race for the last units.
+  await other.receive({ sku: 'STALE-1', locationId: 'tienda', quantity: 20 });
+  const raced = await Promise.allSettled(
+    Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? inventory : other).reserve({ lines: [{ sku: 'STALE-1', quantity: 1 }] })),
+  );
+  assert.equal(raced.filter((x) => x.status === 'fulfilled').length, 20);
+  const stock = await inventory.stock('STALE-1');
+  assert.deepEqual([stock.onHand, stock.reserved, stock.available], [35, 35, 0]);
+  assert.deepEqual((await inventory.checkInvariants()).drift, []);
+  await other.close();
+});

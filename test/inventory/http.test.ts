@@ -8,14 +8,17 @@ import { spawnEmbudo } from '../support/process.js';
 import { count } from './support.js';
 
 const { db, url } = await freshDatabase();
-const platform = await startPlatform(testConfig(url, { seed: true }), { role: 'all', listen: true });
+const ADMIN_TOKEN = 'inventory-test-admin-token-42';
+const platform = await startPlatform(testConfig(url, { seed: true, adminToken: ADMIN_TOKEN }), { role: 'all', listen: true });
 after(() => platform.stop());
 const app = platform.app;
 const base = platform.urls.api as string;
 
 type Json = Record<string, unknown>;
-const call = async (method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, payload?: unknown) => {
-  const res = await app.inject({ method, url: path, ...(payload !== undefined ? { payload: payload as Json } : {}) });
+// Staff calls carry the admin token (admin and reservation routes want it; public ones ignore it).
+const call = async (method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, payload?: unknown, token: string | null = ADMIN_TOKEN) => {
+  const headers = token === null ? {} : { 'x-admin-token': token };
+  const res = await app.inject({ method, url: path, headers, ...(payload !== undefined ? { payload: payload as Json } : {}) });
   return { status: res.statusCode, body: res.json<Json & { code?: string }>() };
 };
 
@@ -97,6 +100,54 @@ test('bad input gets a 4xx with a code and changes nothing', async () => {
     assert.equal(res.body.code, code, `${method} ${path} ${JSON.stringify(payload)}`);
   }
   assert.deepEqual(await snapshot(), before);
+});
+
+test('admin and reservation routes want the admin token; refused calls change nothing', async () => {
+  const before = await snapshot();
+  const guarded: [method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, payload?: unknown][] = [
+    ['GET', '/admin/inventory/locations'],
+    ['POST', '/admin/inventory/locations', { id: 'intrusa', name: 'Intrusa', kind: 'store' }],
+    ['POST', '/admin/inventory/receipts', { sku: 'ARROZ-1KG', locationId: 'bodega-santiago', quantity: 5 }],
+    ['POST', '/admin/inventory/returns', { sku: 'ARROZ-1KG', locationId: 'bodega-santiago', quantity: 5 }],
+    ['POST', '/admin/inventory/adjustments', { sku: 'ARROZ-1KG', locationId: 'bodega-santiago', delta: -1, reason: 'robo' }],
+    ['POST', '/admin/inventory/transfers', { sku: 'ARROZ-1KG', fromLocationId: 'bodega-santiago', toLocationId: 'tienda-providencia', quantity: 1 }],
+    ['GET', '/admin/inventory/stock/ARROZ-1KG'],
+    ['PUT', '/admin/inventory/items/ARROZ-1KG/safety-threshold', { safetyThreshold: 3 }],
+    ['GET', '/admin/inventory/movements'],
+    ['GET', '/admin/inventory/invariants'],
+    ['POST', '/admin/inventory/purchase-orders', { supplier: 'X', locationId: 'bodega-santiago', lines: [{ sku: 'ARROZ-1KG', quantity: 1, unitCost: 1 }] }],
+    ['GET', '/admin/inventory/purchase-orders'],
+    ['POST', '/inventory/reservations', { lines: [{ sku: 'ARROZ-1KG', quantity: 1 }] }],
+    ['POST', '/inventory/reservations/00000000-0000-4000-8000-000000000000/commit'],
+    ['POST', '/admin/catalog/products', { name: 'X', category: 'despensa', skus: [{ sku: 'INTRUSO-1', price: 10 }] }],
+    ['PATCH', '/admin/catalog/skus/ARROZ-1KG', { price: 1 }],
+    ['GET', '/admin/catalog/products'],
+  ];
+  for (const [method, path, payload] of guarded) {
+    for (const token of [null, 'wrong-token-wrong-token', `${ADMIN_TOKEN}x`]) {
+      const res = await call(method, path, payload, token);
+      assert.equal(res.status, 403, `${method} ${path} with ${String(token)}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.code, 'forbidden');
+    }
+  }
+  assert.deepEqual(await snapshot(), before);
+  // Public reads stay open.
+  assert.equal((await call('GET', '/inventory/availability?skus=ARROZ-1KG', undefined, null)).status, 200);
+  assert.equal((await call('GET', '/catalog/products?limit=1', undefined, null)).status, 200);
+});
+
+test('without a configured admin token the admin routes are off', async () => {
+  const { url: otherUrl } = await freshDatabase();
+  const off = await startPlatform(testConfig(otherUrl, { adminToken: undefined }), { role: 'all', listen: false });
+  try {
+    for (const [method, path] of [['GET', '/admin/inventory/locations'], ['GET', '/admin/catalog/products'], ['POST', '/inventory/reservations']] as const) {
+      const res = await off.app.inject({ method, url: path, headers: { 'x-admin-token': ADMIN_TOKEN }, ...(method === 'POST' ? { payload: { lines: [{ sku: 'A', quantity: 1 }] } } : {}) });
+      assert.equal(res.statusCode, 403, path);
+      assert.equal(res.json<{ code: string }>().code, 'admin_disabled');
+    }
+  } finally {
+    await off.stop();
+  }
 });
 
 test('reserve, commit and release over HTTP; stock and ledger follow', async () => {
