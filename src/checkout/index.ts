@@ -7,7 +7,7 @@ import type { Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import { createCheckoutService, type CheckoutService } from './checkout-service.js';
 import { cartRoutes } from './http.js';
-import { createIdempotency, idempotentHandler, type Idempotency, type IdempotentHandler } from './idempotency.js';
+import { createIdempotency, idempotentHandler, type Idempotency, type IdempotencyOptions, type IdempotentHandler } from './idempotency.js';
 import { createOrderQueries, type OrderQueries } from './order-queries.js';
 import { createOrderService, PAYMENT_EVENT_TYPES, type OrderService } from './order-service.js';
 import { orderRoutes } from './orders-http.js';
@@ -31,7 +31,9 @@ export { PAYMENT_EVENT_TYPES };
  * @example
  * const { idempotency, idempotent } = createIdempotencyGuard({ db, clock });
  */
-export function createIdempotencyGuard(deps: { db: Database; clock: Clock }): { idempotency: Idempotency; idempotent: IdempotentHandler } {
+export function createIdempotencyGuard(
+  deps: { db: Database; clock: Clock } & Pick<IdempotencyOptions, 'leaseMs' | 'waitMs'>,
+): { idempotency: Idempotency; idempotent: IdempotentHandler } {
   const idempotency = createIdempotency(deps);
   return { idempotency, idempotent: idempotentHandler(idempotency) };
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.js';
+import type { Database } from '../platform/db.js';
 import type { OrderStatus } from './domain/order-state.js';
 import { checkoutError } from './errors.js';
 import * as store from './store.js';
@@ -33,7 +33,7 @@ export interface OrderStatusView {
 }
 
 /** Read side of orders: single orders, lists with keyset cursors, the polled status row. */
-export function createOrderQueries(db: Db) {
+export function createOrderQueries(db: Database) {
   const toView = (o: store.OrderRow, lines: store.OrderLineRow[]): OrderView => ({
     id: o.id, customerId: o.customer_id, status: o.status, currency: o.currency, subtotal: o.subtotal, shipping: o.shipping,
     total: o.total, refundedAmount: o.refunded_amount, paymentMethod: o.payment_method, paymentAttemptId: o.payment_attempt_id,
@@ -66,17 +66,38 @@ export function createOrderQueries(db: Db) {
     },
 
     async status(orderId: string, customerId?: string): Promise<OrderStatusView> {
-      const row = await store.findStatus(db, orderId);
-      if (!row || (customerId !== undefined && row.customer_id !== customerId)) throw checkoutError('order_not_found', 'no such order');
-      return {
-        orderId: row.order_id, status: row.status, paymentStatus: row.payment_status, total: row.total, currency: row.currency,
-        next: row.next_action ?? null, version: row.version, updatedAt: row.updated_at.toISOString(),
-      };
+      return statusView(await store.findStatus(db, orderId), customerId);
+    },
+
+    /**
+     * The polled status, served from a replica when one has replayed at least `after` (the
+     * position the client last saw) or else from the primary; returns the position the client
+     * has now seen, so it never sees an older status than one it was shown. An order a replica
+     * does not have yet (placed a moment ago) is read on the primary.
+     */
+    async consistentStatus(orderId: string, customerId: string, after?: string): Promise<{ view: OrderStatusView; position?: string }> {
+      // No replicas: everything is read on the primary, one cheap query (the hot poll).
+      if (db.topology().replicas.length === 0) return { view: statusView(await store.findStatus(db, orderId), customerId) };
+      const read = await db.consistentRead((tx) => store.findStatus(tx, orderId), after === undefined ? {} : { after });
+      if (read.value) return { view: statusView(read.value, customerId), position: read.position };
+      const onPrimary = await db.transaction(async (tx) => ({
+        row: await store.findStatus(tx, orderId),
+        position: (await tx.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]?.lsn ?? read.position,
+      }));
+      return { view: statusView(onPrimary.row, customerId), position: onPrimary.position };
     },
   };
 }
 
 export type OrderQueries = ReturnType<typeof createOrderQueries>;
+
+function statusView(row: store.StatusRow | undefined, customerId?: string): OrderStatusView {
+  if (!row || (customerId !== undefined && row.customer_id !== customerId)) throw checkoutError('order_not_found', 'no such order');
+  return {
+    orderId: row.order_id, status: row.status, paymentStatus: row.payment_status, total: row.total, currency: row.currency,
+    next: row.next_action ?? null, version: row.version, updatedAt: row.updated_at.toISOString(),
+  };
+}
 
 function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');

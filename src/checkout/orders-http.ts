@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Customer } from '../customers/index.js';
 import type { Logger } from '../platform/log.js';
-import type { HttpModule } from '../platform/http.js';
+import { readAfter, sendPosition, type HttpModule } from '../platform/http.js';
 import { ORDER_STATUSES } from './domain/order-state.js';
 import { checkoutError } from './errors.js';
 import type { IdempotentHandler } from './idempotency.js';
@@ -77,7 +77,9 @@ export function orderRoutes(deps: OrderRoutesDeps): HttpModule {
       schema: { tags, headers: Headers, params: OrderParams, response: { 200: StatusOut, 304: z.null() } },
     }, async (req, reply) => {
       const customer = await requireCustomer(req);
-      const status = await queries.status(req.params.orderId, customer.id);
+      // Read-your-writes: x-embudo-position carries what this client has already seen.
+      const { view: status, position } = await queries.consistentStatus(req.params.orderId, customer.id, readAfter(req));
+      if (position !== undefined) sendPosition(reply, position);
       const etag = etagOf(status);
       void reply.header('etag', etag).header('cache-control', 'private, no-cache');
       if (req.headers['if-none-match'] === etag) return reply.code(304).send(null);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { appendEvents, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Db, Database } from '../platform/db.js';
@@ -8,6 +9,7 @@ import { decide, type AttemptStatus, giveUpAfterMs, isFinal, nextCheckDelay, typ
 import { capturePosting } from './domain/ledger.js';
 import type { AttemptCall, PaymentConnector } from './connectors/port.js';
 import { paymentsEvent } from './events.js';
+import * as batch from './batch-store.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 
@@ -56,8 +58,14 @@ export function attemptCall(core: Core, a: AttemptState, extra: Partial<AttemptC
   };
 }
 
+/**
+ * Runs a payments transaction. Payment data (attempts, their events, saved cards, refunds,
+ * the ledger) is committed durably: with a synchronous standby configured, COMMIT returns
+ * only once the standby has applied it, so an approval the customer heard of survives the
+ * loss of the primary (see README "High availability" for the cost).
+ */
 export function transaction<T>(core: Core, fn: (tx: Db) => Promise<T>): Promise<T> {
-  return core.db.transaction(fn, core.txSettings ? { settings: core.txSettings } : undefined);
+  return core.db.transaction(fn, { durable: true, ...(core.txSettings ? { settings: core.txSettings } : {}) });
 }
 
 export interface Applied {
@@ -65,6 +73,13 @@ export interface Applied {
   changed: boolean;
   /** The processor approved a second payment for an already paid order: give it back. */
   duplicateCharge: boolean;
+}
+
+/** One processor verdict to record for an attempt. */
+export interface VerdictItem {
+  attemptId: string;
+  verdict: Omit<ProcessorVerdict, 'status'> & { status: AttemptStatus };
+  kind: string;
 }
 
 /**
@@ -79,49 +94,76 @@ export async function applyVerdict(
   verdict: Omit<ProcessorVerdict, 'status'> & { status: AttemptStatus },
   kind: string,
 ): Promise<Applied> {
-  const run = async (tx: Db): Promise<Applied> => {
-    await store.lockKey(tx, `attempt:${attemptId}`);
-    const current = await store.findAttempt(tx, attemptId);
+  const run = async (tx: Db) => (await recordVerdicts(core, tx, [{ attemptId, verdict, kind }]))[0] as Applied;
+  try {
+    return await (db.inTransaction ? db.transaction(run) : transaction(core, run));
+  } catch (err) {
+    // Another process recorded the outcome first (unique index): read what won.
+    if (pgErrorCode(err) === PgCode.uniqueViolation) {
+      const state = await store.findAttempt(core.db, attemptId);
+      if (state) return { state, changed: false, duplicateCharge: false };
+    }
+    throw err;
+  }
+}
+
+/**
+ * Records several verdicts inside `tx` with a handful of set-based statements (the group
+ * commit in attempt-writer.ts hands it a whole batch): locks the attempts (in one global
+ * order), reads their states once, decides each verdict in order against the running state
+ * (two verdicts for one attempt in a batch apply as if one after the other), then writes every
+ * event, ledger posting, outbox event and janitor change of the batch. Answers in input order.
+ */
+export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): Promise<Applied[]> {
+  const ids = [...new Set(items.map((i) => i.attemptId))];
+  await batch.lockKeys(tx, ids.map((id) => `attempt:${id}`));
+  const states = new Map((await batch.findAttempts(tx, ids)).map((a) => [a.id, a]));
+  const now = core.clock.now();
+  const paidBy = items.some((i) => i.verdict.status === 'approved')
+    ? await batch.approvedAttemptsForOrders(tx, [...new Set([...states.values()].map((a) => a.orderId))])
+    : new Map<string, string>();
+  const refs: { processor: Processor; ref: string; attemptId: string }[] = [];
+  const attemptEvents: store.NewAttemptEvent[] = [];
+  const postings: { id: string; posting: ReturnType<typeof capturePosting>; attemptId: string; at: Date }[] = [];
+  const events: NewEvent[] = [];
+  const schedule = new Map<string, { attemptId: string; nextAt: Date; giveUpAt: Date } | null>();
+  const out: Applied[] = [];
+
+  for (const { attemptId, verdict, kind } of items) {
+    const current = states.get(attemptId);
     if (!current) throw new Error(`attempt ${attemptId} vanished`);
-    const now = core.clock.now();
     if (verdict.processorRef && verdict.processorRef !== current.processorRef) {
-      await store.insertRef(tx, current.processor, verdict.processorRef, current.id);
+      refs.push({ processor: current.processor, ref: verdict.processorRef, attemptId });
     }
     const decision = decide(current.status, verdict.status);
     if (decision.kind === 'ignore') {
       if (decision.reason === 'stale' && isFinal(current.status) && isFinal(verdict.status) && current.status !== verdict.status) {
         core.logger.warn({ attemptId, recorded: current.status, reported: verdict.status, kind }, 'processor reports a different final outcome');
       }
-      return { state: current, changed: false, duplicateCharge: false };
+      out.push({ state: current, changed: false, duplicateCharge: false });
+      continue;
     }
     let status = decision.status;
     let reason = verdict.reason;
     let duplicateCharge = false;
     if (status === 'approved') {
-      const paid = await store.approvedAttemptForOrder(tx, current.orderId);
+      const paid = paidBy.get(current.orderId);
       if (paid && paid !== current.id) {
         status = 'rejected';
         reason = 'order_already_paid';
         duplicateCharge = true;
+      } else {
+        paidBy.set(current.orderId, current.id);
       }
     }
     const processorRef = verdict.processorRef ?? current.processorRef ?? undefined;
-    await store.appendAttemptEvent(tx, {
-      attemptId,
-      orderId: current.orderId,
-      kind,
-      status,
-      processorRef: verdict.processorRef,
-      reason,
-      data: verdict.data,
-      occurredAt: now,
-    });
-    const events: NewEvent[] = [];
+    attemptEvents.push({ attemptId, orderId: current.orderId, kind, status, processorRef: verdict.processorRef, reason, data: verdict.data, occurredAt: now });
     const agg = { type: 'payment_attempt' as const, id: attemptId };
     switch (status) {
       case 'approved': {
         const posting = capturePosting(current.processor, current.amount);
-        const txId = await store.postLedger(tx, posting, { attemptId }, now);
+        const txId = randomUUID();
+        postings.push({ id: txId, posting, attemptId, at: now });
         events.push(
           paymentsEvent('payments.payment_approved', agg, {
             attemptId,
@@ -153,29 +195,36 @@ export async function applyVerdict(
       case 'unknown':
         break;
     }
-    await appendEvents(tx, events);
     core.counters?.transitions.inc({ processor: current.processor, method: current.method, status });
-    if (isFinal(status) || status === 'review') {
-      await store.unschedule(tx, attemptId);
-    } else {
-      await store.scheduleCheck(
-        tx,
-        attemptId,
-        new Date(now.getTime() + nextCheckDelay(0)),
-        new Date(current.createdAt.getTime() + giveUpAfterMs(current.processor)),
-      );
-    }
-    const state = (await store.findAttempt(tx, attemptId)) as AttemptState;
-    return { state, changed: true, duplicateCharge };
-  };
-  try {
-    return await (db.inTransaction ? db.transaction(run) : transaction(core, run));
-  } catch (err) {
-    // Another process recorded the outcome first (unique index): read what won.
-    if (pgErrorCode(err) === PgCode.uniqueViolation) {
-      const state = await store.findAttempt(core.db, attemptId);
-      if (state) return { state, changed: false, duplicateCharge: false };
-    }
-    throw err;
+    schedule.set(
+      attemptId,
+      isFinal(status) || status === 'review'
+        ? null
+        : { attemptId, nextAt: new Date(now.getTime() + nextCheckDelay(0)), giveUpAt: new Date(current.createdAt.getTime() + giveUpAfterMs(current.processor)) },
+    );
+    // The state the appended event gives (store.STATE_SQL's reading of the event log).
+    const data = verdict.data;
+    const next: AttemptState = {
+      ...current,
+      status,
+      reason: reason ?? null,
+      processorRef: processorRef ?? null,
+      redirectUrl: data && 'redirect_url' in data ? (typeof data.redirect_url === 'string' ? data.redirect_url : null) : current.redirectUrl,
+      updatedAt: now,
+    };
+    states.set(attemptId, next);
+    out.push({ state: next, changed: true, duplicateCharge });
   }
+
+  await batch.insertRefs(tx, refs);
+  await batch.appendAttemptEvents(tx, attemptEvents);
+  await batch.postLedgers(tx, postings);
+  await appendEvents(tx, events);
+  const entries = [...schedule.entries()];
+  await batch.reschedule(
+    tx,
+    entries.flatMap(([, s]) => (s ? [s] : [])),
+    entries.filter(([, s]) => s === null).map(([id]) => id),
+  );
+  return out;
 }

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { buyOrderFor, isFinal, METHODS, giveUpAfterMs, processorOf, type Method, type ProcessorVerdict } from './domain/attempt.js';
+import { isFinal, METHODS, processorOf, type Method, type ProcessorVerdict } from './domain/attempt.js';
 import type { Redirect } from './connectors/port.js';
-import { applyVerdict, attemptCall, connectorFor, transaction, type Core } from './core.js';
+import { attemptWriter } from './attempt-writer.js';
+import { attemptCall, connectorFor, transaction, type Core } from './core.js';
 import { paymentsError } from './errors.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 import type { Vault } from './vault.js';
 
-/** A pending Webpay redirect is handed out again (double click) only while its token is young. */
-const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
 
 export interface StartPaymentInput {
   orderId: string;
@@ -105,8 +104,9 @@ export function createAttempts(core: Core, vault: Vault) {
     core.logger.error({ attemptId: a.id, orderId: a.orderId, refund: r.status }, 'second approval for a paid order: refunded at the processor');
   };
 
+  const writer = attemptWriter(core);
   const apply = async (attemptId: string, verdict: ProcessorVerdict, kind: string): Promise<AttemptState> => {
-    const applied = await applyVerdict(core, core.db, attemptId, verdict, kind);
+    const applied = await writer.record({ attemptId, verdict, kind });
     if (applied.duplicateCharge) await giveBackDuplicate(applied.state);
     return applied.state;
   };
@@ -122,46 +122,19 @@ export function createAttempts(core: Core, vault: Vault) {
      */
     async startPayment(input: StartPaymentInput): Promise<StartPaymentResult> {
       validate(input);
-      const processor = processorOf(input.method);
-      const connector = connectorFor(core, processor);
-      const oneclick = input.method === 'oneclick' ? await vault.inscriptionFor(input.customerId, input.savedCardId as string) : undefined;
-      const now = core.clock.now();
-      const opened = await transaction(core, async (tx) => {
-        await store.lockKey(tx, `order:${input.orderId}`);
-        const existing = await store.attemptsForOrder(tx, input.orderId);
-        if (existing.some((a) => a.status === 'approved')) throw paymentsError('order_already_paid', 'this order is already paid');
-        const open = existing.filter((a) => !isFinal(a.status) && a.status !== 'review');
-        for (const a of open) {
-          // A Webpay token older than its 5-minute life cannot be paid any more: start afresh.
-          const staleRedirect = a.status === 'redirect' && now.getTime() - a.createdAt.getTime() > WEBPAY_TOKEN_REUSE_MS;
-          const same = a.method === input.method && a.amount === input.amount && !staleRedirect;
-          if (same) return { reuse: a };
-          if (a.status !== 'redirect') {
-            throw paymentsError('payment_in_progress', 'another payment for this order is in progress', { attemptId: a.id, status: a.status });
-          }
-        }
-        const id = randomUUID();
-        const row: store.AttemptRow = {
-          id,
-          orderId: input.orderId,
-          customerId: input.customerId,
-          amount: input.amount,
-          currency: 'CLP',
-          method: input.method,
-          processor,
-          buyOrder: buyOrderFor(id),
-          savedCardId: input.savedCardId ?? null,
-          returnUrl: input.returnUrl ?? null,
-          createdAt: now,
-        };
-        await store.insertAttempt(tx, row);
-        await store.appendAttemptEvent(tx, { attemptId: id, orderId: row.orderId, kind: 'created', status: 'created', occurredAt: now });
-        // If we crash before the processor's answer is recorded, the janitor asks it.
-        await store.scheduleCheck(tx, id, new Date(now.getTime() + 60_000), new Date(now.getTime() + giveUpAfterMs(processor)));
-        return { created: (await store.findAttempt(tx, id)) as AttemptState };
-      });
-      if (opened.reuse) return result(opened.reuse);
+      const connector = connectorFor(core, processorOf(input.method));
+      // One durable group commit opens this attempt with those of concurrent checkouts.
+      const opened = await writer.open(input);
+      if ('reuse' in opened) return result(opened.reuse);
       const a = opened.created;
+      let oneclick: { username: string; tbkUser: string } | undefined;
+      try {
+        oneclick = opened.card ? vault.inscriptionOf(opened.card) : undefined;
+      } catch (err) {
+        // No key to open the card with: nothing was sent to the processor.
+        await apply(a.id, { status: 'rejected', reason: 'vault_unavailable' }, 'authorize');
+        throw err;
+      }
       const call = attemptCall(core, a, {
         oneclick,
         cardToken: input.cardToken,

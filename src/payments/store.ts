@@ -60,7 +60,7 @@ export async function appendAttemptEvent(tx: Db, e: NewAttemptEvent): Promise<vo
   );
 }
 
-const STATE_SQL = `
+export const STATE_SQL = `
   SELECT a.id, a.order_id, a.customer_id, a.amount, a.currency, a.method, a.processor, a.buy_order,
          a.saved_card_id, a.return_url, a.created_at,
          last.status, last.reason, last.occurred_at AS updated_at,
@@ -72,7 +72,7 @@ const STATE_SQL = `
       SELECT e.status, e.reason, e.occurred_at FROM payment_attempt_events e
        WHERE e.attempt_id = a.id ORDER BY e.id DESC LIMIT 1) last`;
 
-function toState(r: Record<string, unknown>): AttemptState {
+export function toState(r: Record<string, unknown>): AttemptState {
   return {
     id: r.id as string,
     orderId: r.order_id as string,

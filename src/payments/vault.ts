@@ -128,6 +128,11 @@ export function createVault(deps: VaultDeps) {
       return { username: card.username, tbkUser: reveal(keys(), card) };
     },
 
+    /** The decrypted inscription of a card row already read (the attempt writer reads cards in its batch). */
+    inscriptionOf(card: store.SavedCardRow): { username: string; tbkUser: string } {
+      return { username: card.username, tbkUser: reveal(keys(), card) };
+    },
+
     /** Re-wraps every data key under the current KEK; returns how many changed. */
     async rewrapAll(): Promise<{ rewrapped: number; keysInUse: string[] }> {
       const kr = keys();
@@ -137,7 +142,7 @@ export function createVault(deps: VaultDeps) {
         const old = kr.get(card.kekId);
         if (!old) throw paymentsError('vault_unavailable', `key ${card.kekId} is not in the keyring`);
         const next = rewrap(old, card, kr.current(), kr.currentId, card.id);
-        await store.updateCardWrap(core.db, card.id, next.kekId, next.wrappedKey);
+        await transaction(core, (tx) => store.updateCardWrap(tx, card.id, next.kekId, next.wrappedKey));
         rewrapped += 1;
       }
       const keysInUse = [...new Set((await store.allCards(core.db)).map((c) => c.kekId))];

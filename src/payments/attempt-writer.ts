@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
+import { isAppError } from '../platform/errors.js';
+import { groupCommit } from '../platform/group-commit.js';
+import { buyOrderFor, giveUpAfterMs, isFinal, processorOf } from './domain/attempt.js';
+import * as batch from './batch-store.js';
+import { recordVerdicts, transaction, type Applied, type Core, type VerdictItem } from './core.js';
+import { paymentsError } from './errors.js';
+import type { StartPaymentInput } from './service.js';
+import * as store from './store.js';
+import type { AttemptRow, AttemptState, SavedCardRow } from './store.js';
+
+/** A pending Webpay redirect is handed out again (double click) only while its token is young. */
+export const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
+
+/** What opening an attempt gave: the attempt to charge now, or the one already under way. */
+export type Opened =
+  | { created: AttemptState; card: SavedCardRow | undefined }
+  | { reuse: AttemptState };
+
+type OpenOutcome = { ok: Opened } | { error: unknown };
+
+/**
+ * Opens attempts for several orders in `tx`: locks the orders (one global order), reads their
+ * attempts and the saved cards once, decides each request in order (a second request for an
+ * order in the same batch sees the first one's attempt, as it would one after the other), and
+ * inserts every new attempt with its `created` event and janitor schedule in one statement.
+ * A refused request (already paid, another payment in progress, unknown card) is answered
+ * with its error and writes nothing.
+ */
+export async function openAttempts(core: Core, tx: Db, inputs: StartPaymentInput[]): Promise<OpenOutcome[]> {
+  const orderIds = [...new Set(inputs.map((i) => i.orderId))];
+  await batch.lockKeys(tx, orderIds.map((id) => `order:${id}`));
+  const byOrder = new Map<string, AttemptState[]>();
+  for (const a of await batch.attemptsForOrders(tx, orderIds)) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
+  const wanted = inputs.filter((i) => i.method === 'oneclick' && i.savedCardId).map((i) => ({ customerId: i.customerId, cardId: i.savedCardId as string }));
+  const cards = wanted.length > 0 && wanted.every((w) => /^[0-9a-f-]{36}$/i.test(w.cardId)) ? await batch.findCards(tx, wanted) : [];
+  const cardOf = (i: StartPaymentInput) => cards.find((c) => c.id === i.savedCardId && c.customerId === i.customerId);
+  const now = core.clock.now();
+  const rows: Parameters<typeof batch.insertAttempts>[1] = [];
+
+  const decideOne = (input: StartPaymentInput): Opened => {
+    const card = input.method === 'oneclick' ? cardOf(input) : undefined;
+    if (input.method === 'oneclick' && !card) throw paymentsError('saved_card_not_found', 'no such saved card for this customer');
+    const existing = byOrder.get(input.orderId) ?? [];
+    if (existing.some((a) => a.status === 'approved')) throw paymentsError('order_already_paid', 'this order is already paid');
+    for (const a of existing.filter((x) => !isFinal(x.status) && x.status !== 'review')) {
+      // A Webpay token older than its 5-minute life cannot be paid any more: start afresh.
+      const staleRedirect = a.status === 'redirect' && now.getTime() - a.createdAt.getTime() > WEBPAY_TOKEN_REUSE_MS;
+      if (a.method === input.method && a.amount === input.amount && !staleRedirect) return { reuse: a };
+      if (a.status !== 'redirect') {
+        throw paymentsError('payment_in_progress', 'another payment for this order is in progress', { attemptId: a.id, status: a.status });
+      }
+    }
+    const id = randomUUID();
+    const processor = processorOf(input.method);
+    const row: AttemptRow = {
+      id,
+      orderId: input.orderId,
+      customerId: input.customerId,
+      amount: input.amount,
+      currency: 'CLP',
+      method: input.method,
+      processor,
+      buyOrder: buyOrderFor(id),
+      savedCardId: input.savedCardId ?? null,
+      returnUrl: input.returnUrl ?? null,
+      createdAt: now,
+    };
+    // If we crash before the processor's answer is recorded, the janitor asks it.
+    rows.push({ attempt: row, nextCheckAt: new Date(now.getTime() + 60_000), giveUpAt: new Date(now.getTime() + giveUpAfterMs(processor)) });
+    const created: AttemptState = {
+      ...row, status: 'created', reason: null, processorRef: null, commitClaimed: false, redirectUrl: null, updatedAt: now,
+    };
+    byOrder.set(input.orderId, [...existing, created]);
+    return { created, card };
+  };
+
+  const out = inputs.map((input): OpenOutcome => {
+    try {
+      return { ok: decideOne(input) };
+    } catch (err) {
+      if (!isAppError(err)) throw err;
+      return { error: err };
+    }
+  });
+  await batch.insertAttempts(tx, rows);
+  return out;
+}
+
+/**
+ * The group commits of the payment hot path: opening attempts and recording processor
+ * verdicts. Concurrent checkouts share one durable transaction per batch, so the commit wait
+ * (local flush, or the synchronous standby's apply) is paid once per batch, not per payment.
+ */
+export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFlight?: number } = {}) {
+  const open = groupCommit(
+    (inputs: StartPaymentInput[]) => transaction(core, (tx) => openAttempts(core, tx, inputs)),
+    { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
+  );
+  const record = groupCommit(
+    (items: VerdictItem[]) => transaction(core, (tx) => recordVerdicts(core, tx, items)),
+    { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
+  );
+  return {
+    /** Opens (or finds) the attempt for a payment; throws the request's refusal. */
+    async open(input: StartPaymentInput): Promise<Opened> {
+      const outcome = await open(input);
+      if ('error' in outcome) throw outcome.error;
+      return outcome.ok;
+    },
+    /** Records a verdict outside any transaction (inside one, use applyVerdict). */
+    async record(item: VerdictItem): Promise<Applied> {
+      try {
+        return await record(item);
+      } catch (err) {
+        // Another process recorded the outcome first (unique index): read what won.
+        if (pgErrorCode(err) === PgCode.uniqueViolation) {
+          const state = await store.findAttempt(core.db, item.attemptId);
+          if (state) return { state, changed: false, duplicateCharge: false };
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+export type AttemptWriter = ReturnType<typeof attemptWriter>;
