@@ -11,8 +11,16 @@ import { paymentsEvent } from './events.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 
+/** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
+export interface FraudHooks {
+  /** Declines feed the velocity counters; approvals the history, and say whether to hold the order. */
+  onOutcome(tx: Db, attempt: AttemptState, status: 'approved' | 'rejected'): Promise<{ hold: boolean }>;
+}
+
 /** Everything the payments use cases share. */
 export interface Core {
+  /** Fraud prevention, once built (absent: no checks, no holds). */
+  fraud?: FraudHooks | undefined;
   db: Database;
   logger: Logger;
   clock: Clock;
@@ -106,6 +114,9 @@ export async function applyVerdict(
       }
     }
     const processorRef = verdict.processorRef ?? current.processorRef ?? undefined;
+    const fraudHold = core.fraud && !duplicateCharge && (status === 'approved' || status === 'rejected')
+      ? (await core.fraud.onOutcome(tx, current, status)).hold
+      : false;
     await store.appendAttemptEvent(tx, {
       attemptId,
       orderId: current.orderId,
@@ -131,6 +142,7 @@ export async function applyVerdict(
             method: current.method,
             processor: current.processor,
             processorRef: processorRef ?? current.buyOrder,
+            ...(fraudHold ? { fraudHold: true } : {}),
           }),
           paymentsEvent('payments.ledger_posted', { type: 'ledger_transaction', id: txId }, { transactionId: txId, kind: posting.kind, attemptId, entries: posting.entries }),
         );

@@ -10,6 +10,8 @@ export const PaymentApprovedV1 = z.object({
   method: z.string(),
   processor: z.string(),
   processorRef: z.string(),
+  /** Fraud prevention holds the order for a person to review (an open review exists). */
+  fraudHold: z.boolean().optional(),
 });
 export const PaymentRejectedV1 = z.object({ attemptId: z.string(), orderId: z.string(), reason: z.string() });
 export const PaymentPendingV1 = z.object({ attemptId: z.string(), orderId: z.string(), method: z.string(), reason: z.string().optional() });
@@ -33,7 +35,31 @@ export const LedgerPostedV1 = z.object({
 export const CardSavedV1 = z.object({ customerId: z.string(), cardId: z.string(), cardType: z.string(), cardMask: z.string() });
 export const CardDeletedV1 = z.object({ customerId: z.string(), cardId: z.string() });
 
+/** `fraud.decision_made` v1: every fraud decision taken before an authorization. */
+export const FraudDecisionMadeV1 = z.object({
+  orderId: z.string(),
+  decisionId: z.string(),
+  decision: z.enum(['allow', 'review', 'block']),
+  score: z.number().int().min(0).max(100),
+  reasons: z.array(z.string()),
+  ruleVersion: z.number().int().positive(),
+  customerId: z.string().optional(),
+  amount: z.number().int().positive(),
+  currency: z.string(),
+  method: z.string(),
+});
+/** `payments.fraud_review_decided` v1: a person approved or rejected an order held for review. */
+export const FraudReviewDecidedV1 = z.object({
+  reviewId: z.string(),
+  orderId: z.string(),
+  attemptId: z.string().nullable(),
+  outcome: z.enum(['approve', 'reject']),
+  reviewer: z.string(),
+});
+
 const schemas = {
+  'fraud.decision_made': FraudDecisionMadeV1,
+  'payments.fraud_review_decided': FraudReviewDecidedV1,
   'payments.payment_approved': PaymentApprovedV1,
   'payments.payment_rejected': PaymentRejectedV1,
   'payments.payment_pending': PaymentPendingV1,
@@ -51,7 +77,7 @@ export type PaymentsEventType = keyof typeof schemas;
 /** Builds a validated v1 event: the payload is checked against its public schema. */
 export function paymentsEvent<T extends PaymentsEventType>(
   type: T,
-  aggregate: { type: 'payment_attempt' | 'refund' | 'ledger_transaction' | 'saved_card'; id: string },
+  aggregate: { type: 'payment_attempt' | 'refund' | 'ledger_transaction' | 'saved_card' | 'fraud_decision' | 'fraud_review'; id: string },
   payload: z.input<(typeof schemas)[T]>,
 ): NewEvent {
   return { type, version: 1, aggregateType: aggregate.type, aggregateId: aggregate.id, payload: schemas[type].parse(payload) };

@@ -6,6 +6,7 @@ import { paymentsError } from './errors.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 import type { Vault } from './vault.js';
+import type { Assessment, Fraud, FraudSignals, FraudSubject } from './fraud/service.js';
 
 /** A pending Webpay redirect is handed out again (double click) only while its token is young. */
 const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
@@ -21,6 +22,8 @@ export interface StartPaymentInput {
   paymentMethodId?: string | undefined;
   payerEmail?: string | undefined;
   returnUrl?: string | undefined;
+  /** What the shop knows about the shopper, for fraud prevention (IP, device, delivery región). */
+  risk?: FraudSignals | undefined;
 }
 
 export interface StartPaymentResult {
@@ -98,7 +101,7 @@ function validate(input: StartPaymentInput): void {
 }
 
 /** Attempts: start, follow, and the Webpay return. */
-export function createAttempts(core: Core, vault: Vault) {
+export function createAttempts(core: Core, vault: Vault, fraud?: Fraud) {
   /** Returns money the processor took twice for one order (second approval). */
   const giveBackDuplicate = async (a: AttemptState) => {
     const r = await connectorFor(core, a.processor).refund(attemptCall(core, a), { refundId: randomUUID(), amount: a.amount, alreadyRefunded: 0 });
@@ -125,8 +128,14 @@ export function createAttempts(core: Core, vault: Vault) {
       const processor = processorOf(input.method);
       const connector = connectorFor(core, processor);
       const oneclick = input.method === 'oneclick' ? await vault.inscriptionFor(input.customerId, input.savedCardId as string) : undefined;
+      const subject: FraudSubject = {
+        orderId: input.orderId, customerId: input.customerId, amount: input.amount, currency: input.currency, method: input.method,
+        savedCardId: input.savedCardId, payerEmail: input.payerEmail, risk: input.risk,
+      };
+      // Decided before any authorization; recorded with the attempt (same transaction).
+      const assessment = fraud ? await fraud.assess(subject) : undefined;
       const now = core.clock.now();
-      const opened = await transaction(core, async (tx) => {
+      const opened = await transaction(core, async (tx): Promise<{ reuse?: AttemptState; created?: AttemptState; blocked?: Assessment }> => {
         await store.lockKey(tx, `order:${input.orderId}`);
         const existing = await store.attemptsForOrder(tx, input.orderId);
         if (existing.some((a) => a.status === 'approved')) throw paymentsError('order_already_paid', 'this order is already paid');
@@ -139,6 +148,10 @@ export function createAttempts(core: Core, vault: Vault) {
           if (a.status !== 'redirect') {
             throw paymentsError('payment_in_progress', 'another payment for this order is in progress', { attemptId: a.id, status: a.status });
           }
+        }
+        if (fraud && assessment?.decision === 'block') {
+          await fraud.record(tx, assessment, subject, null);
+          return { blocked: assessment };
         }
         const id = randomUUID();
         const row: store.AttemptRow = {
@@ -156,12 +169,17 @@ export function createAttempts(core: Core, vault: Vault) {
         };
         await store.insertAttempt(tx, row);
         await store.appendAttemptEvent(tx, { attemptId: id, orderId: row.orderId, kind: 'created', status: 'created', occurredAt: now });
+        if (fraud && assessment) await fraud.record(tx, assessment, subject, id);
         // If we crash before the processor's answer is recorded, the janitor asks it.
         await store.scheduleCheck(tx, id, new Date(now.getTime() + 60_000), new Date(now.getTime() + giveUpAfterMs(processor)));
         return { created: (await store.findAttempt(tx, id)) as AttemptState };
       });
       if (opened.reuse) return result(opened.reuse);
-      const a = opened.created;
+      if (opened.blocked) {
+        // Nothing is sent to the processor; the shopper learns no rule (only the decision id).
+        throw paymentsError('fraud_blocked', 'the payment was declined by fraud prevention', { decisionId: opened.blocked.id });
+      }
+      const a = opened.created as AttemptState;
       const call = attemptCall(core, a, {
         oneclick,
         cardToken: input.cardToken,
