@@ -36,7 +36,8 @@ export const ORDER_EVENT_TYPE: Readonly<Record<OrderStatus, string>> = {
   partially_refunded: 'checkout.order_partially_refunded',
   refunded: 'checkout.order_refunded',
   fulfilled: 'checkout.order_fulfilled',
+  on_hold: 'checkout.order_held',
 };
 
 // What checkout reads: the payments context's published schemas (its public contract).
-export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from '../payments/index.js';
+export { FraudReviewDecidedV1, PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from '../payments/index.js';

@@ -52,6 +52,8 @@ export interface Inventory extends Omit<StockService, 'assertSku'> {
   /** Idempotent; a committed reservation fails with `reservation_committed`. */
   release(reservationId: string, reason?: string): Promise<Reservation>;
   getReservation(reservationId: string): Promise<Reservation>;
+  /** Keeps an active reservation at least `ttlSeconds` more (orders held for fraud review). */
+  extend(reservationId: string, ttlSeconds: number): Promise<Reservation>;
   /** Expires due reservations (what the sweeper runs); returns how many. */
   expireDue(limit?: number): Promise<number>;
   purchaseOrders: PurchaseOrderService;
@@ -125,6 +127,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     commit: (id) => reservations.commit(id),
     release: (id, reason) => reservations.release(id, reason),
     getReservation: (id) => reservations.get(id),
+    extend: (id, ttl) => reservations.extend(id, ttl),
     expireDue: (limit) => reservations.expireDue(limit),
     purchaseOrders,
     feed,

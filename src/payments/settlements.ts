@@ -52,14 +52,14 @@ function chargebackPosting(processor: string, amount: number): Posting {
   };
 }
 
+/** Chargebacks label the fraud decision that let the payment through (rule precision/recall). */
+type ChargebackLabeler = (tx: Db, c: { attemptId: string; amount: number; settledAt: Date }) => Promise<boolean>;
+
 /**
  * Imports a processor settlement report: records each line once, posts what the processor
  * did (fees, chargebacks, the payout it makes) to the ledger, and reconciles each line with
  * our attempts and refunds.
  */
-/** Chargebacks label the fraud decision that let the payment through (rule precision/recall). */
-type ChargebackLabeler = (tx: Db, c: { attemptId: string; amount: number; settledAt: Date }) => Promise<boolean>;
-
 export function createSettlements(core: Core, labelChargeback?: ChargebackLabeler) {
   return {
     async importSettlement(csv: string, period?: { from: Date; to: Date }): Promise<Reconciliation> {

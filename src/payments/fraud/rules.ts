@@ -150,7 +150,7 @@ export const DEFAULT_RULE_SET: RuleSet = {
 
 /** Parses and completes a rule set an admin sent; throws the zod error on bad input. */
 export function parseRuleSet(input: unknown): RuleSet {
-  return RuleSetSchema.parse(input) as RuleSet;
+  return RuleSetSchema.parse(input);
 }
 
 function holds(c: Condition, x: Features): boolean {

@@ -120,7 +120,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
     }
     if (!found) throw new Error('no fraud rule set');
     // Stored sets passed validation when written; parsing again fills defaults added since.
-    cached = { at: now, version: found.version, ruleSet: RuleSetSchema.parse(found.ruleSet) as RuleSet };
+    cached = { at: now, version: found.version, ruleSet: RuleSetSchema.parse(found.ruleSet) };
     return cached;
   };
 
@@ -249,7 +249,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
         await current();
         const v = await store.latestRuleSet(core.db);
         if (!v) throw new Error('no fraud rule set');
-        return { version: v.version, createdAt: v.createdAt.toISOString(), createdBy: v.createdBy, note: v.note, ruleSet: RuleSetSchema.parse(v.ruleSet) as RuleSet };
+        return { version: v.version, createdAt: v.createdAt.toISOString(), createdBy: v.createdBy, note: v.note, ruleSet: RuleSetSchema.parse(v.ruleSet) };
       },
       versions: (limit = 50) => store.ruleVersions(core.db, limit),
       /** Stores a new version of the rules (the whole set); in force in every process within 5 s. */
@@ -264,9 +264,9 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
         const at = core.clock.now();
         for (let i = 0; ; i++) {
           try {
-            const version = await store.insertRuleVersion(core.db, { ruleSet: parsed.data as RuleSet, createdBy: by, note, at });
+            const version = await store.insertRuleVersion(core.db, { ruleSet: parsed.data, createdBy: by, note, at });
             cached = undefined;
-            return { version, createdAt: at.toISOString(), createdBy: by, note: note ?? null, ruleSet: parsed.data as RuleSet };
+            return { version, createdAt: at.toISOString(), createdBy: by, note: note ?? null, ruleSet: parsed.data };
           } catch (err) {
             if (pgErrorCode(err) !== PgCode.uniqueViolation || i >= 3) throw err; // a concurrent edit took the number
           }
