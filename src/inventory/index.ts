@@ -12,6 +12,8 @@ import { inventoryAdminRoutes } from './http-admin.js';
 import { inventoryRoutes } from './http.js';
 import { parseInput } from './ledger.js';
 import { purchaseOrderService, type PurchaseOrderService } from './purchase-orders.js';
+import { replenishmentRoutes } from './http-replenishment.js';
+import { replenishmentService, type DemandPort, type ReplenishmentService } from './replenishment.js';
 import { reservationService, type Reservation } from './reservations.js';
 import { stockService, type SkuCatalogPort, type StockService } from './service.js';
 import { seedDemoStock } from './demo.js';
@@ -22,6 +24,7 @@ export type { PurchaseOrder, PurchaseOrderStatus } from './purchase-orders.js';
 export type { ReserveInput, ReceiptInput, AdjustmentInput, TransferInput, LocationInput, PurchaseOrderInput } from './domain/schemas.js';
 export type { AvailabilityUpdate } from './feed.js';
 export type { InventoryErrorCode } from './errors.js';
+export type { DemandPort, DemandSeries, ReorderSuggestion, Supplier, PolicyView as ReplenishmentPolicy, ReplenishmentService } from './replenishment.js';
 export { StockChangedV1, STOCK_CHANGED } from './events.js';
 
 export interface InventoryDeps {
@@ -36,6 +39,10 @@ export interface InventoryDeps {
   /** How often the sweeper looks for expired reservations; 1000 ms when not given. */
   sweepIntervalMs?: number;
   batch?: { maxBatch?: number; maxInFlight?: number; maxQueue?: number };
+  /** Daily demand per SKU-location (analytics' demandSeries); without it nothing is reordered. */
+  demand?: DemandPort;
+  /** How often the replenishment worker runs (ms); every 6 hours when not given. */
+  replenishmentIntervalMs?: number;
 }
 
 export interface Inventory extends Omit<StockService, 'assertSku'> {
@@ -57,6 +64,11 @@ export interface Inventory extends Omit<StockService, 'assertSku'> {
   /** Expires due reservations (what the sweeper runs); returns how many. */
   expireDue(limit?: number): Promise<number>;
   purchaseOrders: PurchaseOrderService;
+  /**
+   * Reorder points and purchase orders from demand. `worker` runs `run()` on a schedule; the
+   * composition root places it where the warehouse is (the analytics role).
+   */
+  replenishment: ReplenishmentService & { worker: Worker };
   feed: AvailabilityFeed;
   routes: HttpModule[];
   workers: Worker[];
@@ -108,6 +120,11 @@ export function createInventory(deps: InventoryDeps): Inventory {
     return n === sweepLimit;
   });
 
+  const replenishment = replenishmentService({ db: deps.db, clock: deps.clock, logger: deps.logger, stock, demand: deps.demand });
+  const replenishmentWorker = intervalWorker('inventory-replenishment', deps.replenishmentIntervalMs ?? 6 * 3_600_000, deps.logger, async () => {
+    await replenishment.run();
+  });
+
   const { assertSku: _assertSku, ...stockApi } = stock;
   const inventory: Inventory = {
     ...stockApi,
@@ -130,6 +147,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     extend: (id, ttl) => reservations.extend(id, ttl),
     expireDue: (limit) => reservations.expireDue(limit),
     purchaseOrders,
+    replenishment: { ...replenishment, worker: replenishmentWorker },
     feed,
     routes: [],
     workers: [sweeper],
@@ -139,6 +157,6 @@ export function createInventory(deps: InventoryDeps): Inventory {
       await feed.close();
     },
   };
-  inventory.routes = [inventoryRoutes(inventory), inventoryAdminRoutes(inventory)];
+  inventory.routes = [inventoryRoutes(inventory), inventoryAdminRoutes(inventory), replenishmentRoutes(replenishment)];
   return inventory;
 }
