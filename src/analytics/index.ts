@@ -4,3 +4,4 @@ export { MissingExtensionError, REQUIRED_EXTENSIONS } from './warehouse.js';
 export { CONSUMED_TYPES, MARTS } from './mapping.js';
 export { DEFAULT_CHECKS, type QualityCheck, type CheckResult } from './quality.js';
 export { pseudonym } from './silo.js';
+export type { DemandSeries } from './demand.js';

@@ -7,6 +7,7 @@ import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
 import { ensureSchema, exportLake, load, type LoadResult } from './etl.js';
+import { demandSql, fillSeries, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
 import { buildSilo, siloKey } from './silo.js';
 import { openWarehouse, rows, type Warehouse } from './warehouse.js';
@@ -157,6 +158,19 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     }
   }
 
+  /**
+   * Daily units sold per SKU-location over [from, to) (UTC days), zero-filled, from the
+   * warehouse's stock movements: what replenishment forecasts from.
+   *
+   * @example
+   * const series = await analytics.demandSeries({ from: '2026-11-01', to: '2026-12-01' });
+   */
+  async function demandSeries(q: { from: string; to: string; skus?: readonly string[]; include?: readonly { sku: string; locationId: string }[] }): Promise<DemandSeries[]> {
+    const { reader } = await warehouse();
+    const found = await rows(reader, demandSql(q.from, q.to, q.skus));
+    return fillSeries(found as { sku: unknown; location_id: unknown; day: unknown; units: unknown }[], q.from, q.to, q.include ?? []);
+  }
+
   async function refreshSilo(): Promise<number> {
     return serial(async () => buildSilo((await warehouse()).conn, path.join(deps.dataDir, 'market_research.duckdb'), siloKey(deps.dataDir)));
   }
@@ -206,6 +220,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     backfill,
     ingest,
     query,
+    demandSeries,
     refreshSilo,
     importSettlement,
     exportLake: () => serial(async () => exportLake((await warehouse()).conn, lakeDir)),

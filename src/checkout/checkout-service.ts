@@ -10,7 +10,7 @@ import { priceLines, type PricedLine, type Totals } from './domain/totals.js';
 import { checkoutError } from './errors.js';
 import type { OrderService } from './order-service.js';
 import { orderWriter } from './order-writer.js';
-import type { CatalogPort, InventoryPort, PaymentMethod, PaymentsPort, StartPaymentResult } from './ports.js';
+import type { CatalogPort, InventoryPort, PaymentMethod, PaymentsPort, StartPaymentInput, StartPaymentResult } from './ports.js';
 import * as store from './store.js';
 
 export interface CheckoutServiceDeps {
@@ -46,6 +46,12 @@ export type NextAction =
   | { type: 'redirect'; url: string; token: string; method: 'POST' | 'GET'; field: string }
   | { type: 'result'; outcome: 'approved' | 'rejected'; reason?: string }
   | { type: 'wait' };
+
+/** Who is checking out, as the edge sees it (for fraud prevention). */
+export interface ShopperSignals {
+  ip?: string | undefined;
+  deviceId?: string | undefined;
+}
 
 export interface CheckoutResult {
   orderId: string;
@@ -156,8 +162,10 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
     return result.address;
   };
 
-  const startPayment = async (order: { id: string; total: number; customerId: string; email: string }, choice: PaymentChoice): Promise<StartPaymentResult> => {
-    const base = { orderId: order.id, amount: order.total, currency: 'CLP' as const, customerId: order.customerId, payerEmail: order.email };
+  const startPayment = async (
+    order: { id: string; total: number; customerId: string; email: string }, choice: PaymentChoice, risk: NonNullable<StartPaymentInput['risk']>,
+  ): Promise<StartPaymentResult> => {
+    const base = { orderId: order.id, amount: order.total, currency: 'CLP' as const, customerId: order.customerId, payerEmail: order.email, risk };
     switch (choice.method) {
       case 'oneclick':
         return payments.startPayment({ ...base, method: 'oneclick', savedCardId: choice.savedCardId });
@@ -204,7 +212,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
      * the order exists releases the reservation and reopens the cart; a payment that cannot
      * start moves the order to `payment_failed` and releases its stock.
      */
-    async checkout(customer: { id: string; email: string }, cartId: string, input: CheckoutInput): Promise<CheckoutResult> {
+    async checkout(customer: { id: string; email: string }, cartId: string, input: CheckoutInput, signals: ShopperSignals = {}): Promise<CheckoutResult> {
       if (input.currency !== undefined && input.currency !== 'CLP') {
         throw checkoutError('unsupported_currency', 'checkout is in CLP only', { currency: input.currency });
       }
@@ -252,7 +260,12 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
 
       let payment: StartPaymentResult;
       try {
-        payment = await timed('start_payment', () => startPayment({ id: orderId, total: priced.totals.total, customerId: customer.id, email: customer.email }, input.payment));
+        const risk = {
+          deliveryRegion: delivery.regionCode,
+          ...(signals.ip ? { ip: signals.ip } : {}),
+          ...(signals.deviceId ? { deviceId: signals.deviceId } : {}),
+        };
+        payment = await timed('start_payment', () => startPayment({ id: orderId, total: priced.totals.total, customerId: customer.id, email: customer.email }, input.payment, risk));
       } catch (err) {
         if (isAppError(err) && err.kind !== 'unavailable') {
           // Nothing was charged: the payment could not even start. Give the stock back.

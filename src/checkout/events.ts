@@ -37,6 +37,7 @@ export const ORDER_EVENT_TYPE: Readonly<Record<OrderStatus, string>> = {
   partially_refunded: 'checkout.order_partially_refunded',
   refunded: 'checkout.order_refunded',
   fulfilled: 'checkout.order_fulfilled',
+  on_hold: 'checkout.order_held',
 };
 
 const ORDER_EVENT_WHEN: Readonly<Record<OrderStatus, string>> = {
@@ -49,6 +50,7 @@ const ORDER_EVENT_WHEN: Readonly<Record<OrderStatus, string>> = {
   partially_refunded: 'Part of the order total was refunded.',
   refunded: 'The whole order total was refunded.',
   fulfilled: 'The order was handed over for delivery.',
+  on_hold: 'The payment was approved but fraud prevention holds the order for a person to review (its stock stays reserved).',
 };
 
 /** The event types checkout publishes (one per order status, same payload), for the catalogue. */
@@ -60,4 +62,4 @@ export const CHECKOUT_EVENTS: readonly EventDefinition[] = ORDER_STATUSES.map((s
 );
 
 // What checkout reads: the payments context's published schemas (its public contract).
-export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from '../payments/index.js';
+export { FraudReviewDecidedV1, PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1 } from '../payments/index.js';

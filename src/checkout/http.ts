@@ -8,6 +8,8 @@ import type { IdempotentHandler } from './idempotency.js';
 const Sku = z.string().trim().min(1).max(64);
 const Quantity = z.number().int().min(1).max(99);
 const AuthHeaders = z.object({ authorization: z.string().optional(), 'idempotency-key': z.string().optional() }).loose();
+/** The storefront's device id (a first-party cookie or app install id), for fraud prevention. */
+const CheckoutHeaders = AuthHeaders.extend({ 'x-device-id': z.string().max(128).optional() }).loose();
 const CartParams = z.object({ cartId: z.uuid() });
 
 const Line = z.object({ sku: z.string(), name: z.string(), quantity: z.number().int(), unitPrice: z.number().int(), lineTotal: z.number().int() });
@@ -103,12 +105,13 @@ export function cartRoutes(deps: CartRoutesDeps): HttpModule {
     });
 
     app.post('/carts/:cartId/checkout', {
-      schema: { tags, headers: AuthHeaders, params: CartParams, body: CheckoutBody, response: { 201: CheckoutOut } },
+      schema: { tags, headers: CheckoutHeaders, params: CartParams, body: CheckoutBody, response: { 201: CheckoutOut } },
     }, async (req, reply) => {
       const customer = await requireCustomer(req);
+      const deviceId = req.headers['x-device-id'];
       return idempotent(req, reply, `customer:${customer.id}`, async () => ({
         status: 201,
-        body: checkoutJson(await service.checkout(customer, req.params.cartId, req.body)),
+        body: checkoutJson(await service.checkout(customer, req.params.cartId, req.body, { ip: req.ip, ...(typeof deviceId === 'string' ? { deviceId } : {}) })),
       }));
     });
   };

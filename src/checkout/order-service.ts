@@ -6,7 +6,7 @@ import type { Logger } from '../platform/log.js';
 import { canTransition, decide, type Decision, type Effect, type OrderInput, type OrderStatus } from './domain/order-state.js';
 import { checkoutError } from './errors.js';
 import {
-  ORDER_EVENT_TYPE, OrderEventV1, PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1,
+  FraudReviewDecidedV1, ORDER_EVENT_TYPE, OrderEventV1, PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1,
 } from './events.js';
 import type { InventoryPort, PaymentsPort } from './ports.js';
 import * as store from './store.js';
@@ -28,8 +28,11 @@ export type ApplyOutcome =
 /** The event types of the payments context this service consumes. */
 export const PAYMENT_EVENT_TYPES = [
   'payments.payment_approved', 'payments.payment_rejected', 'payments.payment_expired',
-  'payments.payment_pending', 'payments.refund_succeeded',
+  'payments.payment_pending', 'payments.refund_succeeded', 'payments.fraud_review_decided',
 ] as const;
+
+/** How long stock stays reserved for an order held for fraud review. */
+const REVIEW_HOLD_SECONDS = 7 * 24 * 3600;
 
 const again = (id: string | undefined) => (id === undefined ? ('unfillable' as const) : { reservationId: id });
 const isCode = (err: unknown, ...codes: string[]) => isAppError(err) && codes.includes(err.code);
@@ -62,7 +65,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     for (const effect of decision.effects) {
       const fallback = await runEffect(tx, order, effect);
       if (fallback === 'unfillable') {
-        const attemptId = decision.paidAttemptId ?? 'unknown';
+        const attemptId = decision.paidAttemptId ?? order.payment_attempt_id ?? 'unknown';
         const amount = input.type === 'payment_approved' ? input.amount : order.total;
         const next = decide(facts(order), { type: 'late_approval_unfillable', attemptId, amount });
         if (next.kind !== 'transition') throw new Error(`late approval of ${order.id} cannot be compensated: ${next.kind}`);
@@ -89,6 +92,14 @@ export function createOrderService(deps: OrderServiceDeps) {
         return again(await reserveAgain(order, tx));
       case 'release_stock':
         await inventory.release(order.reservation_id, 'order_not_paid');
+        return undefined;
+      case 'hold_stock':
+        // Best effort: if the reservation lapses anyway, approving the review reserves again.
+        try {
+          await inventory.extend?.(order.reservation_id, REVIEW_HOLD_SECONDS);
+        } catch (err) {
+          if (!isCode(err, 'reservation_expired', 'reservation_released', 'reservation_not_found')) throw err;
+        }
         return undefined;
       case 'refund_payment':
         logger.warn({ orderId: order.id, amount: effect.amount, reason: effect.reason }, 'refunding a payment the order cannot keep');
@@ -149,7 +160,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       switch (event.type) {
         case 'payments.payment_approved': {
           const p = PaymentApprovedV1.parse(event.payload);
-          await applyInTx(tx, p.orderId, { type: 'payment_approved', attemptId: p.attemptId, amount: p.amount }, cause, 'skip');
+          await applyInTx(tx, p.orderId, { type: 'payment_approved', attemptId: p.attemptId, amount: p.amount, ...(p.fraudHold ? { hold: true } : {}) }, cause, 'skip');
           return;
         }
         case 'payments.payment_rejected': {
@@ -176,6 +187,11 @@ export function createOrderService(deps: OrderServiceDeps) {
           if (!(await store.findOrder(tx, p.orderId, true))) return;
           if (!(await store.insertRefund(tx, { refundId: p.refundId, orderId: p.orderId, amount: p.amount, now: clock.now() }))) return;
           await applyInTx(tx, p.orderId, { type: 'refund_succeeded', amount: p.amount }, cause);
+          return;
+        }
+        case 'payments.fraud_review_decided': {
+          const p = FraudReviewDecidedV1.parse(event.payload);
+          await applyInTx(tx, p.orderId, { type: p.outcome === 'approve' ? 'review_approved' : 'review_rejected' }, cause, 'skip');
           return;
         }
         default:
@@ -222,6 +238,8 @@ function paymentStatusFor(status: OrderStatus): string | undefined {
       return 'approved';
     case 'payment_failed':
       return 'rejected';
+    case 'on_hold':
+      return 'review';
     case 'expired':
       return 'expired';
     case 'pending_payment':

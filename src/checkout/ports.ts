@@ -22,6 +22,8 @@ export interface InventoryPort {
   commit(reservationId: string): Promise<unknown>;
   /** Idempotent. */
   release(reservationId: string, reason?: string): Promise<unknown>;
+  /** Keeps an active reservation for at least `ttlSeconds` more (orders held for review). */
+  extend?(reservationId: string, ttlSeconds: number): Promise<unknown>;
 }
 
 export type PaymentMethod = 'oneclick' | 'webpay' | 'mercadopago_card' | 'mercadopago_cash';
@@ -37,6 +39,8 @@ export interface StartPaymentInput {
   paymentMethodId?: string;
   payerEmail?: string;
   returnUrl?: string;
+  /** Signals for fraud prevention (payments' FraudSignals). */
+  risk?: { ip?: string; deviceId?: string; deliveryRegion?: string };
 }
 
 export interface StartPaymentResult {

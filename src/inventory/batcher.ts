@@ -305,7 +305,7 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
           const levels = new Set(result.allocations.map((a) => byKey.get(`${a.sku}\u0000${a.locationId}`) as LevelState));
           for (const l of levels) {
             touched.add(l);
-            events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }));
+            events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
           }
           const reservation: Reservation = {
             id,

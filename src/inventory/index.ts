@@ -12,6 +12,8 @@ import { inventoryAdminGuard, inventoryAdminRoutes } from './http-admin.js';
 import { inventoryRoutes } from './http.js';
 import { parseInput } from './ledger.js';
 import { purchaseOrderService, type PurchaseOrderService } from './purchase-orders.js';
+import { replenishmentRoutes } from './http-replenishment.js';
+import { replenishmentService, type DemandPort, type ReplenishmentService } from './replenishment.js';
 import { reservationService, type Reservation } from './reservations.js';
 import { stockService, type SkuCatalogPort, type StockService } from './service.js';
 import { seedDemoStock } from './demo.js';
@@ -22,6 +24,7 @@ export type { PurchaseOrder, PurchaseOrderStatus } from './purchase-orders.js';
 export type { ReserveInput, ReceiptInput, AdjustmentInput, TransferInput, LocationInput, PurchaseOrderInput } from './domain/schemas.js';
 export type { AvailabilityUpdate } from './feed.js';
 export type { InventoryErrorCode } from './errors.js';
+export type { DemandPort, DemandSeries, ReorderSuggestion, Supplier, PolicyView as ReplenishmentPolicy, ReplenishmentService } from './replenishment.js';
 export { StockChangedV1, STOCK_CHANGED, INVENTORY_EVENTS } from './events.js';
 
 export interface InventoryDeps {
@@ -38,6 +41,10 @@ export interface InventoryDeps {
   batch?: { maxBatch?: number; maxInFlight?: number; maxQueue?: number };
   /** Staff token for /admin/inventory routes (EMBUDO_ADMIN_TOKEN); those routes are off without it. */
   adminToken?: string | undefined;
+  /** Daily demand per SKU-location (analytics' demandSeries); without it nothing is reordered. */
+  demand?: DemandPort;
+  /** How often the replenishment worker runs (ms); every 6 hours when not given. */
+  replenishmentIntervalMs?: number;
 }
 
 export interface Inventory extends Omit<StockService, 'assertSku'> {
@@ -54,9 +61,16 @@ export interface Inventory extends Omit<StockService, 'assertSku'> {
   /** Idempotent; a committed reservation fails with `reservation_committed`. */
   release(reservationId: string, reason?: string): Promise<Reservation>;
   getReservation(reservationId: string): Promise<Reservation>;
+  /** Keeps an active reservation at least `ttlSeconds` more (orders held for fraud review). */
+  extend(reservationId: string, ttlSeconds: number): Promise<Reservation>;
   /** Expires due reservations (what the sweeper runs); returns how many. */
   expireDue(limit?: number): Promise<number>;
   purchaseOrders: PurchaseOrderService;
+  /**
+   * Reorder points and purchase orders from demand. `worker` runs `run()` on a schedule; the
+   * composition root places it where the warehouse is (the analytics role).
+   */
+  replenishment: ReplenishmentService & { worker: Worker };
   feed: AvailabilityFeed;
   routes: HttpModule[];
   workers: Worker[];
@@ -108,6 +122,11 @@ export function createInventory(deps: InventoryDeps): Inventory {
     return n === sweepLimit;
   });
 
+  const replenishment = replenishmentService({ db: deps.db, clock: deps.clock, logger: deps.logger, stock, demand: deps.demand });
+  const replenishmentWorker = intervalWorker('inventory-replenishment', deps.replenishmentIntervalMs ?? 6 * 3_600_000, deps.logger, async () => {
+    await replenishment.run();
+  });
+
   const { assertSku: _assertSku, ...stockApi } = stock;
   const inventory: Inventory = {
     ...stockApi,
@@ -127,8 +146,10 @@ export function createInventory(deps: InventoryDeps): Inventory {
     commit: (id) => reservations.commit(id),
     release: (id, reason) => reservations.release(id, reason),
     getReservation: (id) => reservations.get(id),
+    extend: (id, ttl) => reservations.extend(id, ttl),
     expireDue: (limit) => reservations.expireDue(limit),
     purchaseOrders,
+    replenishment: { ...replenishment, worker: replenishmentWorker },
     feed,
     routes: [],
     workers: [sweeper],
@@ -139,6 +160,6 @@ export function createInventory(deps: InventoryDeps): Inventory {
     },
   };
   const staffOnly = inventoryAdminGuard(deps.adminToken);
-  inventory.routes = [inventoryRoutes(inventory, staffOnly), inventoryAdminRoutes(inventory, staffOnly)];
+  inventory.routes = [inventoryRoutes(inventory, staffOnly), inventoryAdminRoutes(inventory, staffOnly), replenishmentRoutes(replenishment, staffOnly)];
   return inventory;
 }

@@ -17,8 +17,10 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   return result.data;
 }
 
-export const stockChangedEvent = (l: LevelRow): NewEvent<StockChangedV1> => ({
+/** The event of one level after a change, stamped with the caller's clock (demand is dated by it). */
+export const stockChangedEvent = (l: LevelRow, occurredAt?: Date): NewEvent<StockChangedV1> => ({
   type: STOCK_CHANGED,
+  ...(occurredAt ? { occurredAt } : {}),
   version: 1,
   aggregateType: 'stock_level',
   aggregateId: `${l.sku}@${l.locationId}`,
@@ -70,6 +72,6 @@ export async function applyMovements(tx: Db, movements: readonly MovementRow[], 
   }
   const changed = [...levels.values()];
   await store.writeLevels(tx, changed, movements, now, AVAILABILITY_CHANNEL);
-  await appendEvents(tx, changed.map(stockChangedEvent));
+  await appendEvents(tx, changed.map((l) => stockChangedEvent(l, now)));
   return changed;
 }

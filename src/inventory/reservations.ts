@@ -124,6 +124,33 @@ export function reservationService(db: Db, clock: Clock) {
     },
 
     /**
+     * Keeps an active reservation for at least `ttlSeconds` from now (never shortens it), e.g.
+     * while an order waits for a fraud review. A reservation that is no longer active fails
+     * with its status (`reservation_expired`, `reservation_released`, `reservation_committed`).
+     */
+    async extend(id: string, ttlSeconds: number): Promise<Reservation> {
+      if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) throw inventoryError('invalid_inventory_input', 'ttlSeconds must be a positive integer');
+      const now = clock.now();
+      await db.transaction(async (tx) => {
+        const row = await lockOne(tx, id);
+        if (row.status === 'active' && row.expiresAt.getTime() <= now.getTime()) {
+          throw inventoryError('reservation_expired', `reservation ${id} expired`, { reservationId: id });
+        }
+        switch (row.status) {
+          case 'committed':
+            throw inventoryError('reservation_committed', `reservation ${id} is already a sale`, { reservationId: id });
+          case 'released':
+            throw inventoryError('reservation_released', `reservation ${id} was released`, { reservationId: id });
+          case 'expired':
+            throw inventoryError('reservation_expired', `reservation ${id} expired`, { reservationId: id });
+          case 'active':
+            await tx.query('UPDATE inventory_reservations SET expires_at = greatest(expires_at, $2) WHERE id = $1', [id, new Date(now.getTime() + ttlSeconds * 1000)]);
+        }
+      });
+      return view(id);
+    },
+
+    /**
      * Expires up to `limit` due reservations in one transaction. Rows another sweeper (or a
      * commit/release) holds are skipped, so several processes may sweep at once and each
      * reservation is expired exactly once. Returns how many it expired.

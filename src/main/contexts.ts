@@ -80,6 +80,8 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     catalog: (skus) => catalog.getSkus(skus),
     reservationTtlSeconds: config.reservationTtlSeconds,
     adminToken: config.adminToken,
+    // Replenishment forecasts from the warehouse's daily sales.
+    demand: (q) => analytics.demandSeries(q),
   });
   const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus), adminToken: config.adminToken });
   // customers + checkout share the Idempotency-Key store (owned by checkout).
@@ -104,5 +106,7 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
     { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
     { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
+    // Where the warehouse is: the reorder job reads demand from it and writes purchase orders.
+    { name: 'replenishment', roles: ['analytics'], workers: [inventory.replenishment.worker] },
   ];
 }

@@ -9,6 +9,7 @@ import { paymentsError } from './errors.js';
 import type { StartPaymentInput } from './service.js';
 import * as store from './store.js';
 import type { AttemptRow, AttemptState, SavedCardRow } from './store.js';
+import type { Assessment as FraudAssessment, FraudSubject } from './fraud/service.js';
 
 /** A pending Webpay redirect is handed out again (double click) only while its token is young. */
 export const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
@@ -16,7 +17,11 @@ export const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
 /** What opening an attempt gave: the attempt to charge now, or the one already under way. */
 export type Opened =
   | { created: AttemptState; card: SavedCardRow | undefined }
-  | { reuse: AttemptState };
+  | { reuse: AttemptState }
+  | { blocked: FraudAssessment };
+
+/** A request to open an attempt, with the fraud decision taken for it before any authorization. */
+export type OpenRequest = StartPaymentInput & { fraud?: { assessment: FraudAssessment; subject: FraudSubject } | undefined };
 
 type OpenOutcome = { ok: Opened } | { error: unknown };
 
@@ -28,7 +33,7 @@ type OpenOutcome = { ok: Opened } | { error: unknown };
  * A refused request (already paid, another payment in progress, unknown card) is answered
  * with its error and writes nothing.
  */
-export async function openAttempts(core: Core, tx: Db, inputs: StartPaymentInput[]): Promise<OpenOutcome[]> {
+export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[]): Promise<OpenOutcome[]> {
   const orderIds = [...new Set(inputs.map((i) => i.orderId))];
   await batch.lockKeys(tx, orderIds.map((id) => `order:${id}`));
   const byOrder = new Map<string, AttemptState[]>();
@@ -38,8 +43,9 @@ export async function openAttempts(core: Core, tx: Db, inputs: StartPaymentInput
   const cardOf = (i: StartPaymentInput) => cards.find((c) => c.id === i.savedCardId && c.customerId === i.customerId);
   const now = core.clock.now();
   const rows: Parameters<typeof batch.insertAttempts>[1] = [];
+  const decisions: { request: OpenRequest; attemptId: string | null }[] = [];
 
-  const decideOne = (input: StartPaymentInput): Opened => {
+  const decideOne = (input: OpenRequest): Opened => {
     const card = input.method === 'oneclick' ? cardOf(input) : undefined;
     if (input.method === 'oneclick' && !card) throw paymentsError('saved_card_not_found', 'no such saved card for this customer');
     const existing = byOrder.get(input.orderId) ?? [];
@@ -52,7 +58,12 @@ export async function openAttempts(core: Core, tx: Db, inputs: StartPaymentInput
         throw paymentsError('payment_in_progress', 'another payment for this order is in progress', { attemptId: a.id, status: a.status });
       }
     }
+    if (input.fraud?.assessment.decision === 'block') {
+      decisions.push({ request: input, attemptId: null });
+      return { blocked: input.fraud.assessment };
+    }
     const id = randomUUID();
+    if (input.fraud) decisions.push({ request: input, attemptId: id });
     const processor = processorOf(input.method);
     const row: AttemptRow = {
       id,
@@ -85,6 +96,10 @@ export async function openAttempts(core: Core, tx: Db, inputs: StartPaymentInput
     }
   });
   await batch.insertAttempts(tx, rows);
+  // Each decision is recorded with its attempt (or alone, when blocked), in this transaction.
+  for (const { request, attemptId } of decisions) {
+    if (request.fraud) await core.fraud?.record(tx, request.fraud.assessment, request.fraud.subject, attemptId);
+  }
   return out;
 }
 
@@ -95,7 +110,7 @@ export async function openAttempts(core: Core, tx: Db, inputs: StartPaymentInput
  */
 export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFlight?: number } = {}) {
   const open = groupCommit(
-    (inputs: StartPaymentInput[]) => transaction(core, (tx) => openAttempts(core, tx, inputs)),
+    (inputs: OpenRequest[]) => transaction(core, (tx) => openAttempts(core, tx, inputs)),
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
   );
   const record = groupCommit(
@@ -104,7 +119,7 @@ export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFli
   );
   return {
     /** Opens (or finds) the attempt for a payment; throws the request's refusal. */
-    async open(input: StartPaymentInput): Promise<Opened> {
+    async open(input: OpenRequest): Promise<Opened> {
       const outcome = await open(input);
       if ('error' in outcome) throw outcome.error;
       return outcome.ok;

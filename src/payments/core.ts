@@ -12,9 +12,20 @@ import { paymentsEvent } from './events.js';
 import * as batch from './batch-store.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
+import type { Assessment as FraudAssessment, FraudSubject } from './fraud/service.js';
+
+/** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
+export interface FraudHooks {
+  /** Declines feed the velocity counters; approvals the history, and say whether to hold the order. */
+  onOutcome(tx: Db, attempt: AttemptState, status: 'approved' | 'rejected'): Promise<{ hold: boolean }>;
+  /** Records a decision taken before authorization in the caller's transaction (attemptId null: blocked). */
+  record(tx: Db, assessment: FraudAssessment, subject: FraudSubject, attemptId: string | null): Promise<void>;
+}
 
 /** Everything the payments use cases share. */
 export interface Core {
+  /** Fraud prevention, once built (absent: no checks, no holds). */
+  fraud?: FraudHooks | undefined;
   db: Database;
   logger: Logger;
   clock: Clock;
@@ -157,6 +168,9 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): 
       }
     }
     const processorRef = verdict.processorRef ?? current.processorRef ?? undefined;
+    const fraudHold = core.fraud && !duplicateCharge && (status === 'approved' || status === 'rejected')
+      ? (await core.fraud.onOutcome(tx, current, status)).hold
+      : false;
     attemptEvents.push({ attemptId, orderId: current.orderId, kind, status, processorRef: verdict.processorRef, reason, data: verdict.data, occurredAt: now });
     const agg = { type: 'payment_attempt' as const, id: attemptId };
     switch (status) {
@@ -173,6 +187,7 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): 
             method: current.method,
             processor: current.processor,
             processorRef: processorRef ?? current.buyOrder,
+            ...(fraudHold ? { fraudHold: true } : {}),
           }),
           paymentsEvent('payments.ledger_posted', { type: 'ledger_transaction', id: txId }, { transactionId: txId, kind: posting.kind, attemptId, entries: posting.entries }),
         );

@@ -10,6 +10,8 @@ export const PaymentApprovedV1 = z.object({
   method: z.string(),
   processor: z.string(),
   processorRef: z.string(),
+  /** Fraud prevention holds the order for a person to review (an open review exists). */
+  fraudHold: z.boolean().optional(),
 });
 export const PaymentRejectedV1 = z.object({ attemptId: z.string(), orderId: z.string(), reason: z.string() });
 export const PaymentPendingV1 = z.object({ attemptId: z.string(), orderId: z.string(), method: z.string(), reason: z.string().optional() });
@@ -33,7 +35,31 @@ export const LedgerPostedV1 = z.object({
 export const CardSavedV1 = z.object({ customerId: z.string(), cardId: z.string(), cardType: z.string(), cardMask: z.string() });
 export const CardDeletedV1 = z.object({ customerId: z.string(), cardId: z.string() });
 
+/** `fraud.decision_made` v1: every fraud decision taken before an authorization. */
+export const FraudDecisionMadeV1 = z.object({
+  orderId: z.string(),
+  decisionId: z.string(),
+  decision: z.enum(['allow', 'review', 'block']),
+  score: z.number().int().min(0).max(100),
+  reasons: z.array(z.string()),
+  ruleVersion: z.number().int().positive(),
+  customerId: z.string().optional(),
+  amount: z.number().int().positive(),
+  currency: z.string(),
+  method: z.string(),
+});
+/** `payments.fraud_review_decided` v1: a person approved or rejected an order held for review. */
+export const FraudReviewDecidedV1 = z.object({
+  reviewId: z.string(),
+  orderId: z.string(),
+  attemptId: z.string().nullable(),
+  outcome: z.enum(['approve', 'reject']),
+  reviewer: z.string(),
+});
+
 const schemas = {
+  'fraud.decision_made': FraudDecisionMadeV1,
+  'payments.fraud_review_decided': FraudReviewDecidedV1,
   'payments.payment_approved': PaymentApprovedV1,
   'payments.payment_rejected': PaymentRejectedV1,
   'payments.payment_pending': PaymentPendingV1,
@@ -59,6 +85,8 @@ const about: Readonly<Record<PaymentsEventType, { aggregate: string; description
   'payments.ledger_posted': { aggregate: 'ledger_transaction', description: 'A balanced double-entry transaction was posted to the money ledger (entries sum to zero).' },
   'payments.card_saved': { aggregate: 'saved_card', description: 'A card was enrolled with the processor (Oneclick inscription): mask and type only, never the PAN.' },
   'payments.card_deleted': { aggregate: 'saved_card', description: 'A saved card was removed (and its processor token deleted).' },
+  'fraud.decision_made': { aggregate: 'fraud_decision', description: 'Fraud prevention decided on a payment before authorization: allow, review or block, with the 0-100 score, the reasons and the rule-set version.' },
+  'payments.fraud_review_decided': { aggregate: 'fraud_review', description: 'A person approved or rejected an order fraud prevention held for review (rejection releases its stock and refunds it).' },
 };
 
 /** The event types payments publishes, registered with the bus for the generated catalogue. */
@@ -69,7 +97,7 @@ export const PAYMENTS_EVENTS: readonly EventDefinition[] = (Object.keys(schemas)
 /** Builds a validated v1 event: the payload is checked against its public schema. */
 export function paymentsEvent<T extends PaymentsEventType>(
   type: T,
-  aggregate: { type: 'payment_attempt' | 'refund' | 'ledger_transaction' | 'saved_card'; id: string },
+  aggregate: { type: 'payment_attempt' | 'refund' | 'ledger_transaction' | 'saved_card' | 'fraud_decision' | 'fraud_review'; id: string },
   payload: z.input<(typeof schemas)[T]>,
 ): NewEvent {
   return { type, version: 1, aggregateType: aggregate.type, aggregateId: aggregate.id, payload: schemas[type].parse(payload) };

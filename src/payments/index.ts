@@ -3,7 +3,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
 import type { HttpModule } from '../platform/http.js';
 import type { Logger } from '../platform/log.js';
-import { counter, type Metrics } from '../platform/metrics.js';
+import { counter, histogram, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { PaymentConnector } from './connectors/port.js';
 import { mercadoPagoConnector } from './connectors/mercadopago.js';
@@ -13,6 +13,8 @@ import { paymentsRoutes } from './http.js';
 import { createJanitor, type JanitorItem } from './janitor.js';
 import { addFileKey, loadKeyring, retireFileKeys, type Keyring } from './keyring.js';
 import { createNotifications, type WebhookRequest } from './notifications.js';
+import { fraudAdminRoutes } from './fraud/http.js';
+import { createFraud, type FraudReview, type FraudReviewQueue, type FraudRuleReportRow, type FraudSignals, type RuleSetView } from './fraud/service.js';
 import { createRefunds, type RefundInput, type RefundResult } from './refunds.js';
 import { createAttempts, type AttemptView, type StartPaymentInput, type StartPaymentResult } from './service.js';
 import { createSettlements, type Reconciliation } from './settlements.js';
@@ -21,7 +23,12 @@ import { createVault, type InscriptionStart, type SavedCard } from './vault.js';
 
 export type { AttemptView, InscriptionStart, JanitorItem, Reconciliation, RefundInput, RefundResult, SavedCard, StartPaymentInput, StartPaymentResult };
 export type { Method, AttemptStatus } from './domain/attempt.js';
-export { PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1, PAYMENTS_EVENTS } from './events.js';
+export type { FraudReview, FraudReviewQueue, FraudRuleReportRow, FraudSignals, RuleSetView };
+export type { RuleSet as FraudRuleSet, FraudRule, Condition as FraudCondition, Feature as FraudFeature } from './fraud/rules.js';
+export { DEFAULT_RULE_SET as DEFAULT_FRAUD_RULES, FEATURES as FRAUD_FEATURES } from './fraud/rules.js';
+export {
+  FraudDecisionMadeV1, FraudReviewDecidedV1, PaymentApprovedV1, PaymentExpiredV1, PaymentPendingV1, PaymentRejectedV1, RefundSucceededV1, PAYMENTS_EVENTS,
+} from './events.js';
 
 export interface PaymentsDeps {
   config: Config;
@@ -86,6 +93,21 @@ export interface Payments {
    * result reconciles each line (matched, amount mismatch, missing here, missing at processor).
    */
   importSettlement(csv: string, period?: { from: Date; to: Date }): Promise<Reconciliation>;
+  /**
+   * Orders fraud prevention held for a person: approve lets the order continue, reject
+   * releases its stock and refunds the payment (checkout reacts to `payments.fraud_review_decided`).
+   * @example
+   * const [r] = await payments.fraudReviews.list({ status: 'open' });
+   * await payments.fraudReviews.decide(r.id, { outcome: 'reject', reviewer: 'ana' });
+   */
+  fraudReviews: FraudReviewQueue;
+  /** Each rule's hits, chargebacks (from imported settlement reports), precision and recall. */
+  fraudRuleReport(): Promise<FraudRuleReportRow[]>;
+  /** The fraud rules in force, their versions, and a new version (the whole set). */
+  fraudRules: {
+    current(): Promise<RuleSetView>;
+    update(ruleSet: unknown, author: string, note?: string): Promise<RuleSetView>;
+  };
   /** Waits for background webhook processing (tests, shutdown). */
   settle(): Promise<void>;
   routes: HttpModule;
@@ -130,14 +152,22 @@ export function createPayments(deps: PaymentsDeps): Payments {
       createIfMissing: deps.config.databaseUrl === undefined,
     }));
   const vault = createVault({ core, inscriptions: tb, keyring: keys });
-  const attempts = createAttempts(core, vault);
+  const fraud = createFraud(core, {
+    timing: histogram(deps.metrics.registry, 'embudo_fraud_decision_seconds', 'Time the fraud check adds before an authorization (read, evaluate, record)', ['decision'],
+      [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.00125, 0.0015, 0.00175, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.1]),
+  });
+  core.fraud = fraud;
+  const attempts = createAttempts(core, vault, fraud);
   const refunds = createRefunds(core);
   const notifications = createNotifications(core, attempts, () => pc.mpWebhookSecret);
   const janitor = createJanitor(core, notifications, (a) => attempts.giveBackDuplicate(a), () => refunds.resolvePending());
-  const settlements = createSettlements(core);
+  const settlements = createSettlements(core, fraud.labelChargeback);
   const worker = intervalWorker('payments-janitor', deps.janitorIntervalMs ?? 30_000, core.logger, async () => {
     const items = await janitor.runOnce(50);
     return items.length === 50;
+  });
+  const fraudPrune = intervalWorker('payments-fraud-prune', 3_600_000, core.logger, async () => {
+    await fraud.prune();
   });
 
   return {
@@ -170,8 +200,14 @@ export function createPayments(deps: PaymentsDeps): Payments {
     },
     ledgerBalances: () => store.accountBalances(deps.db),
     importSettlement: (csv, period) => settlements.importSettlement(csv, period),
+    fraudReviews: fraud.reviews,
+    fraudRuleReport: () => fraud.report(),
+    fraudRules: { current: () => fraud.rules.current(), update: (set, author, note) => fraud.rules.update(set, author, note) },
     settle: () => notifications.settle(),
-    routes: paymentsRoutes({ attempts, vault, notifications }),
-    workers: [worker],
+    routes: async (app) => {
+      await paymentsRoutes({ attempts, vault, notifications })(app);
+      await fraudAdminRoutes(fraud, deps.config.adminToken)(app);
+    },
+    workers: [worker, fraudPrune],
   };
 }

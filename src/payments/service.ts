@@ -7,6 +7,7 @@ import { paymentsError } from './errors.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 import type { Vault } from './vault.js';
+import type { Fraud, FraudSignals, FraudSubject } from './fraud/service.js';
 
 
 export interface StartPaymentInput {
@@ -20,6 +21,8 @@ export interface StartPaymentInput {
   paymentMethodId?: string | undefined;
   payerEmail?: string | undefined;
   returnUrl?: string | undefined;
+  /** What the shop knows about the shopper, for fraud prevention (IP, device, delivery región). */
+  risk?: FraudSignals | undefined;
 }
 
 export interface StartPaymentResult {
@@ -97,7 +100,7 @@ function validate(input: StartPaymentInput): void {
 }
 
 /** Attempts: start, follow, and the Webpay return. */
-export function createAttempts(core: Core, vault: Vault) {
+export function createAttempts(core: Core, vault: Vault, fraud?: Fraud) {
   /** Returns money the processor took twice for one order (second approval). */
   const giveBackDuplicate = async (a: AttemptState) => {
     const r = await connectorFor(core, a.processor).refund(attemptCall(core, a), { refundId: randomUUID(), amount: a.amount, alreadyRefunded: 0 });
@@ -123,9 +126,19 @@ export function createAttempts(core: Core, vault: Vault) {
     async startPayment(input: StartPaymentInput): Promise<StartPaymentResult> {
       validate(input);
       const connector = connectorFor(core, processorOf(input.method));
+      const subject: FraudSubject = {
+        orderId: input.orderId, customerId: input.customerId, amount: input.amount, currency: input.currency, method: input.method,
+        savedCardId: input.savedCardId, payerEmail: input.payerEmail, risk: input.risk,
+      };
+      // Decided before any authorization; recorded with the attempt (same transaction).
+      const assessment = fraud ? await fraud.assess(subject) : undefined;
       // One durable group commit opens this attempt with those of concurrent checkouts.
-      const opened = await writer.open(input);
+      const opened = await writer.open({ ...input, fraud: assessment ? { assessment, subject } : undefined });
       if ('reuse' in opened) return result(opened.reuse);
+      if ('blocked' in opened) {
+        // Nothing is sent to the processor; the shopper learns no rule (only the decision id).
+        throw paymentsError('fraud_blocked', 'the payment was declined by fraud prevention', { decisionId: opened.blocked.id });
+      }
       const a = opened.created;
       let oneclick: { username: string; tbkUser: string } | undefined;
       try {

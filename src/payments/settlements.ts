@@ -52,12 +52,15 @@ function chargebackPosting(processor: string, amount: number): Posting {
   };
 }
 
+/** Chargebacks label the fraud decision that let the payment through (rule precision/recall). */
+type ChargebackLabeler = (tx: Db, c: { attemptId: string; amount: number; settledAt: Date }) => Promise<boolean>;
+
 /**
  * Imports a processor settlement report: records each line once, posts what the processor
  * did (fees, chargebacks, the payout it makes) to the ledger, and reconciles each line with
  * our attempts and refunds.
  */
-export function createSettlements(core: Core) {
+export function createSettlements(core: Core, labelChargeback?: ChargebackLabeler) {
   return {
     async importSettlement(csv: string, period?: { from: Date; to: Date }): Promise<Reconciliation> {
       const { lines, errors } = parseSettlementCsv(csv);
@@ -94,6 +97,9 @@ export function createSettlements(core: Core) {
             continue;
           }
           r.imported += 1;
+          if (line.type === 'chargeback' && approved && labelChargeback) {
+            await labelChargeback(tx, { attemptId: approved.id, amount: -line.amount, settledAt: line.settledAt });
+          }
           if (outcome === 'missing_here') r.missingHere.push({ type: line.type, processorRef: line.processorRef, amount: line.amount });
           else if (outcome === 'amount_mismatch' && approved) r.amountMismatch.push({ type: line.type, processorRef: line.processorRef, attemptId: approved.id, ours, theirs: line.amount });
           else if (approved) r.matched.push({ type: line.type, processorRef: line.processorRef, attemptId: approved.id, amount: line.amount });

@@ -17,7 +17,7 @@ test('the platform serves the payments routes and runs the janitor worker', asyn
   try {
     const payments = platform.contexts.find((c) => c.name === 'payments');
     assert.ok(payments);
-    assert.deepEqual(payments.workers?.map((w) => w.name), ['payments-janitor']);
+    assert.deepEqual(payments.workers?.map((w) => w.name), ['payments-janitor', 'payments-fraud-prune']);
     const res = await platform.app.inject({ method: 'GET', url: '/payments/attempts/6f1c2a9e-0000-4000-8000-000000000000' });
     assert.equal(res.statusCode, 404);
     assert.equal(res.json<{ code: string }>().code, 'attempt_not_found');

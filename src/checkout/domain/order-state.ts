@@ -6,20 +6,24 @@
  *   pending_payment ─approved→ paid ─fulfil→ fulfilled
  *        │ rejected → payment_failed      paid/fulfilled ─refund→ partially_refunded → refunded
  *        │ expired  → expired             payment_failed/expired ─late approval→ paid (stock re-reserved)
- *        └ cancel   → cancelled                                   └ no stock → refunding → refunded
+ *        │ cancel   → cancelled                                   └ no stock → refunding → refunded
+ *        └ approved, fraud review open → on_hold ─review approved→ paid
+ *                                                └ review rejected→ refunding (stock released, payment refunded)
  */
 export const ORDER_STATUSES = [
   'pending_payment', 'paid', 'payment_failed', 'expired', 'cancelled',
-  'refunding', 'partially_refunded', 'refunded', 'fulfilled',
+  'refunding', 'partially_refunded', 'refunded', 'fulfilled', 'on_hold',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** Every legal edge. Anything else is rejected with `illegal_transition`. */
 export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
-  pending_payment: ['paid', 'payment_failed', 'expired', 'cancelled', 'refunding'],
+  pending_payment: ['paid', 'payment_failed', 'expired', 'cancelled', 'refunding', 'on_hold'],
   paid: ['fulfilled', 'partially_refunded', 'refunded'],
-  payment_failed: ['paid', 'refunding'],
-  expired: ['paid', 'refunding'],
+  payment_failed: ['paid', 'refunding', 'on_hold'],
+  expired: ['paid', 'refunding', 'on_hold'],
+  // Paid, but fraud prevention wants a person to look first: stock stays reserved.
+  on_hold: ['paid', 'refunding'],
   cancelled: ['refunding'],
   refunding: ['partially_refunded', 'refunded'],
   partially_refunded: ['partially_refunded', 'refunded', 'fulfilled'],
@@ -41,7 +45,9 @@ export interface OrderFacts {
 }
 
 export type OrderInput =
-  | { type: 'payment_approved'; attemptId: string; amount: number }
+  | { type: 'payment_approved'; attemptId: string; amount: number; hold?: boolean }
+  | { type: 'review_approved' }
+  | { type: 'review_rejected' }
   | { type: 'payment_rejected'; attemptId: string; reason: string }
   | { type: 'payment_expired'; attemptId: string }
   | { type: 'reservation_timeout' }
@@ -55,6 +61,8 @@ export type Effect =
   | { kind: 'release_stock' }
   /** The reservation is gone (expired/released): take the stock again, then commit it. */
   | { kind: 'reserve_and_commit_stock' }
+  /** Keep the reservation while a person reviews the order. */
+  | { kind: 'hold_stock' }
   | { kind: 'refund_payment'; amount: number; reason: string };
 
 export type Decision =
@@ -94,6 +102,13 @@ export function decide(order: OrderFacts, input: OrderInput): Decision {
           effects: [...release, { kind: 'refund_payment', amount: input.amount, reason: 'amount_mismatch' }],
         };
       }
+      if (input.hold && (s === 'pending_payment' || s === 'payment_failed' || s === 'expired')) {
+        // A late approval's stock is gone: approving the review reserves it again.
+        return {
+          kind: 'transition', to: 'on_hold', reason: 'fraud_review', paidAttemptId: input.attemptId,
+          effects: s === 'pending_payment' ? [{ kind: 'hold_stock' }] : [],
+        };
+      }
       switch (s) {
         case 'pending_payment':
           return { kind: 'transition', to: 'paid', reason: 'payment_approved', paidAttemptId: input.attemptId, effects: [{ kind: 'commit_stock' }] };
@@ -110,15 +125,32 @@ export function decide(order: OrderFacts, input: OrderInput): Decision {
         case 'partially_refunded':
         case 'refunded':
         case 'fulfilled':
+        case 'on_hold':
           return { kind: 'ignore', reason: 'order_already_paid' };
       }
       return reject(s, 'approve');
     }
+    case 'review_approved':
+      // Before the payment's outcome the order simply continues (its approval will not hold it).
+      return s === 'on_hold'
+        ? { kind: 'transition', to: 'paid', reason: 'fraud_review_approved', effects: [{ kind: 'commit_stock' }] }
+        : { kind: 'ignore', reason: 'not_on_hold' };
+    case 'review_rejected':
+      if (s === 'on_hold') {
+        return {
+          kind: 'transition', to: 'refunding', reason: 'fraud_review_rejected',
+          effects: [{ kind: 'release_stock' }, { kind: 'refund_payment', amount: order.total - order.refundedAmount, reason: 'fraud_review_rejected' }],
+        };
+      }
+      // Rejected before the payment finished: cancel; a later approval is refunded (approved_after_cancel).
+      return s === 'pending_payment'
+        ? { kind: 'transition', to: 'cancelled', reason: 'fraud_review_rejected', effects: [{ kind: 'release_stock' }] }
+        : { kind: 'ignore', reason: 'not_on_hold' };
     case 'late_approval_unfillable':
-      if (s !== 'payment_failed' && s !== 'expired' && s !== 'pending_payment') return reject(s, 'refund a late approval of');
+      if (s !== 'payment_failed' && s !== 'expired' && s !== 'pending_payment' && s !== 'on_hold') return reject(s, 'refund a late approval of');
       return {
         kind: 'transition', to: 'refunding', reason: 'late_approval_no_stock', paidAttemptId: input.attemptId,
-        effects: [...(s === 'pending_payment' ? [{ kind: 'release_stock' } as const] : []), { kind: 'refund_payment', amount: input.amount, reason: 'late_approval_no_stock' }],
+        effects: [...(s === 'pending_payment' || s === 'on_hold' ? [{ kind: 'release_stock' } as const] : []), { kind: 'refund_payment', amount: input.amount, reason: 'late_approval_no_stock' }],
       };
     case 'payment_rejected':
       return s === 'pending_payment'

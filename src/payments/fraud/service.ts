@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import type { Histogram } from 'prom-client';
+import { appendEvents } from '../../events/index.js';
+import type { Db } from '../../platform/db.js';
+import { PgCode, pgErrorCode } from '../../platform/db.js';
+import { transaction, type Core } from '../core.js';
+import { paymentsError } from '../errors.js';
+import { paymentsEvent } from '../events.js';
+import type { AttemptState } from '../store.js';
+import {
+  DEFAULT_RULE_SET, ENTITIES, emailDomain, evaluate, RuleSetSchema, zeroFeatures,
+  type Decision, type Entity, type Features, type RuleSet,
+} from './rules.js';
+import * as store from './store.js';
+
+/** What the shop knows about the shopper besides the payment itself (never card data). */
+export interface FraudSignals {
+  ip?: string | undefined;
+  deviceId?: string | undefined;
+  /** Delivery región code (e.g. 'RM', 'VS'). */
+  deliveryRegion?: string | undefined;
+  /** A processor-issued card fingerprint (e.g. Mercado Pago's card id), when there is one. */
+  cardFingerprint?: string | undefined;
+}
+
+/** The payment as the fraud check sees it. */
+export interface FraudSubject {
+  orderId: string;
+  customerId: string;
+  amount: number;
+  currency: string;
+  method: string;
+  savedCardId?: string | undefined;
+  payerEmail?: string | undefined;
+  risk?: FraudSignals | undefined;
+}
+
+/** A decision taken but not yet recorded (it is recorded with the attempt, in its transaction). */
+export interface Assessment {
+  id: string;
+  decision: Decision;
+  score: number;
+  reasons: string[];
+  ruleVersion: number;
+  entities: string[];
+  region: string | null;
+  inputs: Record<string, unknown>;
+  startedAt: number;
+  decidedAt: Date;
+}
+
+export interface FraudReview {
+  id: string; orderId: string; paymentAttemptId: string | null;
+  amount: number; currency: string;
+  score: number; reasons: string[];
+  status: 'open' | 'approved' | 'rejected';
+  createdAt: string; decidedAt: string | null; reviewer: string | null;
+}
+
+export interface FraudReviewQueue {
+  list(opts?: { status?: FraudReview['status']; limit?: number }): Promise<FraudReview[]>;
+  decide(reviewId: string, input: { outcome: 'approve' | 'reject'; reviewer: string; note?: string }): Promise<FraudReview>;
+}
+
+export interface FraudRuleReportRow {
+  rule: string;
+  /** Decisions the rule matched. */
+  hits: number;
+  /** Of those, blocked (never charged, so never charged back). */
+  blocked: number;
+  /** Charged-back payments among the hits. */
+  chargebacks: number;
+  /** chargebacks ÷ (hits − blocked): how often a payment the rule flagged was fraud. */
+  precision: number;
+  /** chargebacks ÷ all charged-back decisions: how much of the fraud the rule caught. */
+  recall: number;
+}
+
+export interface RuleSetView {
+  version: number;
+  createdAt: string;
+  createdBy: string;
+  note: string | null;
+  ruleSet: RuleSet;
+}
+
+const RULES_CACHE_MS = 5_000;
+
+function reviewView(r: store.ReviewRow): FraudReview {
+  return {
+    id: r.id, orderId: r.orderId, paymentAttemptId: r.attemptId, amount: r.amount, currency: r.currency,
+    score: r.score, reasons: r.reasons, status: r.status, createdAt: r.createdAt.toISOString(),
+    decidedAt: r.decidedAt?.toISOString() ?? null, reviewer: r.reviewer,
+  };
+}
+
+/** The counter key of a card: the saved card, or a processor fingerprint; none for Webpay. */
+function cardKey(s: FraudSubject): string | null {
+  if (s.method === 'oneclick' && s.savedCardId) return `card:oc:${s.savedCardId}`;
+  if (s.risk?.cardFingerprint) return `card:fp:${s.risk.cardFingerprint.slice(0, 100)}`;
+  return null;
+}
+
+/**
+ * The fraud check, evaluated before every authorization: reads indexed counters and
+ * aggregates (one round trip), evaluates the rule set in force, and records the decision with
+ * the attempt; processor outcomes feed the counters back. Also the review queue, the rule
+ * editor and the per-rule report.
+ */
+export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
+  let cached: { at: number; version: number; ruleSet: RuleSet } | undefined;
+
+  const current = async (): Promise<{ version: number; ruleSet: RuleSet }> => {
+    const now = Date.now();
+    if (cached && now - cached.at < RULES_CACHE_MS) return cached;
+    let found = await store.latestRuleSet(core.db);
+    if (!found) {
+      await store.seedRuleSet(core.db, DEFAULT_RULE_SET, core.clock.now());
+      found = await store.latestRuleSet(core.db);
+    }
+    if (!found) throw new Error('no fraud rule set');
+    // Stored sets passed validation when written; parsing again fills defaults added since.
+    cached = { at: now, version: found.version, ruleSet: RuleSetSchema.parse(found.ruleSet) };
+    return cached;
+  };
+
+  const entitiesOf = (s: FraudSubject, set: RuleSet): Partial<Record<Entity, string>> => {
+    const card = cardKey(s);
+    const ip = s.risk?.ip?.trim();
+    const device = s.risk?.deviceId?.trim();
+    return {
+      ...(card ? { card } : {}),
+      customer: `customer:${s.customerId}`,
+      ...(ip && !set.ignoredIps.includes(ip) ? { ip: `ip:${ip.slice(0, 64)}` } : {}),
+      ...(device ? { device: `device:${device.slice(0, 128)}` } : {}),
+    };
+  };
+
+  /** Reads the features and evaluates the rules; the caller records the result. */
+  async function assess(s: FraudSubject): Promise<Assessment> {
+    const startedAt = performance.now();
+    const { version, ruleSet } = await current();
+    const decidedAt = core.clock.now();
+    const byEntity = entitiesOf(s, ruleSet);
+    const entities = Object.values(byEntity).sort();
+    const region = s.risk?.deliveryRegion?.trim().toUpperCase().slice(0, 10) || null;
+    const raw = await store.readFeatures(core.db, { entities, customerId: s.customerId, card: byEntity.card ?? null, now: decidedAt });
+    const x: Features = zeroFeatures();
+    x.amount = s.amount;
+    for (const e of ENTITIES) {
+      const key = byEntity[e];
+      const c = key ? raw.counters.get(key) : undefined;
+      if (!c) continue;
+      for (const [k, v] of Object.entries(c)) if (k !== 'entity') x[`${e}.${k}` as keyof Features] = Number(v);
+    }
+    const p = raw.profile;
+    x['customer.approved_orders'] = p?.approvedOrders ?? 0;
+    x['customer.avg_amount'] = p && p.approvedOrders > 0 ? Math.round(p.approvedAmount / p.approvedOrders) : 0;
+    x['customer.max_amount'] = p?.maxAmount ?? 0;
+    x.amount_to_avg = x['customer.avg_amount'] > 0 ? s.amount / x['customer.avg_amount'] : 0;
+    x.first_purchase = (p?.approvedOrders ?? 0) === 0 ? 1 : 0;
+    x.region_unusual = region && raw.cardRegions.length > 0 && !raw.cardRegions.includes(region) ? 1 : 0;
+    const domain = emailDomain(s.payerEmail);
+    x.email_disposable = domain && ruleSet.disposableDomains.includes(domain) ? 1 : 0;
+    const verdict = evaluate(ruleSet, x);
+    const nonZero = Object.fromEntries(Object.entries(x).filter(([, v]) => v !== 0));
+    return {
+      id: randomUUID(), ...verdict, ruleVersion: version, entities, region,
+      inputs: { features: nonZero, signals: { ...byEntity, emailDomain: domain || null, region } },
+      startedAt, decidedAt,
+    };
+  }
+
+  /**
+   * Records a decision in the caller's transaction: the append-only row, the attempt counted
+   * against every entity, the `fraud.decision_made` event and, for `review`, the open review.
+   */
+  async function record(tx: Db, a: Assessment, s: FraudSubject, attemptId: string | null): Promise<void> {
+    const durationUs = Math.round((performance.now() - a.startedAt) * 1000);
+    await store.recordDecision(tx, {
+      id: a.id, orderId: s.orderId, attemptId, customerId: s.customerId, amount: s.amount, currency: s.currency, method: s.method,
+      decision: a.decision, score: a.score, reasons: a.reasons, ruleVersion: a.ruleVersion, entities: a.entities, region: a.region,
+      inputs: a.inputs, durationUs, decidedAt: a.decidedAt,
+    }, true);
+    if (a.decision === 'review') {
+      await store.openReview(tx, {
+        id: randomUUID(), orderId: s.orderId, decisionId: a.id, attemptId, amount: s.amount, currency: s.currency,
+        score: a.score, reasons: a.reasons, at: a.decidedAt,
+      });
+    }
+    await appendEvents(tx, [paymentsEvent('fraud.decision_made', { type: 'fraud_decision', id: a.id }, {
+      orderId: s.orderId, decisionId: a.id, decision: a.decision, score: a.score, reasons: a.reasons, ruleVersion: a.ruleVersion,
+      customerId: s.customerId, amount: s.amount, currency: s.currency, method: s.method,
+    })]);
+    opts.timing?.observe({ decision: a.decision }, (performance.now() - a.startedAt) / 1000);
+  }
+
+  /**
+   * A processor outcome, inside applyVerdict's transaction. Declines feed the counters;
+   * approvals feed the customer's history and say whether the order must be held (an open
+   * review exists for it).
+   */
+  async function onOutcome(tx: Db, attempt: AttemptState, status: 'approved' | 'rejected'): Promise<{ hold: boolean }> {
+    const now = core.clock.now();
+    if (status === 'rejected') {
+      await store.countDecline(tx, attempt.id, (await current()).ruleSet.smallAmount, now);
+      return { hold: false };
+    }
+    await store.recordApproval(tx, attempt.id, now);
+    return { hold: (await store.lockOpenReviewForOrder(tx, attempt.orderId)) !== undefined };
+  }
+
+  const reviews: FraudReviewQueue = {
+    async list(o = {}) {
+      return (await store.listReviews(core.db, o.status ?? null, Math.max(1, Math.min(o.limit ?? 100, 1000)))).map(reviewView);
+    },
+    async decide(reviewId, input) {
+      const reviewer = input.reviewer.trim().slice(0, 200);
+      if (!reviewer) throw paymentsError('invalid_payment_request', 'reviewer is required');
+      return transaction(core, async (tx) => {
+        const r = await store.lockReview(tx, reviewId);
+        if (!r) throw paymentsError('review_not_found', 'no such review');
+        const status = input.outcome === 'approve' ? 'approved' : 'rejected';
+        if (r.status !== 'open') {
+          if (r.status === status) return reviewView(r); // the same decision again: nothing to do
+          throw paymentsError('review_already_decided', `the review was already ${r.status}`, { status: r.status });
+        }
+        const closed = await store.closeReview(tx, r.id, { status, reviewer, note: input.note?.slice(0, 1000) ?? null, at: core.clock.now() });
+        await appendEvents(tx, [paymentsEvent('payments.fraud_review_decided', { type: 'fraud_review', id: r.id }, {
+          reviewId: r.id, orderId: r.orderId, attemptId: r.attemptId, outcome: input.outcome, reviewer,
+        })]);
+        return reviewView(closed);
+      });
+    },
+  };
+
+  return {
+    assess,
+    record,
+    onOutcome,
+    reviews,
+
+    /** Labels the decision behind a charged-back attempt (settlement import, same transaction). */
+    labelChargeback: (tx: Db, c: { attemptId: string; amount: number; settledAt: Date }) =>
+      store.labelChargeback(tx, { ...c, at: core.clock.now() }),
+
+    rules: {
+      async current(): Promise<RuleSetView> {
+        await current();
+        const v = await store.latestRuleSet(core.db);
+        if (!v) throw new Error('no fraud rule set');
+        return { version: v.version, createdAt: v.createdAt.toISOString(), createdBy: v.createdBy, note: v.note, ruleSet: RuleSetSchema.parse(v.ruleSet) };
+      },
+      versions: (limit = 50) => store.ruleVersions(core.db, limit),
+      /** Stores a new version of the rules (the whole set); in force in every process within 5 s. */
+      async update(input: unknown, by: string, note?: string): Promise<RuleSetView> {
+        const parsed = RuleSetSchema.safeParse(input);
+        if (!parsed.success) {
+          throw paymentsError('invalid_fraud_rules', 'the rule set is not valid', {
+            issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+          });
+        }
+        await current(); // version 1 exists before the first edit
+        const at = core.clock.now();
+        for (let i = 0; ; i++) {
+          try {
+            const version = await store.insertRuleVersion(core.db, { ruleSet: parsed.data, createdBy: by, note, at });
+            cached = undefined;
+            return { version, createdAt: at.toISOString(), createdBy: by, note: note ?? null, ruleSet: parsed.data };
+          } catch (err) {
+            if (pgErrorCode(err) !== PgCode.uniqueViolation || i >= 3) throw err; // a concurrent edit took the number
+          }
+        }
+      },
+    },
+
+    /** Precision and recall of each rule against chargebacks imported from settlement reports. */
+    async report(): Promise<FraudRuleReportRow[]> {
+      const { ruleSet } = await current();
+      const { stats, totalChargebacks } = await store.ruleStats(core.db);
+      const byRule = new Map(stats.map((s) => [s.rule, s]));
+      for (const r of ruleSet.rules) if (!byRule.has(r.id)) byRule.set(r.id, { rule: r.id, hits: 0, blocked: 0, chargebacks: 0 });
+      const ratio = (a: number, b: number) => (b > 0 ? Number((a / b).toFixed(4)) : 0);
+      return [...byRule.values()]
+        .map((s) => ({ ...s, precision: ratio(s.chargebacks, s.hits - s.blocked), recall: ratio(s.chargebacks, totalChargebacks) }))
+        .sort((a, b) => a.rule.localeCompare(b.rule));
+    },
+
+    /** Drops counter buckets older than a day. */
+    prune: () => store.pruneCounters(core.db, core.clock.now()),
+  };
+}
+
+export type Fraud = ReturnType<typeof createFraud>;
