@@ -77,7 +77,6 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
     const inflight: InFlight[] = [];
     try {
       let committed = await loadPosition(deps.db, RELAY);
-      let readFrom = committed;
       let drained = false;
       const link = await deps.link();
       /** Waits for the oldest batch's acks and moves the position past it; false if another relay moved it. */
@@ -93,20 +92,26 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
         error = undefined;
         return true;
       };
+      const read = (from: Position) => {
+        const p = readAll<WireRow>(deps.db, from, limit, WIRE_COLUMNS);
+        p.catch(() => undefined); // awaited below; a read abandoned by an early return is harmless
+        return p;
+      };
+      let next = read(committed);
       for (let n = 0; n < BATCHES_PER_ITERATION; n++) {
-        const rows = await readAll<WireRow>(deps.db, readFrom, limit, WIRE_COLUMNS);
+        const rows = await next;
         if (rows.length > 0) {
           await Promise.all([...new Set(rows.map((r) => contextOf(r.type)))].map((c) => link.ensureStream(c)));
           const acks = publish(link, rows);
           acks.catch(() => undefined); // awaited in settle(); a failure there ends the iteration
-          const last = positionOf(rows[rows.length - 1] as WireRow);
-          inflight.push({ rows, last, acks });
-          readFrom = last;
+          inflight.push({ rows, last: positionOf(rows[rows.length - 1] as WireRow), acks });
         }
         if (rows.length < limit) {
           drained = true;
           break;
         }
+        // The next read runs while the oldest batch's acks are awaited and its position stored.
+        next = read(positionOf(rows[rows.length - 1] as WireRow));
         if (inflight.length >= window && !(await settle())) return 'more';
       }
       while (inflight.length > 0) if (!(await settle())) return 'more';
