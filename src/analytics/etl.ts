@@ -1,7 +1,6 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { EventEnvelope } from '../events/index.js';
 import { MARTS } from './mapping.js';
 import { DEFAULT_CHECKS, runChecks, type CheckResult } from './quality.js';
@@ -23,9 +22,11 @@ export interface LoadResult {
   highWaterMark: number;
 }
 
+// stg_events has no PRIMARY KEY: an ART index makes bulk inserts ~5x slower. Loads insert only
+// event ids not yet there (anti-join), and the blocking check stg_events_unique_id guards it.
 const DDL = `
 CREATE TABLE IF NOT EXISTS stg_events (
-  event_id UUID PRIMARY KEY, seq BIGINT NOT NULL, type VARCHAR NOT NULL, version INTEGER NOT NULL,
+  event_id UUID NOT NULL, seq BIGINT NOT NULL, type VARCHAR NOT NULL, version INTEGER NOT NULL,
   aggregate_id VARCHAR, occurred_at TIMESTAMPTZ NOT NULL, payload JSON NOT NULL, loaded_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE IF NOT EXISTS etl_state (name VARCHAR PRIMARY KEY, high_water_mark BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE IF NOT EXISTS dq_check (name VARCHAR PRIMARY KEY, "table" VARCHAR NOT NULL, kind VARCHAR NOT NULL,
@@ -40,6 +41,13 @@ ${CATALOG_DDL}
 /** Creates the warehouse schema and the empty marts (idempotent). */
 export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
   await conn.run(DDL);
+  // Warehouses made before the key was dropped: rebuild staging without it, once.
+  const pk = await rows(conn, `SELECT 1 FROM duckdb_constraints() WHERE table_name = 'stg_events' AND constraint_type = 'PRIMARY KEY'`);
+  if (pk.length > 0) {
+    await conn.run(`BEGIN TRANSACTION;
+      CREATE TABLE stg_events_nokey AS SELECT * FROM stg_events; DROP TABLE stg_events;
+      ALTER TABLE stg_events_nokey RENAME TO stg_events; COMMIT`);
+  }
   for (const c of DEFAULT_CHECKS) {
     await conn.run(
       `INSERT OR IGNORE INTO dq_check VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -69,51 +77,85 @@ export const RECONCILIATION_SQL = `
               ELSE 'matched' END AS status
   FROM ledger l FULL OUTER JOIN report r ON l.processor_ref = r.processor_ref`;
 
+/** An event ready for staging: the payload already as JSON text (as PostgreSQL hands it over). */
+export interface StagedEvent {
+  id: string;
+  seq: number;
+  type: string;
+  version: number;
+  aggregateId: string;
+  occurredAt: Date;
+  payloadJson: string;
+}
+
+export const toStaged = (e: EventEnvelope): StagedEvent => ({
+  id: e.id, seq: e.seq, type: e.type, version: e.version, aggregateId: e.aggregateId, occurredAt: e.occurredAt, payloadJson: JSON.stringify(e.payload),
+});
+
 /**
- * Stages envelopes in a temp table outside the transaction: one NDJSON temp file read by
- * DuckDB's JSON reader (far fewer native calls than appending value by value).
+ * Appends a batch to the temp table `stg_incoming` with DuckDB's appender (measured ~6x
+ * faster here than writing NDJSON and reading it back with read_json), then moves the event
+ * ids not staged yet into `stg_events` (first copy by seq wins; an anti-join instead of a key).
  */
-async function stage(conn: DuckDBConnection, events: readonly EventEnvelope[]): Promise<void> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'embudo-etl-'));
-  const file = path.join(dir, 'batch.ndjson');
+async function stage(conn: DuckDBConnection, events: readonly StagedEvent[], loadedAt: string): Promise<void> {
+  if (events.length === 0) return;
+  await conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
+    aggregate_id VARCHAR, occurred_at VARCHAR, payload VARCHAR)`);
+  const app = await conn.createAppender('stg_incoming', 'main', 'temp');
   try {
-    const lines = events.map((e) => JSON.stringify({ event_id: e.id, seq: e.seq, type: e.type, version: e.version,
-      aggregate_id: e.aggregateId, occurred_at: e.occurredAt.toISOString(), payload: e.payload }));
-    writeFileSync(file, lines.length > 0 ? `${lines.join('\n')}\n` : '');
-    await conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
-      aggregate_id VARCHAR, occurred_at VARCHAR, payload JSON)`);
-    if (lines.length > 0) {
-      await conn.run(`INSERT INTO temp.stg_incoming SELECT * FROM read_json('${file.replaceAll("'", "''")}', format = 'newline_delimited',
-        columns = {event_id: 'VARCHAR', seq: 'BIGINT', type: 'VARCHAR', version: 'INTEGER', aggregate_id: 'VARCHAR',
-                   occurred_at: 'VARCHAR', payload: 'JSON'}, maximum_object_size = 67108864)`);
+    for (const e of events) {
+      app.appendVarchar(e.id);
+      app.appendBigInt(BigInt(e.seq));
+      app.appendVarchar(e.type);
+      app.appendInteger(e.version);
+      app.appendVarchar(e.aggregateId);
+      app.appendVarchar(e.occurredAt.toISOString());
+      app.appendVarchar(e.payloadJson);
+      app.endRow();
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    app.closeSync();
   }
+  await conn.run(`INSERT INTO stg_events
+    SELECT i.* FROM (
+      SELECT CAST(event_id AS UUID) AS event_id, seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at,
+             CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at
+      FROM temp.stg_incoming QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1) i
+    ANTI JOIN stg_events s ON s.event_id = i.event_id`, [loadedAt]);
+  await conn.run('DROP TABLE temp.stg_incoming');
 }
 
 export interface LoadOptions {
   now: Date;
-  /** New high-water mark recorded with the load (landing sequence), when larger. */
-  highWaterMark?: number;
-  /** Where the Parquet lake lives; no export without it. */
-  lakeDir?: string;
+  /** New high-water mark recorded with the load (landing sequence), when larger; a function is read after staging. */
+  highWaterMark?: number | (() => number);
 }
 
+/** A load's input: one batch, or pages read one after another (all in the same transaction). */
+export type LoadSource = readonly StagedEvent[] | (() => AsyncIterable<readonly StagedEvent[]>);
+
 /**
- * Loads a batch: staging (dedupe by event id) → marts rebuilt from staging (latest state by
- * the resource's own time) → quality checks → commit, or roll back on a blocking failure.
+ * Loads in ONE DuckDB transaction: every page staged (dedupe by event id) → marts rebuilt once
+ * from staging (latest state by the resource's own time) → quality checks → commit, or roll
+ * back on a blocking failure (or any error): readers never see a half-loaded state.
  */
-export async function load(conn: DuckDBConnection, events: readonly EventEnvelope[], opts: LoadOptions): Promise<LoadResult> {
-  await stage(conn, events);
-  await conn.run('BEGIN TRANSACTION');
+export async function load(conn: DuckDBConnection, source: LoadSource, opts: LoadOptions): Promise<LoadResult> {
   let checks: CheckResult[];
   let inserted = 0;
+  let received = 0;
+  await conn.run('BEGIN TRANSACTION');
   try {
     const before = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
-    await conn.run(`INSERT OR IGNORE INTO stg_events
-      SELECT DISTINCT ON (event_id) CAST(event_id AS UUID), seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ),
-             payload, $1::TIMESTAMPTZ FROM temp.stg_incoming ORDER BY event_id, seq`, [opts.now.toISOString()]);
+    const loadedAt = opts.now.toISOString();
+    if (typeof source === 'function') {
+      for await (const page of source()) {
+        received += page.length;
+        await stage(conn, page, loadedAt);
+      }
+    } else {
+      received = source.length;
+      await stage(conn, source, loadedAt);
+    }
     const after = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
     inserted = Number(after[0]?.n) - Number(before[0]?.n);
     for (const m of MARTS) await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
@@ -121,9 +163,10 @@ export async function load(conn: DuckDBConnection, events: readonly EventEnvelop
     checks = await runChecks(conn, opts.now);
     const failed = checks.filter((c) => c.blocking && !c.passed);
     if (failed.length > 0) throw new QualityCheckFailed(failed);
-    if (opts.highWaterMark !== undefined) {
+    const mark = typeof opts.highWaterMark === 'function' ? opts.highWaterMark() : opts.highWaterMark;
+    if (mark !== undefined) {
       await conn.run(`UPDATE etl_state SET high_water_mark = greatest(high_water_mark, $1), updated_at = $2::TIMESTAMPTZ
-        WHERE name = 'analytics.etl'`, [opts.highWaterMark, opts.now.toISOString()]);
+        WHERE name = 'analytics.etl'`, [mark, loadedAt]);
     }
     await refreshCatalog(conn);
     await recordChecks(conn, opts.now, checks);
@@ -133,26 +176,55 @@ export async function load(conn: DuckDBConnection, events: readonly EventEnvelop
     if (err instanceof QualityCheckFailed) await recordChecks(conn, opts.now, err.failed);
     throw err;
   }
-  if (opts.lakeDir && inserted > 0) await exportLake(conn, opts.lakeDir);
   const [state] = await rows(conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
-  return { received: events.length, inserted, checks, highWaterMark: Number(state?.high_water_mark ?? 0) };
+  return { received, inserted, checks, highWaterMark: Number(state?.high_water_mark ?? 0) };
 }
 
 async function recordChecks(conn: DuckDBConnection, now: Date, checks: CheckResult[]): Promise<void> {
-  for (const c of checks) {
-    await conn.run(`INSERT INTO dq_result VALUES ($1::TIMESTAMPTZ, $2, $3, $4, $5, $6, $7)`,
-      [now.toISOString(), c.name, c.table, c.kind, c.blocking, c.failures, c.passed]);
+  if (checks.length === 0) return;
+  const app = await conn.createAppender('dq_result');
+  try {
+    for (const c of checks) {
+      app.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(now.getTime()) * 1000n));
+      app.appendVarchar(c.name);
+      app.appendVarchar(c.table);
+      app.appendVarchar(c.kind);
+      app.appendBoolean(c.blocking);
+      app.appendBigInt(BigInt(c.failures));
+      app.appendBoolean(c.passed);
+      app.endRow();
+    }
+  } finally {
+    app.closeSync();
   }
 }
 
 export const LAKE_TABLES = ['fact_order_line', 'fact_payment_attempt', 'fact_refund', 'fact_ledger_posting', 'fact_stock_movement', 'fact_fraud_decision'];
 
-/** Writes the facts to `<lake>/<table>/date=YYYY-MM-DD/*.parquet` (Hive layout), replacing each table's tree. */
+/**
+ * Writes the facts to `<lake>/<table>/date=YYYY-MM-DD/*.parquet` (Hive layout). Each table is
+ * written to a sibling directory first and swapped in with renames, so a reader of the lake
+ * sees the previous export or the new one, never a half-written tree.
+ */
 export async function exportLake(conn: DuckDBConnection, lakeDir: string): Promise<void> {
+  mkdirSync(lakeDir, { recursive: true });
   for (const t of LAKE_TABLES) {
     const dir = path.join(lakeDir, t);
-    mkdirSync(dir, { recursive: true });
+    const next = path.join(lakeDir, `.${t}.next`);
+    const old = path.join(lakeDir, `.${t}.old`);
+    rmSync(next, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+    mkdirSync(next, { recursive: true });
     await conn.run(`COPY (SELECT * EXCLUDE (date_key), strftime(date_key, '%Y-%m-%d') AS date FROM ${t})
-      TO '${dir.replaceAll("'", "''")}' (FORMAT parquet, PARTITION_BY (date), OVERWRITE true, FILENAME_PATTERN 'part_{i}')`);
+      TO '${next.replaceAll("'", "''")}' (FORMAT parquet, PARTITION_BY (date), OVERWRITE true, FILENAME_PATTERN 'part_{i}')`);
+    let swapped = false;
+    try {
+      renameSync(dir, old);
+      swapped = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    renameSync(next, dir);
+    if (swapped) rmSync(old, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../platform/log.js';
 import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
-import { ensureSchema, exportLake, load, type LoadResult } from './etl.js';
+import { ensureSchema, exportLake, load, toStaged, type LoadResult, type StagedEvent } from './etl.js';
 import { demandSql, fillSeries, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
 import { buildSilo, siloKey } from './silo.js';
@@ -25,6 +25,8 @@ export interface AnalyticsDeps {
   streamIntervalMs?: number;
   /** Readiness fails when the warehouse lags the landed events by more than this (default 60 s). */
   maxLagMs?: number;
+  /** While streaming, how often the Parquet lake and the silo are rewritten when new events arrived (default 60 s). */
+  lakeIntervalMs?: number;
 }
 
 export interface QueryOptions {
@@ -33,6 +35,8 @@ export interface QueryOptions {
 }
 
 const BATCH = 50_000;
+/** Most events one incremental load takes (pages of BATCH, one transaction). */
+const MAX_PER_LOAD = 1_000_000;
 
 /**
  * The analytics context. The DuckDB file is opened on first use (one writer process holds it:
@@ -68,7 +72,11 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     return next;
   };
 
+  /** Bumped by every load that staged new events; the lake/silo export compares it with `lakeAt`. */
+  let loads = 0;
+  let lakeAt = -1;
   const report = (r: LoadResult) => {
+    if (r.inserted > 0) loads += 1;
     knownHwm = r.highWaterMark;
     hwmGauge.set(r.highWaterMark);
     for (const c of r.checks) dqGauge.set({ check: c.name, table: c.table, kind: c.kind, blocking: String(c.blocking) }, c.failures);
@@ -80,57 +88,76 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     return Number(r?.high_water_mark ?? 0);
   }
 
-  async function landed(where: string, params: unknown[]): Promise<{ events: EventEnvelope[]; maxSeq: number }> {
-    const res = await deps.db.query<{ landing_seq: string; event_id: string; outbox_seq: string; type: string; version: number; aggregate_id: string; payload: unknown; occurred_at: Date }>(
-      `SELECT landing_seq, event_id, outbox_seq, type, version, aggregate_id, payload, occurred_at
-         FROM analytics_landing WHERE ${where} ORDER BY landing_seq LIMIT ${BATCH}`, params);
-    let maxSeq = 0;
+  /** One page of landed events after `after` (landing order); the payload comes as JSON text. */
+  async function landed(where: string, params: unknown[], after: number): Promise<{ events: StagedEvent[]; maxSeq: number }> {
+    const res = await deps.db.query<{ landing_seq: string; event_id: string; outbox_seq: string; type: string; version: number; aggregate_id: string; payload: string; occurred_at: Date }>(
+      `SELECT landing_seq, event_id, outbox_seq, type, version, aggregate_id, payload::text AS payload, occurred_at
+         FROM analytics_landing WHERE ${where} AND landing_seq > $${params.length + 1} ORDER BY landing_seq LIMIT ${BATCH}`, [...params, after]);
+    let maxSeq = after;
     const events = res.rows.map((r) => {
       maxSeq = Math.max(maxSeq, Number(r.landing_seq));
-      return { seq: Number(r.outbox_seq), id: r.event_id, type: r.type, version: r.version, context: r.type.split('.')[0] ?? '',
-        aggregateType: '', aggregateId: r.aggregate_id, payload: r.payload, occurredAt: r.occurred_at };
+      return { seq: Number(r.outbox_seq), id: r.event_id, type: r.type, version: r.version, aggregateId: r.aggregate_id, payloadJson: r.payload, occurredAt: r.occurred_at };
     });
     return { events, maxSeq };
   }
 
-  /** Incremental: every landed event past the high-water mark. Returns events loaded. */
+  /**
+   * Pages of landed events (BATCH each) after `from`, up to `max` events; `last()` is the
+   * landing sequence of the last one read.
+   */
+  function pages(where: string, params: unknown[], from: number, max: number) {
+    let after = from;
+    let read = 0;
+    let more = true;
+    return {
+      last: (): number => after,
+      more: () => more,
+      source: async function* (this: void): AsyncGenerator<StagedEvent[]> {
+        while (read < max) {
+          const { events, maxSeq } = await landed(where, params, after);
+          more = events.length === BATCH;
+          if (events.length === 0) return;
+          after = maxSeq;
+          read += events.length;
+          yield events;
+          if (!more) return;
+        }
+      },
+    };
+  }
+
+  /** Incremental: every landed event past the high-water mark, in one transaction per up to 1M events. */
   async function runEtl(): Promise<{ loaded: number; highWaterMark: number }> {
     return serial(async () => {
       const wh = await warehouse();
       let loaded = 0;
       for (;;) {
         const hwm = await highWaterMark();
-        const { events, maxSeq } = await landed('landing_seq > $1', [hwm]);
-        if (events.length === 0) {
+        const next = await deps.db.query<{ n: string }>('SELECT count(*) AS n FROM (SELECT 1 FROM analytics_landing WHERE landing_seq > $1 LIMIT 1) x', [hwm]);
+        if (Number(next.rows[0]?.n ?? 0) === 0) {
           lagGauge.set(0);
           return { loaded, highWaterMark: hwm };
         }
-        const r = await load(wh.conn, events, { now: deps.clock.now(), highWaterMark: maxSeq });
+        const p = pages('true', [], hwm, MAX_PER_LOAD);
+        // The high-water mark is only known once the pages are read: record it after staging.
+        const r = await load(wh.conn, p.source, { now: deps.clock.now(), highWaterMark: () => p.last() });
         report(r);
         loaded += r.inserted;
-        if (events.length < BATCH) return { loaded, highWaterMark: r.highWaterMark };
+        if (!p.more()) return { loaded, highWaterMark: r.highWaterMark };
       }
     });
   }
 
-  /** Re-reads landed events of [from, to) and loads them again (idempotent: duplicates are ignored). */
+  /** Re-reads landed events of [from, to) and loads them again in one transaction (idempotent: duplicates are ignored). */
   async function backfill(from: Date, to: Date): Promise<{ events: number; inserted: number }> {
     return serial(async () => {
       const wh = await warehouse();
-      let after = 0;
-      let total = 0;
-      let inserted = 0;
-      for (;;) {
-        const { events, maxSeq } = await landed('occurred_at >= $1 AND occurred_at < $2 AND landing_seq > $3', [from, to, after]);
-        if (events.length === 0) break;
-        const r = await load(wh.conn, events, { now: deps.clock.now() });
-        report(r);
-        total += events.length;
-        inserted += r.inserted;
-        after = maxSeq;
-      }
+      const p = pages('occurred_at >= $1 AND occurred_at < $2', [from, to], 0, Number.POSITIVE_INFINITY);
+      const r = await load(wh.conn, p.source, { now: deps.clock.now() });
+      report(r);
       await exportLake(wh.conn, lakeDir);
-      return { events: total, inserted };
+      lakeAt = loads;
+      return { events: r.received, inserted: r.inserted };
     });
   }
 
@@ -138,7 +165,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
   async function ingest(events: readonly EventEnvelope[]): Promise<LoadResult> {
     return serial(async () => {
       const wh = await warehouse();
-      const r = await load(wh.conn, events, { now: deps.clock.now() });
+      const r = await load(wh.conn, events.map(toStaged), { now: deps.clock.now() });
       report(r);
       return r;
     });
@@ -214,6 +241,26 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
   }
   const stream = intervalWorker('analytics-etl', deps.streamIntervalMs ?? 250, deps.logger, async () => (await runEtl()).loaded > 0);
   workers.push(stream);
+  // While streaming, the lake and the silo follow the warehouse periodically (not per event):
+  // rewritten when the high-water mark moved since the last export.
+  const publish = intervalWorker('analytics-lake', deps.lakeIntervalMs ?? 60_000, deps.logger, async () => {
+    await exportOutputs();
+    return false;
+  });
+  workers.push(publish);
+
+  /** Exports the lake and rebuilds the silo if anything was loaded since the last export. */
+  async function exportOutputs(): Promise<boolean> {
+    return serial(async () => {
+      const wh = await warehouse();
+      const seen = loads;
+      if (seen === lakeAt) return false;
+      await exportLake(wh.conn, lakeDir);
+      await buildSilo(wh.conn, path.join(deps.dataDir, 'market_research.duckdb'), siloKey(deps.dataDir));
+      lakeAt = seen;
+      return true;
+    });
+  }
 
   return {
     runEtl,
@@ -224,6 +271,8 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     refreshSilo,
     importSettlement,
     exportLake: () => serial(async () => exportLake((await warehouse()).conn, lakeDir)),
+    /** What the streaming worker does periodically: lake + silo, when new events were loaded. */
+    exportOutputs,
     catalog: () => query(`SELECT t.table_name, t.description, t.owner, t.lineage, c.column_name, c.data_type, c.pii
       FROM catalog_table t JOIN catalog_column c USING (table_name) ORDER BY t.table_name, c.column_name`),
     qualityResults: () => query(`SELECT * FROM dq_result ORDER BY run_at DESC, name`),
