@@ -5,6 +5,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
 import { isAppError } from '../platform/errors.js';
 import type { Logger } from '../platform/log.js';
+import { groupCommit } from '../platform/group-commit.js';
 import { histogram, type Metrics } from '../platform/metrics.js';
 import { priceLines, type PricedLine, type Totals } from './domain/totals.js';
 import { checkoutError } from './errors.js';
@@ -87,6 +88,15 @@ const RESERVATION_TTL_S: Record<PaymentMethod, number> = {
 export function createCheckoutService(deps: CheckoutServiceDeps) {
   const { db, clock, logger, catalog, inventory, payments, orders } = deps;
   const writer = orderWriter(db, logger);
+  // Concurrent checkouts claim their carts in one statement (group commit).
+  type CartClaim = { cartId: string; customerId: string; orderId: string };
+  const claimCart = groupCommit(async (claims: CartClaim[]) => {
+    // A cart twice in one batch (a double click): only its first claim is tried.
+    const first = new Map<string, CartClaim>();
+    for (const c of claims) if (!first.has(c.cartId)) first.set(c.cartId, c);
+    const lines = await store.claimCarts(db, [...first.values()], clock.now());
+    return claims.map((c) => (first.get(c.cartId) === c ? lines.get(c.cartId) : undefined));
+  });
   const steps = deps.metrics
     ? histogram(deps.metrics.registry, 'embudo_checkout_step_seconds', 'Latency of each checkout step', ['step'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
     : undefined;
@@ -221,9 +231,8 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
       const now = clock.now();
 
       // No transaction needed: once claimed, line changes are refused (they check the status
-      // under the cart's row lock), so the lines read next are the ones that get ordered.
-      const claimed = await timed('claim_cart', async () =>
-        (await store.claimCart(db, cartId, customer.id, orderId, now)) ? await store.cartLines(db, cartId) : undefined);
+      // under the cart's row lock), so the lines read with the claim are the ones ordered.
+      const claimed = await timed('claim_cart', () => claimCart({ cartId, customerId: customer.id, orderId }));
       if (!claimed) {
         const cart = await ownCart(customer.id, cartId);
         throw checkoutError('cart_checked_out', 'this cart is already being checked out', { orderId: cart.order_id });

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../platform/clock.js';
 import type { Db } from '../platform/db.js';
 import { httpStatus, isAppError } from '../platform/errors.js';
+import { groupCommit } from '../platform/group-commit.js';
 import { checkoutError } from './errors.js';
 
 /** A response as stored for replay. */
@@ -41,18 +42,42 @@ export function createIdempotency(options: IdempotencyOptions) {
   const waitMs = options.waitMs ?? 30_000;
   const retentionMs = Math.max(options.retentionMs ?? 24 * 3600_000, 24 * 3600_000);
 
-  const claim = async (scope: string, key: string, fingerprint: Buffer, owner: string) => {
+  // Claims and completions of concurrent requests are written together, one statement per
+  // batch (group commit): on the checkout hot path they are two of its few commits.
+  type Claim = { scope: string; key: string; fingerprint: Buffer; owner: string };
+  const claimMany = groupCommit(async (claims: Claim[]): Promise<boolean[]> => {
+    // One row per key per statement (ON CONFLICT cannot touch a row twice): a duplicate in
+    // the same batch is simply not claimed, and waits for the first like any duplicate.
+    const seen = new Set<string>();
+    const fresh = claims.filter((c) => {
+      const id = `${c.scope}\u0000${c.key}`;
+      return seen.has(id) ? false : (seen.add(id), true);
+    });
     const now = clock.now();
     const { rows } = await db.query<{ owner: string }>(
       `INSERT INTO checkout_idempotency_keys AS k (scope, key, fingerprint, state, owner, lease_until, created_at)
-       VALUES ($1, $2, $3, 'running', $4, $5, $6)
+       SELECT scope, key, fingerprint, 'running', owner, $5, $6 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::uuid[]) AS t(scope, key, fingerprint, owner)
        ON CONFLICT (scope, key) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
          WHERE k.state = 'running' AND k.lease_until < $6 AND k.fingerprint = EXCLUDED.fingerprint
        RETURNING owner`,
-      [scope, key, fingerprint, owner, new Date(now.getTime() + leaseMs), now],
+      [fresh.map((c) => c.scope), fresh.map((c) => c.key), fresh.map((c) => c.fingerprint), fresh.map((c) => c.owner), new Date(now.getTime() + leaseMs), now],
     );
-    return rows[0]?.owner === owner;
-  };
+    const won = new Set(rows.map((r) => r.owner));
+    return claims.map((c) => won.has(c.owner));
+  });
+  const claim = (scope: string, key: string, fingerprint: Buffer, owner: string) => claimMany({ scope, key, fingerprint, owner });
+
+  type Done = { scope: string; key: string; owner: string; response: StoredResponse };
+  const complete = groupCommit(async (done: Done[]): Promise<void[]> => {
+    await db.query(
+      `UPDATE checkout_idempotency_keys k SET state = 'done', status_code = t.status_code, body = t.body::json, completed_at = $6
+         FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[]) AS t(scope, key, owner, status_code, body)
+        WHERE k.scope = t.scope AND k.key = t.key AND k.owner = t.owner`,
+      [done.map((d) => d.scope), done.map((d) => d.key), done.map((d) => d.owner), done.map((d) => d.response.status),
+        done.map((d) => JSON.stringify(d.response.body)), clock.now()],
+    );
+    return done.map(() => undefined);
+  });
 
   const read = async (scope: string, key: string) => {
     const { rows } = await db.query<{ fingerprint: Buffer; state: 'running' | 'done'; status_code: number | null; body: unknown }>(
@@ -95,11 +120,7 @@ export function createIdempotency(options: IdempotencyOptions) {
         await db.query('DELETE FROM checkout_idempotency_keys WHERE scope = $1 AND key = $2 AND owner = $3', [scope, key, owner]);
         throw err;
       }
-      await db.query(
-        `UPDATE checkout_idempotency_keys SET state = 'done', status_code = $4, body = $5, completed_at = $6
-         WHERE scope = $1 AND key = $2 AND owner = $3`,
-        [scope, key, owner, response.status, JSON.stringify(response.body), clock.now()],
-      );
+      await complete({ scope, key, owner, response });
       return { ...response, replayed: false };
     },
 

@@ -100,13 +100,31 @@ export async function countLines(db: Db, cartId: string): Promise<number> {
 }
 
 /** Moves an open cart to checking_out for one order; undefined when it was not open. */
-export async function claimCart(db: Db, cartId: string, customerId: string, orderId: string, now: Date): Promise<CartRow | undefined> {
-  const { rows } = await db.query<R<CartRow>>(
-    `UPDATE carts SET status = 'checking_out', order_id = $3, updated_at = $4
-     WHERE id = $1 AND customer_id = $2 AND status = 'open' RETURNING *`,
-    [cartId, customerId, orderId, now],
+/**
+ * Claims several carts for checkout in one statement and returns the lines of each claimed
+ * cart (a claimed cart with no lines maps to []). Carts not claimed (not open, not the
+ * customer's) are absent. Each cart must appear once.
+ */
+export async function claimCarts(
+  db: Db, claims: { cartId: string; customerId: string; orderId: string }[], now: Date,
+): Promise<Map<string, { sku: string; quantity: number }[]>> {
+  const { rows } = await db.query<{ id: string; sku: string | null; quantity: number | null }>(
+    `WITH claimed AS (
+       UPDATE carts c SET status = 'checking_out', order_id = t.order_id, updated_at = $4
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t(id, customer_id, order_id)
+        WHERE c.id = t.id AND c.customer_id = t.customer_id AND c.status = 'open'
+       RETURNING c.id)
+     SELECT claimed.id, l.sku, l.quantity FROM claimed LEFT JOIN cart_lines l ON l.cart_id = claimed.id
+      ORDER BY claimed.id, l.added_at, l.sku`,
+    [claims.map((c) => c.cartId), claims.map((c) => c.customerId), claims.map((c) => c.orderId), now],
   );
-  return rows[0];
+  const out = new Map<string, { sku: string; quantity: number }[]>();
+  for (const r of rows) {
+    const lines = out.get(r.id) ?? [];
+    if (r.sku !== null && r.quantity !== null) lines.push({ sku: r.sku, quantity: r.quantity });
+    out.set(r.id, lines);
+  }
+  return out;
 }
 
 export async function reopenCart(db: Db, cartId: string, orderId: string, now: Date): Promise<void> {
