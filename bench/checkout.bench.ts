@@ -16,6 +16,7 @@ import { createHttpApp } from '../src/platform/http.js';
 import { createLogger } from '../src/platform/log.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { migrate } from '../src/platform/migrations.js';
+import { benchFraudRules, fraudDecisionP99Ms } from './checkout/fraud.js';
 import { runLoad, percentile, type Job } from './checkout/load.js';
 import { pgbenchTps } from './checkout/pgbench.js';
 import { startSimProcess, enrollCards } from './checkout/processor.js';
@@ -99,6 +100,7 @@ export async function run(): Promise<Record<string, unknown>> {
   }
   // Every shopper enrolls a card through the real Oneclick inscription flow at the simulator.
   const cardOf = await enrollCards(payments, sim.url, shoppers.map((s) => s.customer.id));
+  await benchFraudRules(payments);
   const jobsWanted = Math.ceil(4_000 * SECONDS);
   const cartIds = Array.from({ length: jobsWanted }, () => randomUUID());
   await db.query(
@@ -188,6 +190,7 @@ export async function run(): Promise<Record<string, unknown>> {
     double_charged: (doubleCharged.rows[0]?.n ?? 0) + (multiOrders.rows[0]?.n ?? 0),
     pgbench_tps: Math.round(pgb.tps),
     ratio: Number((checkoutsPerS / pgb.tps).toFixed(2)),
+    fraud_decision_p99_ms: await fraudDecisionP99Ms(metrics),
     checkouts: ok,
     orders_paid: paid.rows[0]?.n ?? 0,
     orders_unconfirmed: unconfirmed.rows[0]?.n ?? 0,

@@ -31,15 +31,27 @@ export function demandSql(from: string, to: string, skus?: readonly string[]): s
      GROUP BY ALL ORDER BY sku, location_id, day`;
 }
 
-/** Every SKU-location seen (with sales in the range, or listed in `also`), zero-filled per day. */
+/** The first day each SKU-location had any stock movement: its demand history starts there. */
+export function firstDaySql(skus?: readonly string[]): string {
+  const only = skus && skus.length > 0 ? `AND sku IN (${skus.map(quote).join(', ')})` : '';
+  return `SELECT sku, location_id, strftime(min(date_key), '%Y-%m-%d') AS first_day FROM fact_stock_movement
+           WHERE sku IS NOT NULL ${only} GROUP BY ALL`;
+}
+
+/**
+ * Every SKU-location seen (with sales in the range, or listed in `also`), zero-filled per day
+ * from the later of `from` and its first movement (days before it existed are not zero demand).
+ */
 export function fillSeries(
   rows: readonly { sku: unknown; location_id: unknown; day: unknown; units: unknown }[],
   from: string,
   to: string,
   also: readonly { sku: string; locationId: string }[] = [],
+  firstDays: readonly { sku: unknown; location_id: unknown; first_day: unknown }[] = [],
 ): DemandSeries[] {
   const days: string[] = [];
   for (let t = Date.parse(`${from}T00:00:00Z`); t < Date.parse(`${to}T00:00:00Z`); t += 86_400_000) days.push(new Date(t).toISOString().slice(0, 10));
+  const first = new Map(firstDays.map((f) => [`${String(f.sku)}\u0000${String(f.location_id)}`, String(f.first_day)]));
   const by = new Map<string, { sku: string; locationId: string; units: Map<string, number> }>();
   const key = (sku: string, loc: string) => `${sku}\u0000${loc}`;
   for (const a of also) by.set(key(a.sku, a.locationId), { sku: a.sku, locationId: a.locationId, units: new Map() });
@@ -49,5 +61,8 @@ export function fillSeries(
     s.units.set(String(r.day), Number(r.units));
     by.set(k, s);
   }
-  return [...by.values()].map((s) => ({ sku: s.sku, locationId: s.locationId, days: days.map((date) => ({ date, units: s.units.get(date) ?? 0 })) }));
+  return [...by.values()].map((s) => {
+    const since = first.get(key(s.sku, s.locationId)) ?? from;
+    return { sku: s.sku, locationId: s.locationId, days: days.filter((d) => d >= since).map((date) => ({ date, units: s.units.get(date) ?? 0 })) };
+  });
 }

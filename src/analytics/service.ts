@@ -7,7 +7,7 @@ import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
 import { ensureSchema, exportLake, load, toStaged, type LoadResult, type StagedEvent } from './etl.js';
-import { demandSql, fillSeries, type DemandSeries } from './demand.js';
+import { demandSql, fillSeries, firstDaySql, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
 import { buildSilo, siloKey } from './silo.js';
 import { openWarehouse, rows, type Warehouse } from './warehouse.js';
@@ -195,7 +195,9 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
   async function demandSeries(q: { from: string; to: string; skus?: readonly string[]; include?: readonly { sku: string; locationId: string }[] }): Promise<DemandSeries[]> {
     const { reader } = await warehouse();
     const found = await rows(reader, demandSql(q.from, q.to, q.skus));
-    return fillSeries(found as { sku: unknown; location_id: unknown; day: unknown; units: unknown }[], q.from, q.to, q.include ?? []);
+    const firstDays = await rows(reader, firstDaySql(q.skus));
+    return fillSeries(found as { sku: unknown; location_id: unknown; day: unknown; units: unknown }[], q.from, q.to, q.include ?? [],
+      firstDays as { sku: unknown; location_id: unknown; first_day: unknown }[]);
   }
 
   async function refreshSilo(): Promise<number> {
