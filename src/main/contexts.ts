@@ -2,8 +2,9 @@ import { createCatalog } from '../catalog/index.js';
 import { createInventory } from '../inventory/index.js';
 import { createCheckout, createIdempotencyGuard } from '../checkout/index.js';
 import { createCustomers } from '../customers/index.js';
-import { createEventBus, type EventBus } from '../events/index.js';
+import { consumerLag, createEventBus, type EventBus } from '../events/index.js';
 import { createAnalytics } from '../analytics/index.js';
+import { createBi, type BiPorts } from '../bi/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -83,6 +84,26 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     db, clock, logger, metrics, customers, catalog, inventory, payments, events, idempotency, adminToken: config.adminToken,
   });
   const analytics = createAnalytics({ ...deps, dataDir: config.dataDir, events });
+  const bi = createBi({
+    db, logger, metrics, clock,
+    secureCookies: config.publicBaseUrl?.startsWith('https:') ?? false,
+    ports: {
+      warehouse: analytics,
+      skuCategories: async () => {
+        const map = new Map<string, string>();
+        for (let offset = 0; ; offset += 500) {
+          const page = await catalog.listProducts({ activeOnly: false, limit: 500, offset });
+          for (const p of page) for (const s of p.skus) map.set(s.sku, p.category);
+          if (page.length < 500) return map;
+        }
+      },
+      paymentsOperations: () => payments.operations(),
+      consumerLag: () => consumerLag(db, clock.now()),
+      purchaseOrders: async () => [...await inventory.purchaseOrders.list('draft'), ...await inventory.purchaseOrders.list('sent')],
+      // Optional ports (CONTRACTS.md): picked up when payments/inventory provide them.
+      ...optionalPorts(payments, inventory),
+    },
+  });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
     {
@@ -97,5 +118,18 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
     { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
     { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
+    { name: 'bi', roles: ['bi'], routes: bi.routes, workers: bi.workers, seed: async () => void (await bi.ensureAdmin()) },
   ];
+}
+
+/** The fraud review queue, rule report and reorder suggestions, when those contexts export them. */
+function optionalPorts(payments: object, inventory: object): Pick<BiPorts, 'fraudReviews' | 'fraudRuleReport' | 'reorderSuggestions'> {
+  const p = payments as Partial<Pick<BiPorts, 'fraudReviews' | 'fraudRuleReport'>>;
+  const i = inventory as { replenishment?: { suggestions?: BiPorts['reorderSuggestions'] } };
+  const suggestions = i.replenishment?.suggestions;
+  return {
+    ...(p.fraudReviews ? { fraudReviews: p.fraudReviews } : {}),
+    ...(p.fraudRuleReport ? { fraudRuleReport: p.fraudRuleReport } : {}),
+    ...(suggestions ? { reorderSuggestions: () => suggestions.call(i.replenishment) } : {}),
+  };
 }
