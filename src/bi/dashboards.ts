@@ -167,8 +167,8 @@ export function dashboards(categories: () => [string, string][]): Dashboard[] {
         { kind: 'warehouse', id: 'decisions', title: 'Fraud decisions', chart: 'pie', format: 'int', source: (s) => s.fraud(), dim: 'decision', measures: [{ name: 'Orders', expr: 'count(*)' }] },
         {
           kind: 'warehouse', id: 'score_distribution', title: 'Risk-score distribution', chart: 'bar', format: 'int', source: (s) => s.fraud(),
-          dim: `lpad(CAST(least(90, CAST(floor(score / 10) * 10 AS INTEGER)) AS VARCHAR), 2, '0') || '–' || CAST(least(90, CAST(floor(score / 10) * 10 AS INTEGER)) + 9 + CASE WHEN score >= 90 THEN 1 ELSE 0 END AS VARCHAR)`,
-          measures: [{ name: 'Orders', expr: 'count(*)' }],
+          dim: `CAST(least(90, CAST(floor(score / 10) * 10 AS INTEGER)) AS VARCHAR) || '–' || CAST(least(90, CAST(floor(score / 10) * 10 AS INTEGER)) + 9 + CASE WHEN score >= 90 THEN 1 ELSE 0 END AS VARCHAR)`,
+          measures: [{ name: 'Orders', expr: 'count(*)' }], orderBy: 'min(score)',
         },
         {
           kind: 'warehouse', id: 'card_testing', title: 'Card-testing bursts (minutes with ≥ 5 declines)', chart: 'bar', format: 'int',

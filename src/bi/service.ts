@@ -15,6 +15,8 @@ export interface PanelResult {
   /** False when the panel's source (an optional port) is absent here. */
   available: boolean;
   drillable: boolean;
+  /** The row field whose value a click drills by ('label' for charts, a column for tables). */
+  drillKey?: string;
   note?: string;
   error?: string;
   ms: number;
@@ -143,7 +145,8 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
       }
       const { sql, params } = panelQuery(p, f, ctx);
       const rows = await ports.warehouse.query(sql, { params: params.values, timeoutMs: opts.timeoutMs, rowLimit: opts.rowLimit });
-      return { ...base, rows: maskRows(rows, access), available: true, drillable: true, ms: performance.now() - started };
+      const drillKey = p.chart === 'table' ? p.dim : p.dim ? 'label' : undefined;
+      return { ...base, rows: maskRows(rows, access), available: true, drillable: true, ...(drillKey ? { drillKey } : {}), ms: performance.now() - started };
     } catch (err) {
       const error = isTimeout(err) ? 'timed out' : 'failed';
       return { ...base, rows: [], available: true, drillable: false, error, ms: performance.now() - started };
@@ -162,7 +165,10 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
         ports.warehouse.query(`SELECT location_id AS v FROM dim_location ORDER BY 1`, { rowLimit: 500 }),
         ports.warehouse.query(`SELECT DISTINCT region AS v FROM dim_geography WHERE region IS NOT NULL ORDER BY 1`, { rowLimit: 500 }),
         ports.warehouse.query(`SELECT DISTINCT method AS v FROM fact_payment_attempt WHERE method IS NOT NULL ORDER BY 1`, { rowLimit: 100 }),
-        ports.warehouse.query(`SELECT strftime(min(date_key), '%Y-%m-%d') AS lo, strftime(max(date_key), '%Y-%m-%d') AS hi FROM fact_order_line`),
+        ports.warehouse.query(`SELECT strftime(min(d), '%Y-%m-%d') AS lo, strftime(max(d), '%Y-%m-%d') AS hi FROM (
+            SELECT min(date_key) AS d FROM fact_order_line UNION ALL SELECT max(date_key) FROM fact_order_line
+            UNION ALL SELECT max(date_key) FROM fact_refund UNION ALL SELECT max(date_key) FROM fact_ledger_posting
+            UNION ALL SELECT max(date_key) FROM reconciliation)`),
       ]);
       const v = (rows: Record<string, unknown>[]) => rows.map((r) => String(r.v));
       return {
