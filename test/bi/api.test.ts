@@ -85,7 +85,7 @@ describe('bi: dashboard numbers equal the hand-computed fixture', () => {
     assert.equal(kpi(m, 'fees'), EXPECTED.fees);
     assert.equal(kpi(m, 'chargebacks'), EXPECTED.chargebacks);
     assert.equal(kpi(m, 'net_revenue'), EXPECTED.netRevenue);
-    const breaks = Object.fromEntries((m.get('breaks')?.rows ?? []).map((r) => [r.label, Number(r.Breaks)]));
+    const breaks = Object.fromEntries((m.get('breaks')?.rows ?? []).map((r) => [String(r.label), Number(r.Breaks)] as const));
     assert.deepEqual(breaks, EXPECTED.breaks);
   });
 
@@ -104,11 +104,11 @@ describe('bi: dashboard numbers equal the hand-computed fixture', () => {
     assert.equal(kpi(m, 'aov'), EXPECTED.aov);
     assert.equal(kpi(m, 'units'), EXPECTED.units);
     assert.equal(kpi(m, 'customers'), EXPECTED.customers);
-    const nvr = Object.fromEntries((m.get('new_vs_returning')?.rows ?? []).map((r) => [r.label, Number(r.Orders)]));
+    const nvr = Object.fromEntries((m.get('new_vs_returning')?.rows ?? []).map((r) => [String(r.label), Number(r.Orders)] as const));
     assert.deepEqual(nvr, { new: EXPECTED.newCustomersOrders, returning: EXPECTED.returningOrders });
     const rfmCustomers = (m.get('rfm')?.rows ?? []).reduce((n, r) => n + Number(r.Customers), 0);
     assert.equal(rfmCustomers, EXPECTED.customers);
-    const byCategory = Object.fromEntries((m.get('by_category')?.rows ?? []).map((r) => [r.label, Number(r.GMV)]));
+    const byCategory = Object.fromEntries((m.get('by_category')?.rows ?? []).map((r) => [String(r.label), Number(r.GMV)] as const));
     assert.deepEqual(byCategory, { despensa: 2000 + 5000 + 10000, bebidas: 5000 + 15000, electro: EXPECTED.gmvElectro });
   });
 

@@ -114,7 +114,7 @@ export interface BiFixture {
 }
 
 /** The fixture warehouse, the BI on it, an admin and one user per role. */
-export async function startBiFixture(db: Database, options: { ports?: Partial<BiPorts>; explorerTimeoutMs?: number } = {}): Promise<BiFixture> {
+export async function startBiFixture(db: Database, options: { ports?: Partial<BiPorts>; explorerTimeoutMs?: number; roles?: BiRole[] } = {}): Promise<BiFixture> {
   const dir = mkdtempSync(path.join(tmpdir(), 'embudo-bi-'));
   const logger = createLogger('silent');
   const metrics = createMetrics();
@@ -133,7 +133,7 @@ export async function startBiFixture(db: Database, options: { ports?: Partial<Bi
   const admin = await bi.ensureAdmin();
   if (!admin) throw new Error('fixture expects an empty bi_users table');
   const users = {} as BiFixture['users'];
-  for (const role of ['analyst', 'scientist', 'cdo', 'engineer', 'admin'] as const) {
+  for (const role of options.roles ?? (['analyst', 'scientist', 'cdo', 'engineer', 'admin'] as const)) {
     const u = { username: `${role}-user`, password: `pw-${role}-${randomUUID().slice(0, 8)}` };
     await bi.auth.createUser({ ...u, roles: [role] }, 'fixture');
     users[role] = u;

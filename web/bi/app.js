@@ -168,6 +168,7 @@ function panelCard(dashboard, p) {
     card.append(el);
     requestAnimationFrame(() => {
       const chart = window.echarts.init(el, null, { renderer: 'canvas' });
+      chart.on('finished', () => { el.dataset.ready = 'true'; });
       chart.setOption(chartOption(p));
       chart.on('click', (e) => {
         if (!p.drillable) return;
@@ -279,9 +280,11 @@ async function route() {
   const [, page, arg] = hash.split('/');
   const pages = await import('./pages.js');
   if (page === 'd' && arg) return renderDashboard(main, arg);
-  if (page === 'sql') return pages.renderSql(main, state);
-  if (page === 'governance') return pages.renderGovernance(main, state);
-  if (page === 'admin') return pages.renderAdmin(main, state);
+  const can = (a) => state.me.access.abilities.includes(a);
+  const refused = () => main.append(h('div', { class: 'banner', id: 'refused' }, 'This page is not available to your roles.'));
+  if (page === 'sql') return can('explorer') ? pages.renderSql(main, state) : refused();
+  if (page === 'governance') return can('governance') ? pages.renderGovernance(main, state) : refused();
+  if (page === 'admin') return can('admin') ? pages.renderAdmin(main, state) : refused();
   if (page === 'alerts') return pages.renderAlerts(main, state);
   if (page === 'reviews') return pages.renderReviews(main, state);
   const first = state.me.dashboards[0];
