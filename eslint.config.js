@@ -2,6 +2,7 @@
 // no `any`, and one context reaches another only through its index.ts.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 const contexts = [
   'platform', 'events', 'catalog', 'inventory', 'customers', 'checkout', 'payments',
@@ -43,4 +44,10 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // Browser pages: plain ES modules, no type information.
+    files: ['web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.browser, sourceType: 'module' },
+  },
 );

@@ -1,5 +1,7 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
@@ -32,7 +34,19 @@ export interface AnalyticsDeps {
 export interface QueryOptions {
   timeoutMs?: number;
   rowLimit?: number;
+  /** Values for `$1`, `$2`, ... in the SQL (never concatenate user input). */
+  params?: DuckDBValue[];
 }
+
+/** Raised when a read query ran past its timeout and was interrupted. */
+export class QueryTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`the query ran longer than ${timeoutMs} ms and was stopped`);
+    this.name = 'QueryTimeoutError';
+  }
+}
+
+const READERS = 2;
 
 const BATCH = 50_000;
 /** Most events one incremental load takes (pages of BATCH, one transaction). */
@@ -45,14 +59,17 @@ const MAX_PER_LOAD = 1_000_000;
 export function createAnalyticsService(deps: AnalyticsDeps) {
   const warehouseFile = deps.warehouseFile ?? path.join(deps.dataDir, 'warehouse.duckdb');
   const lakeDir = path.join(deps.dataDir, 'lake');
-  let opened: Promise<Warehouse & { reader: DuckDBConnection }> | undefined;
+  let opened: Promise<Warehouse & { readers: DuckDBConnection[] }> | undefined;
   const warehouse = () => {
     opened ??= (async () => {
       const w = await openWarehouse(warehouseFile);
       await ensureSchema(w.conn);
       const [h] = await rows(w.conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
       knownHwm = Number(h?.high_water_mark ?? 0);
-      return { ...w, reader: await w.instance.connect() };
+      const readers: DuckDBConnection[] = [];
+      for (let i = 0; i < READERS; i++) readers.push(await w.instance.connect());
+      idle.push(...readers);
+      return { ...w, readers };
     })().catch((err: unknown) => {
       opened = undefined;
       throw err;
@@ -60,6 +77,21 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     return opened;
   };
   let knownHwm = 0;
+  // A small pool of read connections: a connection runs one query at a time, and a timeout
+  // interrupts only its own connection.
+  const idle: DuckDBConnection[] = [];
+  const waiting: ((c: DuckDBConnection) => void)[] = [];
+  const withReader = async <T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> => {
+    await warehouse();
+    const conn = idle.pop() ?? (await new Promise<DuckDBConnection>((resolve) => waiting.push(resolve)));
+    try {
+      return await fn(conn);
+    } finally {
+      const next = waiting.shift();
+      if (next) next(conn);
+      else idle.push(conn);
+    }
+  };
   const hwmGauge = gauge(deps.metrics.registry, 'embudo_analytics_high_water_mark', 'Last landing sequence loaded into the warehouse');
   const lagGauge = gauge(deps.metrics.registry, 'embudo_analytics_lag_seconds', 'Age of the oldest landed event not yet in the warehouse');
   const dqGauge = gauge(deps.metrics.registry, 'embudo_analytics_dq_check_failures', 'Failing rows per data-quality check (last run)', ['check', 'table', 'kind', 'blocking']);
@@ -171,18 +203,59 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     });
   }
 
-  /** Read-only SQL over the warehouse for the BI: one SELECT, row limit, timeout (interrupt). */
+  /**
+   * Read-only SQL over the warehouse for the BI: one SELECT, row limit, timeout (interrupt),
+   * positional parameters.
+   *
+   * @example
+   * await analytics.query('SELECT sum(amount) AS gmv FROM fact_order_line WHERE region = $1', { params: ['Biobío'] });
+   */
   async function query(sql: string, opts: QueryOptions = {}): Promise<Record<string, unknown>[]> {
+    const text = singleSelect(sql);
+    const limit = Math.max(1, Math.min(opts.rowLimit ?? 10_000, 1_000_000));
+    return timed(opts.timeoutMs ?? 10_000, async (reader) => {
+      const reply = await reader.runAndReadAll(`SELECT * FROM (${text}) AS q LIMIT ${limit}`, opts.params ?? []);
+      return reply.getRowObjectsJson();
+    });
+  }
+
+  /** The same read as `query`, written as a Parquet file and returned as bytes. */
+  async function queryParquet(sql: string, opts: Omit<QueryOptions, 'params'> = {}): Promise<Buffer> {
+    const text = singleSelect(sql);
+    const limit = Math.max(1, Math.min(opts.rowLimit ?? 10_000, 1_000_000));
+    const dir = mkdtempSync(path.join(tmpdir(), 'embudo-pq-'));
+    const file = path.join(dir, 'result.parquet');
+    try {
+      await timed(opts.timeoutMs ?? 10_000, (reader) =>
+        reader.run(`COPY (SELECT * FROM (${text}) AS q LIMIT ${limit}) TO '${file.replaceAll("'", "''")}' (FORMAT parquet)`));
+      return readFileSync(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  function singleSelect(sql: string): string {
     const text = sql.trim().replace(/;\s*$/, '');
     if (!/^(select|with|from)\b/i.test(text) || text.includes(';')) throw new Error('only a single SELECT statement is allowed');
-    const { reader } = await warehouse();
-    const limit = Math.max(1, Math.min(opts.rowLimit ?? 10_000, 1_000_000));
-    const timer = setTimeout(() => reader.interrupt(), opts.timeoutMs ?? 10_000);
-    try {
-      return await rows(reader, `SELECT * FROM (${text}) AS q LIMIT ${limit}`);
-    } finally {
-      clearTimeout(timer);
-    }
+    return text;
+  }
+
+  async function timed<T>(timeoutMs: number, fn: (reader: DuckDBConnection) => Promise<T>): Promise<T> {
+    return withReader(async (reader) => {
+      let fired = false;
+      const timer = setTimeout(() => {
+        fired = true;
+        reader.interrupt();
+      }, timeoutMs);
+      try {
+        return await fn(reader);
+      } catch (err) {
+        if (fired) throw new QueryTimeoutError(timeoutMs);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
   }
 
   /**
@@ -193,9 +266,10 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
    * const series = await analytics.demandSeries({ from: '2026-11-01', to: '2026-12-01' });
    */
   async function demandSeries(q: { from: string; to: string; skus?: readonly string[]; include?: readonly { sku: string; locationId: string }[] }): Promise<DemandSeries[]> {
-    const { reader } = await warehouse();
-    const found = await rows(reader, demandSql(q.from, q.to, q.skus));
-    const firstDays = await rows(reader, firstDaySql(q.skus));
+    const [found, firstDays] = await withReader(async (reader) => [
+      await rows(reader, demandSql(q.from, q.to, q.skus)),
+      await rows(reader, firstDaySql(q.skus)),
+    ]);
     return fillSeries(found as { sku: unknown; location_id: unknown; day: unknown; units: unknown }[], q.from, q.to, q.include ?? [],
       firstDays as { sku: unknown; location_id: unknown; first_day: unknown }[]);
   }
@@ -270,6 +344,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     ingest,
     query,
     demandSeries,
+    queryParquet,
     refreshSilo,
     importSettlement,
     exportLake: () => serial(async () => exportLake((await warehouse()).conn, lakeDir)),
@@ -291,7 +366,8 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
       const w = opened ? await opened.catch(() => undefined) : undefined;
       opened = undefined;
       if (w) {
-        w.reader.closeSync();
+        for (const r of w.readers) r.closeSync();
+        idle.length = 0;
         w.close();
       }
     },

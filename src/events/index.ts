@@ -4,3 +4,4 @@ export type { ConsumerSpec } from './consumer.js';
 export { defineEvent, renderCatalog, type EventDefinition } from './catalog.js';
 export { archiveOutbox, type ArchiveOptions, type ArchiveResult } from './housekeeping.js';
 export { listDeadLetters, rebuildConsumer, requestReplay, type DeadLetterView } from './admin.js';
+export { consumerLag, type ConsumerLag } from './lag.js';

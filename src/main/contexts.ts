@@ -2,8 +2,9 @@ import { CATALOG_EVENTS, createCatalog } from '../catalog/index.js';
 import { createInventory, INVENTORY_EVENTS } from '../inventory/index.js';
 import { CHECKOUT_EVENTS, createCheckout, createIdempotencyGuard } from '../checkout/index.js';
 import { createCustomers, CUSTOMERS_EVENTS } from '../customers/index.js';
-import { createEventBus, type EventBus, type EventDefinition } from '../events/index.js';
+import { consumerLag, createEventBus, type EventBus, type EventDefinition } from '../events/index.js';
 import { createAnalytics } from '../analytics/index.js';
+import { createBi } from '../bi/index.js';
 import type { Config } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -92,6 +93,27 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     db, clock, logger, metrics, customers, catalog, inventory, payments, events, idempotency, adminToken: config.adminToken,
   });
   const analytics = createAnalytics({ ...deps, dataDir: config.dataDir, events });
+  const bi = createBi({
+    db, logger, metrics, clock,
+    secureCookies: config.publicBaseUrl?.startsWith('https:') ?? false,
+    ports: {
+      warehouse: analytics,
+      skuCategories: async () => {
+        const map = new Map<string, string>();
+        for (let offset = 0; ; offset += 500) {
+          const page = await catalog.listProducts({ activeOnly: false, limit: 500, offset });
+          for (const p of page) for (const s of p.skus) map.set(s.sku, p.category);
+          if (page.length < 500) return map;
+        }
+      },
+      paymentsOperations: () => payments.operations(),
+      consumerLag: () => consumerLag(db, clock.now()),
+      purchaseOrders: async () => [...await inventory.purchaseOrders.list('draft'), ...await inventory.purchaseOrders.list('sent')],
+      fraudReviews: payments.fraudReviews,
+      fraudRuleReport: () => payments.fraudRuleReport(),
+      reorderSuggestions: () => inventory.replenishment.suggestions(),
+    },
+  });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
     {
@@ -108,5 +130,6 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
     // Where the warehouse is: the reorder job reads demand from it and writes purchase orders.
     { name: 'replenishment', roles: ['analytics'], workers: [inventory.replenishment.worker] },
+    { name: 'bi', roles: ['bi'], routes: bi.routes, workers: bi.workers, seed: async () => void (await bi.ensureAdmin()) },
   ];
 }

@@ -18,9 +18,11 @@ import { createFraud, type FraudReview, type FraudReviewQueue, type FraudRuleRep
 import { createRefunds, type RefundInput, type RefundResult } from './refunds.js';
 import { createAttempts, type AttemptView, type StartPaymentInput, type StartPaymentResult } from './service.js';
 import { createSettlements, type Reconciliation } from './settlements.js';
+import { paymentsOperations, type PaymentsOperations } from './operations.js';
 import * as store from './store.js';
 import { createVault, type InscriptionStart, type SavedCard } from './vault.js';
 
+export type { PaymentsOperations } from './operations.js';
 export type { AttemptView, InscriptionStart, JanitorItem, Reconciliation, RefundInput, RefundResult, SavedCard, StartPaymentInput, StartPaymentResult };
 export type { Method, AttemptStatus } from './domain/attempt.js';
 export type { FraudReview, FraudReviewQueue, FraudRuleReportRow, FraudSignals, RuleSetView };
@@ -86,6 +88,8 @@ export interface Payments {
   /** Re-wraps every saved card's data key under the current KEK. */
   rotateKek(): Promise<{ rewrapped: number; keysInUse: string[]; newKeyId: string }>;
   ledgerBalances(): Promise<Record<string, number>>;
+  /** Read-only on-call snapshot: pending attempts by age, janitor backlog, webhook failures. */
+  operations(): Promise<PaymentsOperations>;
   /**
    * Imports a processor settlement report (CSV: date, processor, reference,
    * external_reference?, type sale|refund|chargeback, gross, fee, payout_date — the
@@ -199,6 +203,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
       return { ...r, newKeyId };
     },
     ledgerBalances: () => store.accountBalances(deps.db),
+    operations: () => paymentsOperations(deps.db, deps.clock.now()),
     importSettlement: (csv, period) => settlements.importSettlement(csv, period),
     fraudReviews: fraud.reviews,
     fraudRuleReport: () => fraud.report(),
