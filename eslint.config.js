@@ -43,4 +43,16 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The shop's pages: plain browser ES modules (no build step, no type information).
+    files: ['web/shop/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries([
+        'window', 'document', 'location', 'localStorage', 'sessionStorage', 'fetch', 'EventSource', 'AbortController', 'URL',
+        'URLSearchParams', 'TextDecoderStream', 'setTimeout', 'clearTimeout', 'crypto', 'Node', 'console', 'confirm',
+      ].map((name) => [name, 'readonly'])),
+    },
+  },
 );

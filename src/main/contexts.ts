@@ -12,6 +12,7 @@ import type { Logger } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Worker } from '../platform/worker.js';
 import { createPayments } from '../payments/index.js';
+import { createStorefront } from '../storefront/index.js';
 
 /** What every context factory receives: one typed deps object, no container. */
 export interface PlatformDeps {
@@ -83,6 +84,17 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     db, clock, logger, metrics, customers, catalog, inventory, payments, events, idempotency, adminToken: config.adminToken,
   });
   const analytics = createAnalytics({ ...deps, dataDir: config.dataDir, events });
+  const storefront = createStorefront({
+    cards: payments.cards,
+    requireCustomer: customers.requireCustomer,
+    // Card tokenization goes from the browser straight to the processor (the simulator here).
+    settings: () => ({
+      mercadoPago: {
+        baseUrl: config.payments.mpDefaulted && deps.simulator ? deps.simulator.url : config.payments.mpBaseUrl,
+        publicKey: config.payments.mpPublicKey,
+      },
+    }),
+  });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
     {
@@ -96,6 +108,7 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'customers', roles: ['api', 'checkout', 'storefront'], routes: [customers.routes], workers: customers.workers },
     { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
     { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
+    { name: 'storefront', roles: ['storefront'], routes: storefront.routes },
     { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
   ];
 }
