@@ -3,15 +3,14 @@
 // screenshots of each step go to test-artifacts/storefront/.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startShop, orderShows, checkoutWith, addToCart, signUp, webpayForm, VISA_OK } from './support.js';
+import { startShop, orderShows, checkoutWith, addToCart, webpayForm, VISA_OK } from './support.js';
 
 const shop = await startShop();
 
 test('two buyers race for the last unit: one buys it, the other sees it sell out live and the cart flags it', async () => {
   const id = await shop.product({ name: 'Cuadro de Valparaíso', sku: 'CUADRO-UNICO', price: 45_990, units: 1 });
-  const a = await shop.customer();
+  const a = await shop.customer({ signedIn: 'Ana' });
   const b = await shop.customer({ phone: true });
-  await signUp(a.page, 'Ana');
   await addToCart(b.page, id);
   await b.page.goto(`/#/p/${id}`);
   await b.page.getByText('¡Queda 1 unidad!').waitFor();

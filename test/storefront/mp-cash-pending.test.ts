@@ -3,15 +3,14 @@
 // screenshots of each step go to test-artifacts/storefront/.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startShop, productNamed, orderShows, checkoutWith, addToCart, signUp } from './support.js';
+import { startShop, productNamed, orderShows, checkoutWith, addToCart } from './support.js';
 
 const shop = await startShop();
 const byName = (name: string) => productNamed(shop, name);
 const DAY = 24 * 3_600_000;
 
 test('Mercado Pago cash (Servipag): pending for days, then approved live when the voucher is paid two days later', async () => {
-  const { page } = await shop.customer();
-  await signUp(page, 'Pedro');
+  const { page } = await shop.customer({ signedIn: 'Pedro' });
   const p = await byName('Detergente líquido');
   await addToCart(page, p.id);
   await checkoutWith(page, /efectivo o transferencia/);

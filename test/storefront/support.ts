@@ -26,7 +26,7 @@ export interface Shop {
   simUrl: string;
   browser: Browser;
   /** A new customer's browser (its own storage), phone-sized or desktop. */
-  customer(options?: { phone?: boolean }): Promise<{ context: BrowserContext; page: Page }>;
+  customer(options?: { phone?: boolean; signedIn?: string }): Promise<{ context: BrowserContext; page: Page }>;
   /** Saves `test-artifacts/storefront/<name>.png` (the whole page). */
   shot(page: Page, name: string): Promise<void>;
   /** Creates a product with one SKU and `units` in stock; returns its id. */
@@ -34,6 +34,10 @@ export interface Shop {
 }
 
 /** Starts the platform (with the simulator) and a browser; both stop when the file's tests end. */
+const t0 = Date.now();
+/** Progress on stderr (the runner shows it), to see where time goes on a loaded machine. */
+export const lap = (what: string) => process.stderr.write(`# ${((Date.now() - t0) / 1000).toFixed(1)}s ${what}\n`);
+
 export async function startShop(): Promise<Shop> {
   const { url: databaseUrl } = await freshDatabase({ poolSize: 20 });
   const [port, simPort] = [await freePort(), await freePort()];
@@ -42,14 +46,20 @@ export async function startShop(): Promise<Shop> {
   const config = { ...base, payments: { ...base.payments, processorTimeoutMs: 5000 } };
   let offsetMs = 0;
   const clock = { now: () => new Date(Date.now() + offsetMs) };
-  const platform = await startPlatform(config, { role: 'all', clock });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  const [platform, browser] = await Promise.all([
+    startPlatform(config, { role: 'all', clock }),
+    chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    }),
+  ]);
+  lap('platform and browser started');
   after(async () => {
+    lap('tests done');
     await browser.close();
+    lap('browser closed');
     await platform.stop();
+    lap('platform stopped');
   });
   mkdirSync(ARTIFACTS, { recursive: true });
   const url = `http://127.0.0.1:${port}`;
@@ -70,6 +80,18 @@ export async function startShop(): Promise<Shop> {
         viewport: options.phone ? { width: 390, height: 844 } : { width: 1280, height: 860 },
         ...(options.phone ? { isMobile: true, hasTouch: true, deviceScaleFactor: 1 } : {}),
       });
+      if (options.signedIn) {
+        // A registered customer whose session is already in the browser (signing up through
+        // the pages is covered once, in oneclick.test.ts).
+        const email = `${options.signedIn.toLowerCase()}.${randomBytes(3).toString('hex')}@example.cl`;
+        const res = await fetch(`${url}/customers`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'una clave bien larga', name: options.signedIn }),
+        });
+        if (res.status !== 201) throw new Error(`sign-up: ${res.status} ${await res.text()}`);
+        await context.addInitScript((s) => {
+          if (!localStorage.getItem('embudo.session')) localStorage.setItem('embudo.session', s);
+        }, await res.text());
+      }
       const page = await context.newPage();
       page.setDefaultTimeout(30_000);
       const problems: string[] = [];
@@ -80,6 +102,7 @@ export async function startShop(): Promise<Shop> {
       return { context, page };
     },
     async shot(page, name) {
+      lap(name);
       await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
     },
     async product(input) {

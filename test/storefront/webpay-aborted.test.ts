@@ -3,14 +3,13 @@
 // screenshots of each step go to test-artifacts/storefront/.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startShop, productNamed, orderShows, checkoutWith, addToCart, signUp, webpayForm } from './support.js';
+import { startShop, productNamed, orderShows, checkoutWith, addToCart, webpayForm } from './support.js';
 
 const shop = await startShop();
 const byName = (name: string) => productNamed(shop, name);
 
 test('an aborted Webpay payment: back at the shop, "payment cancelled", nothing charged', async () => {
-  const { page } = await shop.customer();
-  await signUp(page, 'Tomás');
+  const { page } = await shop.customer({ signedIn: 'Tomas' });
   const p = await byName('Harina sin polvos');
   await addToCart(page, p.id, 3);
   await checkoutWith(page, /Webpay/);

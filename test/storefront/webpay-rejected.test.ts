@@ -3,14 +3,13 @@
 // screenshots of each step go to test-artifacts/storefront/.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startShop, productNamed, orderShows, checkoutWith, addToCart, signUp, webpayForm, MASTER_REJECT } from './support.js';
+import { startShop, productNamed, orderShows, checkoutWith, addToCart, webpayForm, MASTER_REJECT } from './support.js';
 
 const shop = await startShop();
 const byName = (name: string) => productNamed(shop, name);
 
 test('Webpay with the rejecting card (on a phone): the order page says the bank declined it, retry refills the cart', async () => {
-  const { page } = await shop.customer({ phone: true });
-  await signUp(page, 'Rosa');
+  const { page } = await shop.customer({ phone: true, signedIn: 'Rosa' });
   const olla = await byName('Té negro');
   await addToCart(page, olla.id);
   await checkoutWith(page, /Webpay/);
