@@ -1,7 +1,7 @@
 import { createCatalog } from '../catalog/index.js';
 import { createInventory } from '../inventory/index.js';
-import { createCheckout, createIdempotencyGuard } from '../checkout/index.js';
-import { createCustomers } from '../customers/index.js';
+import { createCheckout, createIdempotencyGuard, FREE_SHIPPING_FROM, shippingFee } from '../checkout/index.js';
+import { CHILE_REGIONS, createCustomers } from '../customers/index.js';
 import { createEventBus, type EventBus } from '../events/index.js';
 import { createAnalytics } from '../analytics/index.js';
 import type { Config } from '../platform/config.js';
@@ -93,6 +93,8 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
         baseUrl: config.payments.mpDefaulted && deps.simulator ? deps.simulator.url : config.payments.mpBaseUrl,
         publicKey: config.payments.mpPublicKey,
       },
+      // What checkout will charge for delivery, so the pay button shows the real total.
+      shipping: { freeFrom: FREE_SHIPPING_FROM, fees: Object.fromEntries(CHILE_REGIONS.map((r) => [r.code, shippingFee(0, r.code)])) },
     }),
   });
   return [

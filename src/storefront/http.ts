@@ -15,6 +15,8 @@ export interface CardsPort {
 export interface StorefrontSettings {
   /** Where MP.js-style card tokenization goes (the processor, never us: the PAN skips our servers). */
   mercadoPago?: { baseUrl: string; publicKey: string } | undefined;
+  /** Delivery fee per región code (CUT), free from `freeFrom` pesos of subtotal. */
+  shipping?: { freeFrom: number; fees: Record<string, number> } | undefined;
 }
 
 const Auth = z.object({ authorization: z.string().optional() }).loose();
@@ -60,7 +62,18 @@ export function storefrontRoutes(deps: {
     });
 
     app.get('/storefront/settings', {
-      schema: { tags, response: { 200: z.object({ mercadoPago: z.object({ baseUrl: z.string(), publicKey: z.string() }).nullable() }) } },
-    }, async () => ({ mercadoPago: deps.settings().mercadoPago ?? null }));
+      schema: {
+        tags,
+        response: {
+          200: z.object({
+            mercadoPago: z.object({ baseUrl: z.string(), publicKey: z.string() }).nullable(),
+            shipping: z.object({ freeFrom: z.number().int(), fees: z.record(z.string(), z.number().int()) }).nullable(),
+          }),
+        },
+      },
+    }, async () => {
+      const s = deps.settings();
+      return { mercadoPago: s.mercadoPago ?? null, shipping: s.shipping ?? null };
+    });
   };
 }

@@ -33,6 +33,7 @@ async function checkoutPage() {
     registered ? api('/customers/me/cards').then((r) => r.cards).catch(() => []) : Promise.resolve([]),
   ]);
 
+  const settings = await cached('/storefront/settings').catch(() => ({ mercadoPago: null, shipping: null }));
   // Address: a saved one, or a new one.
   const fresh = await addressForm({ name: s.customer.name ?? '' });
   const saveIt = registered ? h('label.check', null, h('input', { type: 'checkbox', id: 'save-address', checked: true }), ' Guardar esta dirección en mi cuenta') : null;
@@ -45,11 +46,32 @@ async function checkoutPage() {
   function toggleFresh() {
     const v = document.querySelector('input[name=address]:checked')?.value;
     freshBox.hidden = Boolean(saved.length) && v !== 'new';
+    reprice();
+  }
+  fresh.el.addEventListener('change', (e) => {
+    if (e.target.id === 'addr-region') reprice();
+  });
+
+  // The delivery fee of the chosen región, so the button shows exactly what will be charged.
+  let expectedTotal;
+  const summaryBox = h('div');
+  const regionCode = () => {
+    const v = document.querySelector('input[name=address]:checked')?.value;
+    if (saved.length && v !== 'new') return saved.find((a) => a.id === v)?.regionCode;
+    return document.getElementById('addr-region')?.value || undefined;
+  };
+  function reprice() {
+    const code = regionCode();
+    const fees = settings.shipping;
+    const shipping = code && fees ? (state.subtotal >= fees.freeFrom ? 0 : fees.fees[code]) : undefined;
+    expectedTotal = shipping === undefined ? undefined : state.subtotal + shipping;
+    summaryBox.replaceChildren(orderSummary(state.lines, state.subtotal, shipping === undefined ? undefined : { subtotal: state.subtotal, shipping, total: expectedTotal },
+      fees && state.subtotal < fees.freeFrom ? `Despacho gratis desde ${money(fees.freeFrom)}.` : ''));
+    pay.textContent = `Pagar ${money(expectedTotal ?? state.subtotal)}`;
   }
   freshBox.hidden = saved.length > 0;
 
   // Payment methods.
-  const settings = await cached('/storefront/settings').catch(() => ({ mercadoPago: null }));
   const mpCard = h('div.sub', { id: 'mp-card-fields', hidden: true },
     field('mp-number', 'Número de tarjeta', { inputmode: 'numeric', autocomplete: 'cc-number', placeholder: '4509 9535 6623 3704' }),
     field('mp-name', 'Nombre como aparece en la tarjeta', { autocomplete: 'cc-name' }),
@@ -75,11 +97,13 @@ async function checkoutPage() {
 
   const message = h('div', { id: 'checkout-message' });
   const pay = h('button.primary.wide', { type: 'submit', id: 'pay' }, `Pagar ${money(state.subtotal)}`);
+  const lock = h('span', { 'aria-hidden': 'true' });
+  lock.innerHTML = '<svg width="14" height="14" viewBox="0 0 24 24"><path d="M6 10V7a6 6 0 0112 0v3h1v12H5V10zm2 0h8V7a4 4 0 00-8 0z" fill="currentColor"/></svg>';
   const form = h('form.checkout', { novalidate: true, onsubmit: (e) => submit(e) },
     h('section.panel', null, h('h2', null, '1. Despacho'), addressChoice ?? '', freshBox),
     h('section.panel', null, h('h2', null, '2. Medio de pago'), methodList),
     message, pay,
-    h('p.small.muted.center', null, '🔒 Pago protegido. Al pagar aceptas los términos de la tienda.'));
+    h('p.small.muted.center', null, lock, ' Pago protegido: los datos de tu tarjeta los recibe Transbank o Mercado Pago, nunca la tienda.'));
 
   async function submit(e) {
     e.preventDefault();
@@ -104,10 +128,10 @@ async function checkoutPage() {
         address = undefined;
       }
       const payment = await paymentChoice(method, settings);
-      await placeOrder({ addressId, address, payment });
+      await placeOrder({ addressId, address, payment, ...(expectedTotal === undefined ? {} : { expectedTotal }) });
     } catch (err) {
       pay.disabled = false;
-      pay.textContent = `Pagar ${money(state.subtotal)}`;
+      reprice();
       message.replaceChildren(notice('error', err.code === 'card_declined' ? 'Tarjeta rechazada' : 'No pudimos completar tu compra', explain(err),
         ['insufficient_stock', 'sku_unavailable', 'unknown_sku', 'total_mismatch'].includes(err.code) ? h('p', null, h('a', { href: '#/cart' }, 'Revisar mi carro')) : ''));
       announce('No pudimos completar tu compra');
@@ -116,7 +140,8 @@ async function checkoutPage() {
   }
 
   show('Pagar', h('section.page', null, h('h1', null, 'Pagar'), steps(2),
-    h('div.cart-grid', null, form, orderSummary(state.lines, state.subtotal))));
+    h('div.cart-grid', null, form, summaryBox)));
+  reprice();
 }
 
 function field(id, label, attrs = {}) {
@@ -128,12 +153,13 @@ function steps(n) {
   return h('ol.steps', { 'aria-label': 'Pasos' }, names.map((s, i) => h('li', { 'aria-current': i + 1 === n ? 'step' : null, class: i + 1 < n ? 'done' : null }, s)));
 }
 
-function orderSummary(lines, subtotal, totals) {
+function orderSummary(lines, subtotal, totals, note = '') {
   return h('aside.summary', { 'aria-label': 'Tu pedido' }, h('h2', null, 'Tu pedido'),
     h('ul.mini', null, lines.map((l) => h('li', null, h('span', null, `${l.quantity} × ${l.name}`), h('span', null, money((l.price ?? l.unitPrice) * l.quantity))))),
     h('p.sum', null, h('span', null, 'Subtotal'), h('span', null, money(totals?.subtotal ?? subtotal))),
-    h('p.sum', null, h('span', null, 'Despacho'), h('span', null, totals ? (totals.shipping ? money(totals.shipping) : 'Gratis') : 'se calcula al pagar')),
-    totals ? h('p.sum.total', null, h('span', null, 'Total'), h('span', null, money(totals.total))) : '');
+    h('p.sum', null, h('span', null, 'Despacho'), h('span', null, totals ? (totals.shipping ? money(totals.shipping) : 'Gratis') : 'elige la región')),
+    totals ? h('p.sum.total', null, h('span', null, 'Total'), h('span', null, money(totals.total))) : '',
+    note ? h('p.small.muted', null, note) : '');
 }
 
 /** The payment part of the checkout body; Mercado Pago cards are tokenized at the processor first. */
