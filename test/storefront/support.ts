@@ -39,6 +39,16 @@ const t0 = Date.now();
 export const lap = (what: string) => process.stderr.write(`# ${((Date.now() - t0) / 1000).toFixed(1)}s ${what}\n`);
 
 export async function startShop(): Promise<Shop> {
+  // Registered before freshDatabase's own hook, so it runs first: the platform stops before
+  // its database is dropped (the other order leaves workers reconnecting to nothing).
+  const running: { platform?: RunningPlatform; browser?: Browser } = {};
+  after(async () => {
+    lap('tests done');
+    await running.browser?.close();
+    lap('browser closed');
+    await running.platform?.stop();
+    lap('platform stopped');
+  });
   const { url: databaseUrl } = await freshDatabase({ poolSize: 20 });
   const [port, simPort] = [await freePort(), await freePort()];
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'embudo-shop-'));
@@ -53,14 +63,9 @@ export async function startShop(): Promise<Shop> {
       args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
     }),
   ]);
+  running.platform = platform;
+  running.browser = browser;
   lap('platform and browser started');
-  after(async () => {
-    lap('tests done');
-    await browser.close();
-    lap('browser closed');
-    await platform.stop();
-    lap('platform stopped');
-  });
   mkdirSync(ARTIFACTS, { recursive: true });
   const url = `http://127.0.0.1:${port}`;
   const simUrl = platform.simulator?.url ?? '';
