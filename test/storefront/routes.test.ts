@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { startPlatform } from '../../src/main/platform.js';
+import { startProcessorSim } from '../../src/processor-sim/index.js';
 import { freshDatabase } from '../support/db.js';
 import { testConfig } from '../support/platform.js';
 
@@ -58,4 +59,30 @@ test('the shop settings name the processor that tokenizes cards, never a secret'
   assert.ok(body.mercadoPago.publicKey.length > 8);
   assert.ok(!res.body.includes(config.payments.mpAccessToken), 'no access token');
   assert.ok(!res.body.includes(config.payments.mpWebhookSecret), 'no webhook secret');
+});
+
+test("the simulator's Mercado Pago card tokens answer browsers from any shop origin (CORS), as MP.js needs", async () => {
+  const sim = await startProcessorSim({ port: 0, mpAccessToken: 'TEST-routes-token', mpWebhookSecret: 'routes-secret-123', tickMs: 0 });
+  try {
+    const preflight = await sim.app.inject({
+      method: 'OPTIONS', url: '/v1/card_tokens?public_key=TEST-pk',
+      headers: { origin: 'http://shop.test', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    assert.equal(preflight.statusCode, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], '*');
+    assert.match(String(preflight.headers['access-control-allow-headers']), /content-type/);
+    const token = await sim.app.inject({
+      method: 'POST', url: '/v1/card_tokens?public_key=TEST-pk', headers: { origin: 'http://shop.test' },
+      payload: { card_number: '4051885600446623', expiration_month: 12, expiration_year: 2030, security_code: '123', cardholder: { name: 'APRO' } },
+    });
+    assert.equal(token.statusCode, 201, token.body);
+    assert.equal(token.headers['access-control-allow-origin'], '*');
+    assert.match(token.json<{ id: string }>().id, /^[0-9a-f]{32}$/);
+    // Payments themselves still need the secret access token: no CORS there.
+    const pay = await sim.app.inject({ method: 'POST', url: '/v1/payments', payload: {} });
+    assert.equal(pay.statusCode, 401);
+    assert.equal(pay.headers['access-control-allow-origin'], undefined);
+  } finally {
+    await sim.close();
+  }
 });
