@@ -55,13 +55,7 @@ export function staticFiles(options: { prefix: string; dir: string; index?: stri
 
   return (app) => {
     const handler = async (req: { url: string; headers: Record<string, string | string[] | undefined> }, reply: import('fastify').FastifyReply) => {
-      let rel: string;
-      try {
-        rel = decodeURIComponent(req.url.split('?')[0] ?? '').slice(prefix.length).replace(/^\/+/, '');
-      } catch {
-        // A malformed %-escape names no file: 404, never a 500.
-        return reply.code(404).send({ code: 'route_not_found', message: 'not found' });
-      }
+      const rel = decodeURIComponent(req.url.split('?')[0] ?? '').slice(prefix.length).replace(/^\/+/, '');
       const target = path.resolve(root, rel === '' ? index : rel);
       if (target !== root && !target.startsWith(`${root}${path.sep}`)) {
         return reply.code(404).send({ code: 'route_not_found', message: 'not found' });
