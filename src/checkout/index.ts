@@ -22,6 +22,7 @@ export type { Idempotency, IdempotentHandler, StoredResponse } from './idempoten
 export type { CheckoutErrorCode } from './errors.js';
 export { ORDER_STATUSES, TRANSITIONS, decide, canTransition, type OrderStatus, type OrderInput, type Decision } from './domain/order-state.js';
 export { ORDER_EVENT_TYPE, OrderEventV1, CHECKOUT_EVENTS } from './events.js';
+export { shippingFee, FREE_SHIPPING_FROM } from './domain/totals.js';
 export { PAYMENT_EVENT_TYPES };
 
 /**

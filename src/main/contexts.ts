@@ -1,7 +1,7 @@
 import { CATALOG_EVENTS, createCatalog } from '../catalog/index.js';
 import { createInventory, INVENTORY_EVENTS } from '../inventory/index.js';
-import { CHECKOUT_EVENTS, createCheckout, createIdempotencyGuard } from '../checkout/index.js';
-import { createCustomers, CUSTOMERS_EVENTS } from '../customers/index.js';
+import { CHECKOUT_EVENTS, createCheckout, createIdempotencyGuard, FREE_SHIPPING_FROM, shippingFee } from '../checkout/index.js';
+import { CHILE_REGIONS, createCustomers, CUSTOMERS_EVENTS } from '../customers/index.js';
 import { consumerLag, createEventBus, type EventBus, type EventDefinition } from '../events/index.js';
 import { createAnalytics } from '../analytics/index.js';
 import { createBi } from '../bi/index.js';
@@ -13,6 +13,7 @@ import type { Logger } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Worker } from '../platform/worker.js';
 import { createPayments, PAYMENTS_EVENTS } from '../payments/index.js';
+import { createStorefront } from '../storefront/index.js';
 
 /** What every context factory receives: one typed deps object, no container. */
 export interface PlatformDeps {
@@ -114,6 +115,19 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
       reorderSuggestions: () => inventory.replenishment.suggestions(),
     },
   });
+  const storefront = createStorefront({
+    cards: payments.cards,
+    requireCustomer: customers.requireCustomer,
+    // Card tokenization goes from the browser straight to the processor (the simulator here).
+    settings: () => ({
+      mercadoPago: {
+        baseUrl: config.payments.mpDefaulted && deps.simulator ? deps.simulator.url : config.payments.mpBaseUrl,
+        publicKey: config.payments.mpPublicKey,
+      },
+      // What checkout will charge for delivery, so the pay button shows the real total.
+      shipping: { freeFrom: FREE_SHIPPING_FROM, fees: Object.fromEntries(CHILE_REGIONS.map((r) => [r.code, shippingFee(0, r.code)])) },
+    }),
+  });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
     {
@@ -127,6 +141,7 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'customers', roles: ['api', 'checkout', 'storefront'], routes: [customers.routes], workers: customers.workers },
     { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
     { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
+    { name: 'storefront', roles: ['storefront'], routes: storefront.routes },
     { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
     // Where the warehouse is: the reorder job reads demand from it and writes purchase orders.
     { name: 'replenishment', roles: ['analytics'], workers: [inventory.replenishment.worker] },

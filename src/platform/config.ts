@@ -65,6 +65,7 @@ const envSchema = z.object({
   MP_BASE_URL: optionalUrl(['http', 'https']),
   MP_ACCESS_TOKEN: z.string().min(8).optional(),
   MP_WEBHOOK_SECRET: z.string().min(8).optional(),
+  MP_PUBLIC_KEY: z.string().min(8).max(200).optional(),
   EMBUDO_KEK_PREVIOUS: z
     .string()
     .regex(/^([A-Za-z0-9+/=_-]{43,})(,[A-Za-z0-9+/=_-]{43,})*$/, 'must be comma-separated base64 keys of 32 bytes')
@@ -87,6 +88,8 @@ export interface PaymentsConfig {
   mpBaseUrl: string;
   mpAccessToken: string;
   mpWebhookSecret: string;
+  /** Public key the shop's browser pages tokenize Mercado Pago cards with (not a secret). */
+  mpPublicKey: string;
   kekPrevious: string[];
   processorTimeoutMs: number;
 }
@@ -218,6 +221,7 @@ function paymentsConfig(e: Env): PaymentsConfig {
     mpBaseUrl,
     mpAccessToken: e.MP_ACCESS_TOKEN ?? `TEST-${randomBytes(24).toString('hex')}`,
     mpWebhookSecret: e.MP_WEBHOOK_SECRET ?? randomBytes(32).toString('hex'),
+    mpPublicKey: e.MP_PUBLIC_KEY ?? 'TEST-embudo-simulator-public-key',
     kekPrevious: e.EMBUDO_KEK_PREVIOUS ? e.EMBUDO_KEK_PREVIOUS.split(',') : [],
     processorTimeoutMs: e.PROCESSOR_TIMEOUT_MS,
   };

@@ -71,8 +71,19 @@ async function idempotent(
 /** Mercado Pago Payments API routes. */
 export function mpRoutes(ctx: SimContext) {
   return (app: FastifyInstance) => {
-    // MP.js calls this from the browser with the public key; server SDKs with the bearer token.
+    // MP.js calls this from the browser (any shop's origin, CORS) with the public key; server
+    // SDKs with the bearer token.
+    app.options('/v1/card_tokens', async (_req, reply) =>
+      reply
+        .code(204)
+        .header('access-control-allow-origin', '*')
+        .header('access-control-allow-methods', 'POST')
+        .header('access-control-allow-headers', 'content-type')
+        .header('access-control-max-age', '600')
+        .send(),
+    );
     app.post('/v1/card_tokens', async (req, reply) => {
+      void reply.header('access-control-allow-origin', '*');
       const publicKey = asBody(req.query).public_key;
       if (!bearerOk(ctx, req) && (typeof publicKey !== 'string' || publicKey === '')) {
         throw mpError(401, 'unauthorized', 'invalid public_key', []);
