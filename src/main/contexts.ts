@@ -12,6 +12,7 @@ import type { Logger } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Worker } from '../platform/worker.js';
 import { createPayments } from '../payments/index.js';
+import { seedDemoHistory } from './simulate-cli.js';
 
 /** What every context factory receives: one typed deps object, no container. */
 export interface PlatformDeps {
@@ -65,8 +66,20 @@ export async function buildContexts(base: Omit<PlatformDeps, 'events'> & { event
   ];
 }
 
-/** The business contexts, each wired to the others' interfaces and to the bus. */
-function contextsOf(deps: PlatformDeps): ContextRuntime[] {
+/** The business contexts' interfaces, wired to each other (what `embudo simulate` drives). */
+export interface Services {
+  catalog: ReturnType<typeof createCatalog>;
+  inventory: ReturnType<typeof createInventory>;
+  customers: ReturnType<typeof createCustomers>;
+  payments: ReturnType<typeof createPayments>;
+  checkout: ReturnType<typeof createCheckout>;
+}
+
+/**
+ * Builds the business contexts with plain factories, each wired to the others' interfaces and
+ * to the bus. `embudo simulate history` calls it with a manual clock set in the past.
+ */
+export function buildServices(deps: PlatformDeps): Services {
   const { db, logger, metrics, clock, config, events } = deps;
   // catalog ⇄ inventory: the catalogue shows availability; receipts check the catalogue.
   const inventory = createInventory({
@@ -82,6 +95,13 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
   const checkout = createCheckout({
     db, clock, logger, metrics, customers, catalog, inventory, payments, events, idempotency, adminToken: config.adminToken,
   });
+  return { catalog, inventory, customers, payments, checkout };
+}
+
+/** The business contexts, each wired to the others' interfaces and to the bus. */
+function contextsOf(deps: PlatformDeps): ContextRuntime[] {
+  const { config, events } = deps;
+  const { catalog, inventory, customers, payments, checkout } = buildServices(deps);
   const analytics = createAnalytics({ ...deps, dataDir: config.dataDir, events });
   return [
     { name: 'catalog', roles: ['api', 'catalog'], routes: catalog.routes, seed: () => catalog.seedDemo() },
@@ -96,6 +116,8 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'customers', roles: ['api', 'checkout', 'storefront'], routes: [customers.routes], workers: customers.workers },
     { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
     { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
+    // Last of the seeds: a few weeks of simulated past orders over the demo catalogue.
+    { name: 'simulate', roles: ['api'], seed: async () => void (await seedDemoHistory(deps)) },
     { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
   ];
 }
