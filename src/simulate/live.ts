@@ -26,6 +26,8 @@ export interface LiveOptions {
   browsePerOrder?: number;
   /** Called for every order the platform acknowledged (checkout answered 201). */
   onOrder?: (order: AcknowledgedOrder) => void;
+  /** Every answer the platform gave (status and headers), e.g. to check Retry-After on 503s. */
+  onResponse?: (status: number, headers: Headers) => void;
   signal?: AbortSignal;
 }
 
@@ -101,6 +103,7 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
       throw err;
     }
     result.statuses[res.status] = (result.statuses[res.status] ?? 0) + 1;
+    options.onResponse?.(res.status, res.headers);
     const text = await res.text();
     if (res.status >= 400) throw new HttpFailure(res.status, text);
     return text ? (JSON.parse(text) as unknown) : undefined;

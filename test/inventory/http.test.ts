@@ -8,14 +8,15 @@ import { spawnEmbudo } from '../support/process.js';
 import { count } from './support.js';
 
 const { db, url } = await freshDatabase();
-const platform = await startPlatform(testConfig(url, { seed: true }), { role: 'all', listen: true });
+const ADMIN = { 'x-admin-token': 'inventory-http-test-admin' };
+const platform = await startPlatform(testConfig(url, { seed: true, adminToken: ADMIN['x-admin-token'] }), { role: 'all', listen: true });
 after(() => platform.stop());
 const app = platform.app;
 const base = platform.urls.api as string;
 
 type Json = Record<string, unknown>;
 const call = async (method: 'GET' | 'POST' | 'PATCH' | 'PUT', path: string, payload?: unknown) => {
-  const res = await app.inject({ method, url: path, ...(payload !== undefined ? { payload: payload as Json } : {}) });
+  const res = await app.inject({ method, url: path, headers: ADMIN, ...(payload !== undefined ? { payload: payload as Json } : {}) });
   return { status: res.statusCode, body: res.json<Json & { code?: string }>() };
 };
 
