@@ -132,7 +132,7 @@ async function live(args: string[], config: Config): Promise<number> {
 }
 
 /**
- * The first start's demo history (EMBUDO_SEED_HISTORY_DAYS, default 14): a small catalogue and
+ * The first start's demo history (EMBUDO_SEED_HISTORY_DAYS, default 10): a small catalogue and
  * a few weeks of orders so the warehouse and BI have something real to show. Skipped when any
  * order exists. Runs before the workers start, so its own payment consumer is the only one.
  */
@@ -142,7 +142,7 @@ export async function seedDemoHistory(deps: { config: Config; db: Database; logg
   const to = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
   const plan = generatePlan({
     seed: 'demo', from: new Date(to.getTime() - days * 86_400_000), to,
-    ordersPerDay: 4, skuCount: 160, customerCount: 80, fraudEveryDays: 7,
+    ordersPerDay: 3, skuCount: 120, customerCount: 60, fraudEveryDays: 20,
   });
   const result = await simulateHistory({ ...deps, buildServices, plan, concurrency: 8, onlyIfNoOrders: true });
   if (!result) return undefined;

@@ -47,7 +47,7 @@ const envSchema = z.object({
   PUBLIC_BASE_URL: optionalUrl(['http', 'https']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EMBUDO_SEED: boolFlag,
-  EMBUDO_SEED_HISTORY_DAYS: z.coerce.number().int().min(0).max(3660).default(14),
+  EMBUDO_SEED_HISTORY_DAYS: z.coerce.number().int().min(0).max(3660).default(10),
   EMBUDO_NO_SIM: boolFlag,
   EMBUDO_KEK: z
     .string()
@@ -122,7 +122,7 @@ export interface Config {
   publicBaseUrl: string | undefined;
   logLevel: Env['LOG_LEVEL'];
   seed: boolean;
-  /** Days of simulated past traffic the first start seeds (EMBUDO_SEED_HISTORY_DAYS, 14; 0: none). */
+  /** Days of simulated past traffic the first start seeds (EMBUDO_SEED_HISTORY_DAYS, 10; 0: none). */
   seedHistoryDays: number;
   startSimulator: boolean;
   kek: string | undefined;

@@ -144,8 +144,8 @@ export async function consumerCaughtUp(db: Database, ms = 30_000): Promise<void>
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM events_outbox o
         WHERE o.type LIKE 'payments.%'
-          AND NOT EXISTS (SELECT 1 FROM events_inbox i WHERE i.consumer = 'checkout.payments' AND i.event_id = o.id)
-          AND NOT EXISTS (SELECT 1 FROM events_dead_letters d WHERE d.consumer = 'checkout.payments' AND d.event_id = o.id)
+          AND NOT EXISTS (SELECT 1 FROM events_inbox i WHERE i.consumer = 'checkout.payments' AND i.event_id = o.event_id)
+          AND NOT EXISTS (SELECT 1 FROM events_dead_letters d WHERE d.consumer = 'checkout.payments' AND d.event_id = o.event_id)
           AND o.type IN ('payments.payment_approved', 'payments.payment_rejected', 'payments.payment_expired', 'payments.refund_succeeded')`,
     );
     if ((rows[0]?.n ?? 0) === 0) return;
