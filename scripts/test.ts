@@ -27,7 +27,9 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const files = args.length > 0 ? args : [...findTests(path.join(root, 'src')), ...findTests(path.join(root, 'test'))].sort();
   // The reliability suite runs through its own script (npm run test:reliability).
-  const selected = args.length > 0 ? files : files.filter((f) => !f.startsWith('test/reliability/'));
+  // A directory argument (npm run test:reliability → test/reliability) means its test files.
+  const expanded = files.flatMap((f) => (statSync(path.join(root, f)).isDirectory() ? findTests(path.join(root, f)) : [f]));
+  const selected = args.length > 0 ? expanded : expanded.filter((f) => !f.startsWith('test/reliability/'));
 
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stopEmbedded: (() => Promise<void>) | undefined;
@@ -46,11 +48,19 @@ async function main(): Promise<number> {
   await migrate(tdb);
   await tdb.close();
 
-  const concurrency = Math.max(2, os.availableParallelism());
+  // The reliability suite kills processes and measures latencies: one file at a time, longer limit.
+  const reliability = selected.some((f) => f.startsWith('test/reliability'));
+  const concurrency = reliability ? 1 : Math.max(2, os.availableParallelism());
   const code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...selected],
+      [
+        '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${reliability ? 900_000 : 300_000}`,
+        // TAP as before, then one summary line: `N passed, N failed`.
+        '--test-reporter=tap', '--test-reporter-destination=stdout',
+        `--test-reporter=${path.join(root, 'scripts/summary-reporter.mjs')}`, '--test-reporter-destination=stdout',
+        ...selected,
+      ],
       {
         cwd: root,
         stdio: 'inherit',

@@ -11,6 +11,7 @@ import { ROLES, type Role } from './contexts.js';
 import { etlCommand } from './etl-cli.js';
 import { eventsCommand } from './events-cli.js';
 import { processorSimCommand } from './processor-sim.js';
+import { simulateCommand } from './simulate-cli.js';
 import { startPlatform, type RunningPlatform } from './platform.js';
 
 const HELP = `embudo — retail commerce data platform
@@ -27,6 +28,7 @@ Commands:
   processor-sim          the Transbank / Mercado Pago simulator alone (SIM_PORT)
   inventory-check        verify stock levels against the movement ledger; exit 1 on drift
   etl run | backfill --from D --to D   load the warehouse (incremental / a date window)
+  simulate history|live  realistic traffic: months of past orders through the services, or live HTTP load
   bench [name]           run one benchmark, or all (same as npm run bench)
   ha-lab                 a primary + synchronous standby on loopback to try failover (see README)
   help                   this text
@@ -119,6 +121,7 @@ export function registerCommand(name: string, command: Command): void {
 
 registerCommand('processor-sim', processorSimCommand);
 registerCommand('etl', etlCommand);
+registerCommand('simulate', simulateCommand);
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   // Signals are handled from the first moment: one arriving during start-up stops the

@@ -1,5 +1,5 @@
 import { CATALOG_EVENTS, createCatalog } from '../catalog/index.js';
-import { createInventory, INVENTORY_EVENTS } from '../inventory/index.js';
+import { createInventory, INVENTORY_EVENTS, type DemandPort } from '../inventory/index.js';
 import { CHECKOUT_EVENTS, createCheckout, createIdempotencyGuard, FREE_SHIPPING_FROM, shippingFee } from '../checkout/index.js';
 import { CHILE_REGIONS, createCustomers, CUSTOMERS_EVENTS } from '../customers/index.js';
 import { consumerLag, createEventBus, type EventBus, type EventDefinition } from '../events/index.js';
@@ -14,6 +14,7 @@ import type { Metrics } from '../platform/metrics.js';
 import type { Worker } from '../platform/worker.js';
 import { createPayments, PAYMENTS_EVENTS } from '../payments/index.js';
 import { createStorefront } from '../storefront/index.js';
+import { seedDemoHistory } from './simulate-cli.js';
 
 /** What every context factory receives: one typed deps object, no container. */
 export interface PlatformDeps {
@@ -73,8 +74,20 @@ export async function buildContexts(base: Omit<PlatformDeps, 'events'> & { event
   ];
 }
 
-/** The business contexts, each wired to the others' interfaces and to the bus. */
-function contextsOf(deps: PlatformDeps): ContextRuntime[] {
+/** The business contexts' interfaces, wired to each other (what `embudo simulate` drives). */
+export interface Services {
+  catalog: ReturnType<typeof createCatalog>;
+  inventory: ReturnType<typeof createInventory>;
+  customers: ReturnType<typeof createCustomers>;
+  payments: ReturnType<typeof createPayments>;
+  checkout: ReturnType<typeof createCheckout>;
+}
+
+/**
+ * Builds the business contexts with plain factories, each wired to the others' interfaces and
+ * to the bus. `embudo simulate history` calls it with a manual clock set in the past.
+ */
+export function buildServices(deps: PlatformDeps, extra: { demand?: DemandPort } = {}): Services {
   const { db, logger, metrics, clock, config, events } = deps;
   // catalog ⇄ inventory: the catalogue shows availability; receipts check the catalogue.
   const inventory = createInventory({
@@ -82,8 +95,8 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     catalog: (skus) => catalog.getSkus(skus),
     reservationTtlSeconds: config.reservationTtlSeconds,
     adminToken: config.adminToken,
-    // Replenishment forecasts from the warehouse's daily sales.
-    demand: (q) => analytics.demandSeries(q),
+    // Replenishment forecasts from the warehouse's daily sales (analytics), where it runs.
+    ...(extra.demand ? { demand: extra.demand } : {}),
   });
   const catalog = createCatalog({ db, logger, clock, availability: (skus) => inventory.availability(skus), adminToken: config.adminToken });
   // customers + checkout share the Idempotency-Key store (owned by checkout).
@@ -93,7 +106,14 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
   const checkout = createCheckout({
     db, clock, logger, metrics, customers, catalog, inventory, payments, events, idempotency, adminToken: config.adminToken,
   });
+  return { catalog, inventory, customers, payments, checkout };
+}
+
+/** The business contexts, each wired to the others' interfaces and to the bus. */
+function contextsOf(deps: PlatformDeps): ContextRuntime[] {
+  const { db, logger, metrics, clock, config, events } = deps;
   const analytics = createAnalytics({ ...deps, dataDir: config.dataDir, events });
+  const { catalog, inventory, customers, payments, checkout } = buildServices(deps, { demand: (q) => analytics.demandSeries(q) });
   const bi = createBi({
     db, logger, metrics, clock,
     secureCookies: config.publicBaseUrl?.startsWith('https:') ?? false,
@@ -142,6 +162,8 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
     { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
     { name: 'storefront', roles: ['storefront'], routes: storefront.routes },
+    // Last of the seeds: a few weeks of simulated past orders over the demo catalogue.
+    { name: 'simulate', roles: ['api'], seed: async () => void (await seedDemoHistory(deps)) },
     { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
     // Where the warehouse is: the reorder job reads demand from it and writes purchase orders.
     { name: 'replenishment', roles: ['analytics'], workers: [inventory.replenishment.worker] },

@@ -81,6 +81,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         ...contexts.reduce<Record<string, ReadinessCheck>>((acc, c) => ({ ...acc, ...c.readiness }), {}),
       },
       modules: [...contexts.flatMap((c) => c.routes ?? []), ...(options.modules ?? [])],
+      admin: { token: config.adminToken },
     });
     stack.push(() => app.close());
 

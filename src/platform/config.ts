@@ -47,6 +47,7 @@ const envSchema = z.object({
   PUBLIC_BASE_URL: optionalUrl(['http', 'https']),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EMBUDO_SEED: boolFlag,
+  EMBUDO_SEED_HISTORY_DAYS: z.coerce.number().int().min(0).max(3660).default(10),
   EMBUDO_NO_SIM: boolFlag,
   EMBUDO_KEK: z
     .string()
@@ -124,6 +125,8 @@ export interface Config {
   publicBaseUrl: string | undefined;
   logLevel: Env['LOG_LEVEL'];
   seed: boolean;
+  /** Days of simulated past traffic the first start seeds (EMBUDO_SEED_HISTORY_DAYS, 10; 0: none). */
+  seedHistoryDays: number;
   startSimulator: boolean;
   kek: string | undefined;
   shutdownGraceMs: number;
@@ -182,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicBaseUrl: e.PUBLIC_BASE_URL,
     logLevel: e.LOG_LEVEL,
     seed: e.EMBUDO_SEED,
+    seedHistoryDays: e.EMBUDO_SEED_HISTORY_DAYS,
     startSimulator: !e.EMBUDO_NO_SIM,
     kek: e.EMBUDO_KEK,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

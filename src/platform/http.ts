@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -48,6 +48,12 @@ export interface HttpDeps {
   modules: HttpModule[];
   title?: string;
   bodyLimit?: number;
+  /**
+   * Staff routes: every `/admin/...` request needs `x-admin-token` equal to `token` (403
+   * otherwise; all refused when no token is configured). Checked here once, before any
+   * context's handler, so no admin route can be published without it.
+   */
+  admin?: { token: string | undefined };
 }
 
 /** The body every error response has: a machine-readable code and a human message. */
@@ -131,6 +137,18 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });
+
+  if (deps.admin) {
+    const digest = deps.admin.token ? createHash('sha256').update(deps.admin.token).digest() : undefined;
+    app.addHook('onRequest', async (req) => {
+      if (!req.url.startsWith('/admin/') && req.url !== '/admin') return;
+      const given = req.headers['x-admin-token'];
+      if (typeof given !== 'string' || given === '') throw platformError('unauthorized', 'admin routes need an x-admin-token header');
+      if (!digest || !timingSafeEqual(createHash('sha256').update(given).digest(), digest)) {
+        throw platformError('forbidden', digest ? 'a valid x-admin-token is required' : 'admin routes are disabled (no admin token configured)');
+      }
+    });
+  }
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';

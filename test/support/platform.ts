@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../../src/platform/log.js';
 
 /** A config for tests: the given database, no listening socket, quiet logs. */
 export function testConfig(databaseUrl: string, overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', PORT: '0', EMBUDO_NO_SIM: '1' }), ...overrides };
+  return { ...loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', PORT: '0', EMBUDO_NO_SIM: '1', EMBUDO_SEED_HISTORY_DAYS: '0' }), ...overrides };
 }
 
 /** A logger whose lines tests can read (e.g. to prove a secret never reaches the logs). */

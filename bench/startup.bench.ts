@@ -1,0 +1,171 @@
+// Embedded mode as a user meets it: `npm start` (bin/embudo.js start) with a fresh
+// EMBUDO_DATA_DIR (initdb, migrations, demo catalogue and history) and again on the existing
+// one, timed from spawn to /readyz answering 200; resident memory at idle and under
+// 200 orders/s of live simulated traffic. Baselines from the same run: a bare `embudo help`
+// (Node + tsx start) and the RSS of an idle Node process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../src/platform/embedded-postgres.js';
+import { runLive } from '../src/simulate/index.js';
+import type { FigureTarget } from './run.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const LOAD_RATE = Number(process.env.BENCH_STARTUP_RATE ?? 200);
+const LOAD_SECONDS = Number(process.env.BENCH_STARTUP_SECONDS ?? 20);
+
+export const targets: Record<string, FigureTarget> = {
+  ready_fresh_ms: { target: 3000, better: 'lower', unit: 'ms', baseline: 'baseline_cli_ms', note: 'first start: initdb, migrations, demo catalogue and history' },
+  ready_fresh_no_history_ms: { target: 3000, better: 'lower', unit: 'ms', baseline: 'baseline_cli_ms', note: 'first start with EMBUDO_SEED_HISTORY_DAYS=0' },
+  ready_existing_ms: { target: 3000, better: 'lower', unit: 'ms', baseline: 'baseline_cli_ms' },
+  rss_idle_mb: { target: 400, better: 'lower', unit: 'MB', baseline: 'baseline_node_rss_mb', note: 'the embudo process' },
+  rss_load_mb: { target: 400, better: 'lower', unit: 'MB', baseline: 'rss_idle_mb', note: 'peak under the live load' },
+  load_orders_per_s: { target: LOAD_RATE * 0.9, better: 'higher', unit: 'orders/s', note: 'orders the platform acknowledged per second' },
+  postgres_rss_mb: { better: 'lower', unit: 'MB', note: 'embedded PostgreSQL processes (shared buffers counted once per process)' },
+};
+
+interface Started {
+  child: ChildProcess;
+  readyMs: number;
+  port: number;
+  simPort: number;
+  output: () => string;
+}
+
+async function start(dataDir: string, env: Record<string, string> = {}): Promise<Started> {
+  const port = await freePort();
+  const simPort = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/embudo.js'), 'start'], {
+    cwd: ROOT,
+    env: { ...process.env, EMBUDO_DATA_DIR: dataDir, PORT: String(port), SIM_PORT: String(simPort), LOG_LEVEL: 'warn', DATABASE_URL: '', NATS_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`embudo start exited ${child.exitCode}: ${out.slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error(`not ready after 180 s: ${out.slice(-2000)}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, readyMs: Math.round(performance.now() - t0), port, simPort, output: () => out };
+}
+
+async function stop(s: Started): Promise<void> {
+  if (s.child.exitCode !== null) return;
+  const exited = new Promise((r) => s.child.once('exit', r));
+  s.child.kill('SIGTERM');
+  const timer = setTimeout(() => s.child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
+
+/** The RSS of every descendant of pid (the embedded PostgreSQL server and its backends). */
+function descendantsRssMb(pid: number): number {
+  const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,rss=']).toString();
+  const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number)) as [number, number, number][];
+  const kids = new Set<number>([pid]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [p, pp] of rows) if (kids.has(pp) && !kids.has(p)) {
+      kids.add(p);
+      grew = true;
+    }
+  }
+  kids.delete(pid);
+  return Math.round(rows.filter(([p]) => kids.has(p)).reduce((s, [, , rss]) => s + rss, 0) / 1024);
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  // Baselines.
+  const c0 = performance.now();
+  execFileSync(process.execPath, [path.join(ROOT, 'bin/embudo.js'), 'help'], { cwd: ROOT, stdio: 'ignore' });
+  const baselineCliMs = Math.round(performance.now() - c0);
+  const idleNode = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  const baselineNodeRss = rssMb(idleNode.pid as number);
+  idleNode.kill('SIGKILL');
+
+  const dirs: string[] = [];
+  const fresh = (label: string) => {
+    const d = mkdtempSync(path.join(os.tmpdir(), `embudo-bench-${label}-`));
+    // As root the embedded server runs as `postgres`, which must be able to enter it.
+    chmodSync(d, 0o755);
+    dirs.push(d);
+    return d;
+  };
+  try {
+    const noHistoryDir = fresh('nohist');
+    const a = await start(noHistoryDir, { EMBUDO_SEED_HISTORY_DAYS: '0' });
+    await stop(a);
+
+    const dir = fresh('start');
+    const first = await start(dir);
+    await stop(first);
+    const second = await start(dir);
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      const rssIdle = rssMb(second.child.pid as number);
+      const pgIdle = descendantsRssMb(second.child.pid as number);
+      let peak = rssIdle;
+      let pgPeak = pgIdle;
+      const sampler = setInterval(() => {
+        try {
+          peak = Math.max(peak, rssMb(second.child.pid as number));
+          pgPeak = Math.max(pgPeak, descendantsRssMb(second.child.pid as number));
+        } catch {
+          // the process may be gone at the very end
+        }
+      }, 500);
+      const load = await runLive({
+        baseUrl: `http://127.0.0.1:${second.port}`, simUrl: `http://127.0.0.1:${second.simPort}`,
+        seed: 'bench-startup', rate: LOAD_RATE, durationMs: LOAD_SECONDS * 1000, flat: true, browsePerOrder: 0, maxInFlight: 512, customerCount: 400,
+      });
+      clearInterval(sampler);
+      return {
+        ready_fresh_ms: first.readyMs,
+        ready_fresh_no_history_ms: a.readyMs,
+        ready_existing_ms: second.readyMs,
+        rss_idle_mb: rssIdle,
+        rss_load_mb: peak,
+        postgres_rss_mb: pgPeak,
+        postgres_idle_rss_mb: pgIdle,
+        load_orders_per_s: Math.round((load.orders / (load.ms / 1000)) * 10) / 10,
+        load_target_per_s: LOAD_RATE,
+        load_dropped: load.dropped,
+        load_statuses: load.statuses,
+        load_checkout_p50_ms: load.p50,
+        load_checkout_p99_ms: load.p99,
+        baseline_cli_ms: baselineCliMs,
+        baseline_node_rss_mb: baselineNodeRss,
+        machine_load: os.loadavg()[0]?.toFixed(2),
+      };
+    } finally {
+      await stop(second);
+    }
+  } finally {
+    // The embedded server may still be finishing its shutdown: retry, never fail the figures.
+    for (const d of dirs) {
+      for (let i = 0; i < 10; i++) {
+        try {
+          rmSync(d, { recursive: true, force: true });
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    }
+  }
+}
