@@ -61,14 +61,15 @@ const orderStatus = async (orderId: string) => (await db.query<{ status: string 
 /** Waits until checkout's consumer has applied every payments event. */
 async function drained() {
   await payments.settle();
-  for (let i = 0; i < 300; i++) {
+  // Generous: on a loaded machine the bus's consumer may lag by seconds.
+  for (const until = Date.now() + 60_000; Date.now() < until;) {
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM events_outbox o WHERE o.type = ANY($1::text[])
          AND NOT EXISTS (SELECT 1 FROM events_inbox i WHERE i.event_id = o.event_id AND i.consumer = 'checkout.payments')`, [[...PAYMENT_EVENT_TYPES]]);
     if (rows[0]?.n === 0) return;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error('payments events not consumed');
+  throw new Error('payments events not consumed within 60 s');
 }
 const tv = async () => {
   const s = await inventory.stock('TV-65');
