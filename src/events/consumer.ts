@@ -58,10 +58,13 @@ export async function applyInTx(tx: Db, spec: ConsumerSpec, events: readonly Eve
     [spec.name, events.map((e) => e.id)],
   );
   const fresh = new Set(rows.map((r) => r.event_id));
+  const count = fresh.size;
+  // delete(): a batch can carry one event twice (JetStream redelivers a message whose ack wait
+  // ran out while it sat in the buffer); only its first copy runs the handler.
   for (const event of events) {
-    if (fresh.has(event.id)) await spec.handle(tx, event);
+    if (fresh.delete(event.id)) await spec.handle(tx, event);
   }
-  return fresh.size;
+  return count;
 }
 
 export async function deadLetter(tx: Db, consumer: string, event: EventEnvelope, err: unknown, attempts: number): Promise<void> {

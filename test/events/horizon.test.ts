@@ -3,6 +3,7 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { appendEvents, type EventEnvelope } from '../../src/events/index.js';
 import type { Db } from '../../src/platform/db.js';
+import { applyInTx } from '../../src/events/consumer.js';
 import { safeHead } from '../../src/events/reader.js';
 import { freshDatabase } from '../support/db.js';
 import { publish, sleep, testBus, uniqueContext, waitFor } from './support.js';
@@ -106,3 +107,14 @@ test('three workers of one consumer (three processes) race: every event handled 
 async function publishIn(tx: Db, type: string, n: number): Promise<void> {
   await appendEvents(tx, [{ type, version: 1, aggregateType: 'probe', aggregateId: String(n), payload: { n } }]);
 }
+
+test('one event twice in a batch (a JetStream redelivery buffered with the original) runs its handler once', async () => {
+  const ctx = uniqueContext();
+  const id = await publish(db, `${ctx}.e`, { n: 1 });
+  const event: EventEnvelope = { seq: 1, id, type: `${ctx}.e`, version: 1, context: ctx, aggregateType: 'probe', aggregateId: '1', payload: { n: 1 }, occurredAt: new Date() };
+  let calls = 0;
+  const spec = { name: `${ctx}.twice`, types: [`${ctx}.*`], handle: async () => void calls++ };
+  const fresh = await db.transaction((tx) => applyInTx(tx, spec, [event, { ...event }]));
+  assert.equal(fresh, 1);
+  assert.equal(calls, 1);
+});
