@@ -49,7 +49,11 @@ async function start(dataDir: string, env: Record<string, string> = {}): Promise
   const deadline = Date.now() + 600_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`embudo start exited ${child.exitCode}: ${out.slice(-2000)}`);
-    if (Date.now() > deadline) throw new Error(`not ready after 600 s: ${out.slice(-2000)}`);
+    if (Date.now() > deadline) {
+      // SIGTERM, so it stops its embedded PostgreSQL too instead of leaving it behind.
+      child.kill('SIGTERM');
+      throw new Error(`not ready after 600 s: ${out.slice(-2000)}`);
+    }
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
     if (ok) break;
     await new Promise((r) => setTimeout(r, 20));

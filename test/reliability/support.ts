@@ -84,6 +84,15 @@ export async function startStack(databaseUrl: string, extraEnv: NodeJS.ProcessEn
     platform.child.kill('SIGTERM');
     await platform.exited;
   };
+  // A file the runner kills (time-out) must not leave its processes behind.
+  const reap = () => {
+    for (const p of [platform, sim]) if (p && p.child.exitCode === null) p.child.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  process.once('SIGTERM', () => {
+    reap();
+    process.exit(1);
+  });
   await start();
   after(async () => {
     await stop();
