@@ -46,10 +46,14 @@ async function start(dataDir: string, env: Record<string, string> = {}): Promise
   let out = '';
   child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  const deadline = Date.now() + 180_000;
+  const deadline = Date.now() + 600_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`embudo start exited ${child.exitCode}: ${out.slice(-2000)}`);
-    if (Date.now() > deadline) throw new Error(`not ready after 180 s: ${out.slice(-2000)}`);
+    if (Date.now() > deadline) {
+      // SIGTERM, so it stops its embedded PostgreSQL too instead of leaving it behind.
+      child.kill('SIGTERM');
+      throw new Error(`not ready after 600 s: ${out.slice(-2000)}`);
+    }
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
     if (ok) break;
     await new Promise((r) => setTimeout(r, 20));

@@ -47,6 +47,8 @@ export interface LiveResult {
   statuses: Record<string, number>;
   /** Failures that were not an HTTP answer (connection refused, reset). */
   networkErrors: number;
+  /** Requests this client gave up on after 30 s (not counted in networkErrors). */
+  timeouts: number;
   orders: number;
   approved: number;
   rejected: number;
@@ -80,7 +82,7 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
   const sim = processorClient(options.simUrl);
   const shoppers: Shopper[] = generateCustomers(rng.fork('customers'), options.customerCount ?? 200, `${String(options.seed)}-live-${Date.now().toString(36)}`)
     .map((customer) => ({ customer }));
-  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, networkErrors: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
+  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, networkErrors: 0, timeouts: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
   const latencies: number[] = [];
   const skus = await sellableSkus(options.baseUrl);
   if (skus.length === 0) throw new Error(`no sellable SKUs at ${options.baseUrl}/catalog/products`);
@@ -99,7 +101,8 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
-      result.networkErrors++;
+      if (err instanceof Error && err.name === 'TimeoutError') result.timeouts++;
+      else result.networkErrors++;
       throw err;
     }
     result.statuses[res.status] = (result.statuses[res.status] ?? 0) + 1;

@@ -10,7 +10,7 @@ import { ensureDatabase } from '../../src/platform/database-server.js';
 import { startEmbeddedPostgres, withDatabase } from '../../src/platform/embedded-postgres.js';
 import { migrate } from '../../src/platform/migrations.js';
 import { runLive } from '../../src/simulate/index.js';
-import { fastForward, invariantViolations, SHORT, startStack } from './support.js';
+import { eventually, fastForward, invariantViolations, SHORT, startStack } from './support.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,7 +41,7 @@ test('PostgreSQL restarted under load: clean 503 + Retry-After, then service res
       if ((status === 503 || status === 429) && !headers.get('retry-after')) without.push(String(status));
     },
   });
-  await sleep(3_000);
+  await eventually(() => acknowledged.length >= 3, 90_000);
   const beforeOutage = acknowledged.length;
   await server.stop();
   await sleep(SHORT ? 3_000 : 10_000);
@@ -51,7 +51,8 @@ test('PostgreSQL restarted under load: clean 503 + Retry-After, then service res
   await ready.text();
   server = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port });
   const resumed = acknowledged.length;
-  await sleep(SHORT ? 6_000 : 15_000);
+  await eventually(() => acknowledged.length >= resumed + 3, 90_000);
+  await sleep(SHORT ? 1_000 : 15_000);
   controller.abort();
   const result = await load;
 

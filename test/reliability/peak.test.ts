@@ -22,7 +22,7 @@ test('a 5× burst gets only 429/503 back-pressure and the platform recovers', as
   for (const r of [before, burst, afterwards]) {
     const bad = Object.keys(r.statuses).filter((s) => Number(s) >= 500 && s !== '503');
     assert.deepEqual(bad, [], `only explicit back-pressure: ${log}`);
-    assert.equal(r.networkErrors, 0, `no dropped connections: ${log}`);
+    assert.equal(r.networkErrors, 0, `no refused or reset connections (client time-outs apart): ${log}`);
   }
   assert.ok(afterwards.orders > 0 && (afterwards.statuses['201'] ?? 0) > 0, `full recovery: ${log}`);
   // Twice the normal p99, with a floor for a shared 2-core machine's jitter.

@@ -32,7 +32,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function waitReady(url: string, ms = 60_000): Promise<void> {
+async function waitReady(url: string, ms = 180_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await fetch(url).then((r) => r.ok, () => false)) return;
@@ -84,6 +84,15 @@ export async function startStack(databaseUrl: string, extraEnv: NodeJS.ProcessEn
     platform.child.kill('SIGTERM');
     await platform.exited;
   };
+  // A file the runner kills (time-out) must not leave its processes behind.
+  const reap = () => {
+    for (const p of [platform, sim]) if (p && p.child.exitCode === null) p.child.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  process.once('SIGTERM', () => {
+    reap();
+    process.exit(1);
+  });
   await start();
   after(async () => {
     await stop();
@@ -249,4 +258,14 @@ export async function tableCounts(db: Database): Promise<Record<string, number>>
       WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'sim\\_%' AND table_name NOT LIKE '%idempotency%'`,
   );
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
+}
+
+/** Polls until `cond()` holds (true) or `ms` pass (false): timings on a shared machine vary a lot. */
+export async function eventually(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
 }
