@@ -60,6 +60,10 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     if (!existing.has(m.table)) await conn.run(`CREATE TABLE ${m.table} AS ${m.sql}`);
   }
   if (!existing.has('reconciliation')) await conn.run(`CREATE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
+  // Loads rebuild the marts with the same columns, so the catalogue is written once per open.
+  await conn.run('BEGIN TRANSACTION');
+  await refreshCatalog(conn);
+  await conn.run('COMMIT');
 }
 
 /** Ledger postings (processor receivables) vs the processor's settlement report, per day and payout. */
@@ -168,7 +172,6 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
       await conn.run(`UPDATE etl_state SET high_water_mark = greatest(high_water_mark, $1), updated_at = $2::TIMESTAMPTZ
         WHERE name = 'analytics.etl'`, [mark, loadedAt]);
     }
-    await refreshCatalog(conn);
     await recordChecks(conn, opts.now, checks);
     await conn.run('COMMIT');
   } catch (err) {

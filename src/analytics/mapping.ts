@@ -28,16 +28,17 @@ export const MARTS: MartSpec[] = [
     sources: ['checkout.order_placed'],
     sql: `
       WITH latest AS (
-        SELECT * FROM stg_events WHERE type = 'checkout.order_placed'
-        QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.orderId') ORDER BY occurred_at DESC, seq DESC) = 1)
-      SELECT json_extract_string(payload, '$.orderId') AS order_id, l.idx::INTEGER AS line_no, event_id,
+        SELECT event_id, occurred_at, payload, json_extract_string(payload, '$.orderId') AS order_id FROM stg_events WHERE type = 'checkout.order_placed'
+        QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.orderId') ORDER BY occurred_at DESC, seq DESC) = 1),
+      lines AS (
+        SELECT *, unnest(list_transform(from_json(json_extract(payload, '$.lines'), ${LINE}), (line, i) -> {'line': line, 'idx': i})) AS l FROM latest)
+      SELECT order_id, l.idx::INTEGER AS line_no, event_id,
              json_extract_string(payload, '$.customerId') AS customer_id, l.line.sku AS sku, l.line.quantity AS quantity,
              l.line.unitPrice AS unit_price, l.line.quantity * l.line.unitPrice AS amount,
              json_extract_string(payload, '$.delivery.comuna') AS comuna, json_extract_string(payload, '$.delivery.region') AS region,
              json_extract_string(payload, '$.delivery.regionCode') AS region_code, json_extract_string(payload, '$.paymentMethod') AS payment_method,
              CAST(occurred_at AS DATE) AS date_key, occurred_at
-      FROM latest, LATERAL (SELECT unnest(from_json(json_extract(payload, '$.lines'), ${LINE})) AS line,
-                                   generate_subscripts(from_json(json_extract(payload, '$.lines'), ${LINE}), 1) AS idx) l`,
+      FROM lines`,
   },
   {
     table: 'fact_payment_attempt',
@@ -83,9 +84,8 @@ export const MARTS: MartSpec[] = [
       SELECT tx.transaction_id || ':' || e.idx AS posting_id, tx.transaction_id, e.idx::INTEGER AS entry_no, tx.event_id, tx.kind,
              e.entry.account AS account, e.entry.amount AS amount, tx.attempt_id, tx.refund_id, a.order_id, a.processor_ref,
              CAST(tx.occurred_at AS DATE) AS date_key, tx.occurred_at
-      FROM tx LEFT JOIN approved a USING (attempt_id),
-           LATERAL (SELECT unnest(from_json(tx.entries, '[{"account":"VARCHAR","amount":"BIGINT"}]')) AS entry,
-                           generate_subscripts(from_json(tx.entries, '[{"account":"VARCHAR","amount":"BIGINT"}]'), 1) AS idx) e`,
+      FROM (SELECT *, unnest(list_transform(from_json(entries, '[{"account":"VARCHAR","amount":"BIGINT"}]'), (entry, i) -> {'entry': entry, 'idx': i})) AS e
+            FROM tx) tx LEFT JOIN approved a USING (attempt_id)`,
   },
   {
     table: 'fact_stock_movement',

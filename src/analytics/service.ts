@@ -106,7 +106,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
 
   /** Bumped by every load that staged new events; the lake/silo export compares it with `lakeAt`. */
   let loads = 0;
-  let lakeAt = -1;
+  let lakeAt = 0;
   const report = (r: LoadResult) => {
     if (r.inserted > 0) loads += 1;
     knownHwm = r.highWaterMark;

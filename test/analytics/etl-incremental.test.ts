@@ -132,12 +132,12 @@ describe('incremental ETL', () => {
         return events;
       };
       await publish(20, 51);
-      await waitFor(async () => (await lakeOrders()) === 20, 20_000, 'the lake to hold the first orders');
-      await waitFor(async () => (await siloCustomers()) > 0, 20_000, 'the silo to be built while streaming');
+      await waitFor(async () => (await lakeOrders()) === 20, 60_000, 'the lake to hold the first orders');
+      await waitFor(async () => (await siloCustomers()) > 0, 60_000, 'the silo to be built while streaming');
       const firstSilo = await siloCustomers();
       await publish(15, 52);
-      await waitFor(async () => (await lakeOrders()) === 35, 20_000, 'the lake to follow new orders');
-      await waitFor(async () => (await siloCustomers()) > firstSilo, 20_000, 'the silo to follow new customers');
+      await waitFor(async () => (await lakeOrders()) === 35, 60_000, 'the lake to follow new orders');
+      await waitFor(async () => (await siloCustomers()) > firstSilo, 60_000, 'the silo to follow new customers');
       const days = readdirSync(path.join(dir, 'lake', 'fact_order_line'));
       assert.ok(days.length > 0 && days.every((d) => /^date=\d{4}-\d{2}-\d{2}$/.test(d)), days.join());
       assert.deepEqual(readdirSync(path.join(dir, 'lake')).filter((d) => d.startsWith('.')), [], 'no half-written tree left behind');

@@ -39,7 +39,7 @@ describe('analytics warehouse', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'embudo-wh-'));
     const a = analyticsFor(db, dir);
     try {
-      const { events, totals } = generateMonth(1500);
+      const { events, totals } = generateMonth(600);
       // Out of order, in uneven batches, with a third duplicated.
       const mixed = shuffled([...events, ...events.filter((_, i) => i % 3 === 0)]);
       for (let i = 0; i < mixed.length; i += 1777) await a.ingest(mixed.slice(i, i + 1777));
