@@ -25,7 +25,9 @@ function findTests(dir: string, out: string[] = []): string[] {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const files = args.length > 0 ? args : [...findTests(path.join(root, 'src')), ...findTests(path.join(root, 'test'))].sort();
+  // A directory argument stands for the test files under it.
+  const expand = (arg: string) => (statSync(path.resolve(root, arg)).isDirectory() ? findTests(path.resolve(root, arg)) : [arg]);
+  const files = args.length > 0 ? args.flatMap(expand) : [...findTests(path.join(root, 'src')), ...findTests(path.join(root, 'test'))].sort();
   // The reliability suite runs through its own script (npm run test:reliability).
   const selected = args.length > 0 ? files : files.filter((f) => !f.startsWith('test/reliability/'));
 
@@ -47,10 +49,12 @@ async function main(): Promise<number> {
   await tdb.close();
 
   const concurrency = Math.max(2, os.availableParallelism());
+  // The reliability suite starts servers, loads them and kills them: it may take minutes.
+  const timeoutMs = selected.every((f) => f.startsWith('test/reliability/')) ? 600_000 : 120_000;
   const code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...selected],
+      ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...selected],
       {
         cwd: root,
         stdio: 'inherit',

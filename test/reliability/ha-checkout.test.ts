@@ -64,7 +64,7 @@ if (findPostgresBinDir() && canRunServers()) {
     const { logger } = capturingLogger('error');
     const db = createDatabase({
       connectionString: cluster.url, replicas: [replica.url], replicaMaxLagMs: 10_000, max: 24,
-      connectTimeoutMs: 1_000, registry: metrics.registry, monitorIntervalMs: 100,
+      connectTimeoutMs: 5_000, registry: metrics.registry, monitorIntervalMs: 100,
     });
     const cleanup: (() => Promise<unknown>)[] = [];
     after(async () => {
