@@ -25,11 +25,11 @@ function findTests(dir: string, out: string[] = []): string[] {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const files = args.length > 0 ? args : [...findTests(path.join(root, 'src')), ...findTests(path.join(root, 'test'))].sort();
+  // A directory argument stands for the test files under it.
+  const expand = (arg: string) => (statSync(path.resolve(root, arg)).isDirectory() ? findTests(path.resolve(root, arg)) : [arg]);
+  const files = args.length > 0 ? args.flatMap(expand) : [...findTests(path.join(root, 'src')), ...findTests(path.join(root, 'test'))].sort();
   // The reliability suite runs through its own script (npm run test:reliability).
-  // A directory argument (npm run test:reliability → test/reliability) means its test files.
-  const expanded = files.flatMap((f) => (statSync(path.join(root, f)).isDirectory() ? findTests(path.join(root, f)) : [f]));
-  const selected = args.length > 0 ? expanded : expanded.filter((f) => !f.startsWith('test/reliability/'));
+  const selected = args.length > 0 ? files : files.filter((f) => !f.startsWith('test/reliability/'));
 
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stopEmbedded: (() => Promise<void>) | undefined;

@@ -1,6 +1,6 @@
 import type { ProcessorVerdict } from './domain/attempt.js';
 import { verifyMpSignature } from './domain/mp-signature.js';
-import { attemptCall, connectorFor, type Core } from './core.js';
+import { attemptCall, connectorFor, transaction, type Core } from './core.js';
 import { paymentsError } from './errors.js';
 import * as store from './store.js';
 import type { Attempts } from './service.js';
@@ -58,7 +58,7 @@ export function createNotifications(core: Core, attempts: Attempts, secret: () =
       const state = await attempts.apply(attempt.id, { ...verdict, processorRef: resourceId }, 'notification');
       result = state.status;
     }
-    await store.markNotificationProcessed(core.db, provider, notificationId, result);
+    await transaction(core, (tx) => store.markNotificationProcessed(tx, provider, notificationId, result));
     return result;
   };
 
@@ -92,7 +92,8 @@ export function createNotifications(core: Core, attempts: Attempts, secret: () =
       }
       const parsed = connectorFor(core, 'mercadopago').parseNotification(req.query, body);
       if (!parsed) return { accepted: false, duplicate: false };
-      const fresh = await store.insertNotification(core.db, { provider: 'mercadopago', ...parsed, body });
+      // Durable before the 200: a processor told "received" does not send it again.
+      const fresh = await transaction(core, (tx) => store.insertNotification(tx, { provider: 'mercadopago', ...parsed, body }));
       if (fresh) {
         track(
           processOne('mercadopago', parsed.notificationId, parsed.resourceId).catch((err: unknown) =>
