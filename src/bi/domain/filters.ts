@@ -55,21 +55,26 @@ export class Sources {
   private skus(): string | undefined {
     if (!this.f.category) return undefined;
     const skus = [...this.ctx.categories].filter(([, c]) => c === this.f.category).map(([s]) => s);
-    return `sku IN (${this.q.list(skus)})`;
+    return `list_contains(from_json(${this.q.p(JSON.stringify(skus))}::VARCHAR, '["VARCHAR"]'), sku)`;
   }
 
   private dates(col = 'date_key'): string {
     return `${col} BETWEEN ${this.q.p(this.f.from)}::DATE AND ${this.q.p(this.f.to)}::DATE`;
   }
 
-  /** Order ids matching the non-date order filters, or undefined when none is set. */
+  /**
+   * Order ids matching the non-date order filters, or undefined when none is set. Facts about
+   * an order (payments, refunds, ledger, fraud) happen after it was placed, so only orders
+   * placed (and paid) by the end of the range can match: that bound prunes the scans.
+   */
   orderScope(): string | undefined {
     const parts: string[] = [];
     if (this.f.region) parts.push(`region = ${this.q.p(this.f.region)}`);
     const skus = this.skus();
     if (skus) parts.push(skus);
-    const byLine = parts.length > 0 ? `order_id IN (SELECT order_id FROM fact_order_line WHERE ${parts.join(' AND ')})` : undefined;
-    const byMethod = this.f.method ? `order_id IN (SELECT order_id FROM fact_payment_attempt WHERE method = ${this.q.p(this.f.method)})` : undefined;
+    const to = () => `${this.q.p(this.f.to)}::DATE`;
+    const byLine = parts.length > 0 ? `order_id IN (SELECT order_id FROM fact_order_line WHERE date_key <= ${to()} AND ${parts.join(' AND ')})` : undefined;
+    const byMethod = this.f.method ? `order_id IN (SELECT order_id FROM fact_payment_attempt WHERE date_key <= ${to()} AND method = ${this.q.p(this.f.method)})` : undefined;
     const all = [byLine, byMethod].filter((x) => x !== undefined);
     return all.length > 0 ? all.join(' AND ') : undefined;
   }
@@ -79,7 +84,8 @@ export class Sources {
     if (this.f.region) w.push(`region = ${this.q.p(this.f.region)}`);
     const skus = this.skus();
     if (skus) w.push(skus);
-    if (this.f.method) w.push(`order_id IN (SELECT order_id FROM fact_payment_attempt WHERE method = ${this.q.p(this.f.method)})`);
+    // An order is paid after it is placed: payments before the range cannot belong to its orders.
+    if (this.f.method) w.push(`order_id IN (SELECT order_id FROM fact_payment_attempt WHERE date_key >= ${this.q.p(this.f.from)}::DATE AND method = ${this.q.p(this.f.method)})`);
     return `SELECT order_id, line_no, customer_id, sku, quantity, unit_price, amount, comuna, region, date_key, occurred_at
       FROM fact_order_line WHERE ${w.join(' AND ')}`;
   }
@@ -106,7 +112,7 @@ export class Sources {
     if (this.f.region) parts.push(`region = ${this.q.p(this.f.region)}`);
     const skus = this.skus();
     if (skus) parts.push(skus);
-    if (parts.length > 0) w.push(`order_id IN (SELECT order_id FROM fact_order_line WHERE ${parts.join(' AND ')})`);
+    if (parts.length > 0) w.push(`order_id IN (SELECT order_id FROM fact_order_line WHERE date_key <= ${this.q.p(this.f.to)}::DATE AND ${parts.join(' AND ')})`);
     return `SELECT attempt_id, order_id, status, amount, method, processor, processor_ref, reason, date_key, occurred_at
       FROM fact_payment_attempt WHERE ${w.join(' AND ')}`;
   }
