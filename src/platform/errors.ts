@@ -81,4 +81,5 @@ export const platformError = defineErrors({
   unavailable: 'unavailable',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
+  admin_disabled: 'forbidden',
 });

@@ -1,4 +1,5 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { adminTokenCheck } from './admin-token.js';
+import { randomUUID } from 'node:crypto';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -139,13 +140,17 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
 
   if (deps.admin) {
-    const digest = deps.admin.token ? createHash('sha256').update(deps.admin.token).digest() : undefined;
+    const check = adminTokenCheck(deps.admin.token);
     app.addHook('onRequest', async (req) => {
       if (!req.url.startsWith('/admin/') && req.url !== '/admin') return;
-      const given = req.headers['x-admin-token'];
-      if (typeof given !== 'string' || given === '') throw platformError('unauthorized', 'admin routes need an x-admin-token header');
-      if (!digest || !timingSafeEqual(createHash('sha256').update(given).digest(), digest)) {
-        throw platformError('forbidden', digest ? 'a valid x-admin-token is required' : 'admin routes are disabled (no admin token configured)');
+      // The same answers as the contexts' own guards: 403 `forbidden`, or `admin_disabled`.
+      switch (check(req)) {
+        case 'admin_disabled':
+          throw platformError('admin_disabled', 'admin routes are disabled (no admin token configured)');
+        case 'forbidden':
+          throw platformError('forbidden', 'a valid x-admin-token is required');
+        case undefined:
+          return;
       }
     });
   }
