@@ -188,7 +188,7 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
           levels.add(level);
         }
         // One stock_changed event per level this reservation changed, with the level after it.
-        for (const l of levels) events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }));
+        for (const l of levels) events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
         const reservation: Reservation = {
           id,
           status: 'active',

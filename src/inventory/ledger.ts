@@ -17,10 +17,13 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   return result.data;
 }
 
-/** The event of one level after a change, stamped with the caller's clock (demand is dated by it). */
-export const stockChangedEvent = (l: LevelRow, occurredAt?: Date): NewEvent<StockChangedV1> => ({
+/**
+ * The event of one level after a change, stamped with the caller's clock (demand is dated by it;
+ * required: a wall-clock default would order it against clock-stamped events of the same level).
+ */
+export const stockChangedEvent = (l: LevelRow, occurredAt: Date): NewEvent<StockChangedV1> => ({
   type: STOCK_CHANGED,
-  ...(occurredAt ? { occurredAt } : {}),
+  occurredAt,
   version: 1,
   aggregateType: 'stock_level',
   aggregateId: `${l.sku}@${l.locationId}`,
