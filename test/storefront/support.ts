@@ -11,6 +11,10 @@ import { freePort } from '../../src/platform/embedded-postgres.js';
 import { freshDatabase } from '../support/db.js';
 import { testConfig } from '../support/platform.js';
 
+/** Staff token of the test platform: the test stocks products through the admin API. */
+const STAFF_TOKEN = `staff-${randomBytes(12).toString('hex')}`;
+const STAFF = { 'x-admin-token': STAFF_TOKEN };
+
 export const VISA_OK = '4051 8856 0044 6623';
 export const MASTER_REJECT = '5186 0595 5959 0568';
 export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts/storefront');
@@ -52,7 +56,7 @@ export async function startShop(): Promise<Shop> {
   const { url: databaseUrl } = await freshDatabase({ poolSize: 20 });
   const [port, simPort] = [await freePort(), await freePort()];
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'embudo-shop-'));
-  const base = testConfig(databaseUrl, { startSimulator: true, simPort, port, seed: true, dataDir, kek: randomBytes(32).toString('base64') });
+  const base = testConfig(databaseUrl, { startSimulator: true, simPort, port, seed: true, dataDir, kek: randomBytes(32).toString('base64'), adminToken: STAFF_TOKEN });
   const config = { ...base, payments: { ...base.payments, processorTimeoutMs: 5000 } };
   let offsetMs = 0;
   const clock = { now: () => new Date(Date.now() + offsetMs) };
@@ -112,14 +116,14 @@ export async function startShop(): Promise<Shop> {
     },
     async product(input) {
       const post = async (p: string, body: unknown) => {
-        const res = await fetch(`${url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await fetch(`${url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...STAFF }, body: JSON.stringify(body) });
         if (!res.ok) throw new Error(`${p}: ${res.status} ${await res.text()}`);
         return res.json() as Promise<{ id: string }>;
       };
       const created = await post('/admin/catalog/products', {
         name: input.name, category: 'hogar', description: 'Edición limitada.', skus: [{ sku: input.sku, name: input.name, price: input.price }],
       });
-      const [location] = (await (await fetch(`${url}/admin/inventory/locations`)).json()) as { id: string }[];
+      const [location] = (await (await fetch(`${url}/admin/inventory/locations`, { headers: STAFF })).json()) as { id: string }[];
       if (!location) throw new Error('no inventory location');
       await post('/admin/inventory/receipts', { sku: input.sku, locationId: location.id, quantity: input.units });
       return created.id;
