@@ -247,15 +247,17 @@ function luhn(digits: string): boolean {
 }
 
 /**
- * Row counts of every table of ours (the simulator's own sim_* tables and the Idempotency-Key
- * store, which records refused requests by design so a retry gets the same answer, left out).
+ * Row counts of every table of ours (the simulator's own sim_* tables, the Idempotency-Key
+ * store, which records refused requests by design so a retry gets the same answer, and the BI
+ * alert evaluator's state, which its scheduled worker writes whatever requests arrive, left out).
  */
 export async function tableCounts(db: Database): Promise<Record<string, number>> {
   const { rows } = await db.query<{ t: string; n: number }>(
     `SELECT table_name AS t,
             (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I', table_name), false, true, '')))[1]::text::int AS n
        FROM information_schema.tables
-      WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'sim\\_%' AND table_name NOT LIKE '%idempotency%'`,
+      WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'sim\\_%' AND table_name NOT LIKE '%idempotency%'
+        AND table_name <> 'bi_alert_state'`,
   );
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
 }
