@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createAnalytics, type Analytics } from '../../src/analytics/index.js';
 import { createBi, type Bi, type BiPorts, type BiRole, type FraudReview, type FraudReviewQueue } from '../../src/bi/index.js';
 import type { EventEnvelope } from '../../src/events/index.js';
+import { PAYMENTS_EVENTS } from '../../src/payments/index.js';
 import { systemClock } from '../../src/platform/clock.js';
 import type { Database } from '../../src/platform/db.js';
 import { createHttpApp, type HttpApp } from '../../src/platform/http.js';
@@ -25,6 +26,9 @@ import { createMetrics } from '../../src/platform/metrics.js';
  * Categories: A despensa, B bebidas, C electro. Settlement: tbk-1 7000 (fee 200) and mp-2 15000
  * (fee 450) on payout P1; tbk-3 reported as 11000 (fee 300) on P2; tbk-5 missing at the processor.
  * Chargeback 3000 on o2. Stock: A@bodega-1 40, B@bodega-1 0 (stockout), C@tienda-2 7.
+ * Payments events carry their published payloads (src/payments/events.ts, checked below): a
+ * `payments.ledger_posted` is a balanced transaction (capture: Dr processor_clearing:<processor>,
+ * Cr sales_revenue; refund: Dr refunds, Cr clearing; chargeback: Dr chargebacks, Cr clearing).
  */
 export const EXPECTED = {
   gmv: 73_000,
@@ -54,7 +58,9 @@ export const CATEGORIES = new Map([['A', 'despensa'], ['B', 'bebidas'], ['C', 'e
 function fixtureEvents(): EventEnvelope[] {
   const events: EventEnvelope[] = [];
   let seq = 0;
+  const payments = new Map(PAYMENTS_EVENTS.map((d) => [d.type, d.schema]));
   const push = (type: string, aggregateId: string, payload: Record<string, unknown>, at: string) => {
+    payments.get(type)?.parse(payload);
     events.push({ seq: ++seq, id: randomUUID(), type, version: 1, context: type.split('.')[0] ?? '', aggregateType: 'x', aggregateId, payload, occurredAt: new Date(at) });
   };
   const orders = [
@@ -69,19 +75,20 @@ function fixtureEvents(): EventEnvelope[] {
     const lines = o.lines.map(([sku, quantity, unitPrice]) => ({ sku, quantity, unitPrice }));
     const amount = lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0);
     const t = (ms: number) => new Date(Date.parse(o.at) + ms).toISOString();
-    push('checkout.order_placed', o.id, { orderId: o.id, customerId: o.customer, lines, total: amount, currency: 'CLP', delivery: { comuna: o.comuna, region: o.region, regionCode: 'XX' } }, o.at);
-    push('fraud.decision_made', o.id, { orderId: o.id, decisionId: `d-${o.id}`, decision: o.fraud[0], score: o.fraud[1], reasons: [], ruleVersion: 'v1', amount, currency: 'CLP', method: 'webpay' }, t(100));
+    push('checkout.order_placed', o.id, { orderId: o.id, customerId: o.customer, lines, total: amount, currency: 'CLP', paymentMethod: o.pay.status === 'approved' ? o.pay.method : 'webpay', delivery: { comuna: o.comuna, region: o.region, regionCode: 'XX' } }, o.at);
+    push('fraud.decision_made', o.id, { orderId: o.id, decisionId: `d-${o.id}`, decision: o.fraud[0], score: o.fraud[1], reasons: [], ruleVersion: 1, amount, currency: 'CLP', method: 'webpay' }, t(100));
     const attemptId = `att-${o.id}`;
     if (o.pay.status === 'approved') {
       push('payments.payment_pending', attemptId, { attemptId, orderId: o.id, method: o.pay.method }, t(500));
       push('payments.payment_approved', attemptId, { attemptId, orderId: o.id, amount, currency: 'CLP', method: o.pay.method, processor: o.pay.processor, processorRef: o.pay.ref }, t(1000));
-      push('payments.ledger_posted', attemptId, { postingId: `post-${o.id}`, account: 'processor_receivable', orderId: o.id, attemptId, processorRef: o.pay.ref, amount }, t(1000));
+      push('payments.ledger_posted', `tx-${o.id}`, { transactionId: `tx-${o.id}`, kind: 'payment_captured', attemptId, entries: [{ account: `processor_clearing:${o.pay.processor}`, amount }, { account: 'sales_revenue', amount: -amount }] }, t(1000));
     } else {
       push('payments.payment_rejected', attemptId, { attemptId, orderId: o.id, reason: o.pay.reason }, t(1000));
     }
   }
-  push('payments.refund_succeeded', 'o5', { orderId: 'o5', attemptId: 'att-o5', amount: 4000, refundId: 'ref-o5' }, '2026-11-06T12:00:00Z');
-  push('payments.ledger_posted', 'o2', { postingId: 'cb-o2', account: 'chargebacks', orderId: 'o2', attemptId: 'att-o2', amount: 3000 }, '2026-11-20T12:00:00Z');
+  push('payments.refund_succeeded', 'ref-o5', { orderId: 'o5', attemptId: 'att-o5', amount: 4000, refundId: 'ref-o5', refundType: 'NULLIFIED' }, '2026-11-06T12:00:00Z');
+  push('payments.ledger_posted', 'tx-ref-o5', { transactionId: 'tx-ref-o5', kind: 'refund', attemptId: 'att-o5', refundId: 'ref-o5', entries: [{ account: 'refunds', amount: 4000 }, { account: 'processor_clearing:transbank', amount: -4000 }] }, '2026-11-06T12:00:00Z');
+  push('payments.ledger_posted', 'tx-cb-o2', { transactionId: 'tx-cb-o2', kind: 'chargeback', attemptId: 'att-o2', entries: [{ account: 'chargebacks', amount: 3000 }, { account: 'processor_clearing:mercadopago', amount: -3000 }] }, '2026-11-20T12:00:00Z');
   const stock: [string, string, number][] = [['A', 'bodega-1', 40], ['B', 'bodega-1', 0], ['C', 'tienda-2', 7]];
   for (const [sku, locationId, onHand] of stock) push('inventory.stock_changed', sku, { sku, locationId, onHand, reserved: 0, available: onHand }, '2026-11-06T08:00:00Z');
   return events;
