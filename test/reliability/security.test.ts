@@ -24,19 +24,31 @@ const app = platform.app;
 const base = `http://127.0.0.1:${port}`;
 const simUrl = (platform.simulator as { url: string }).url;
 
-test('every admin route refuses a request without the staff token, or with a wrong one', async () => {
+test('every admin route refuses a request without the staff token, or with a wrong one; BI refuses without a session', async () => {
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, unknown>> }>();
-  const admin = Object.entries(doc.paths)
-    .filter(([p]) => p.startsWith('/admin') || p.startsWith('/bi') || p.startsWith('/api/bi'))
+  const routes = (prefix: (p: string) => boolean) => Object.entries(doc.paths)
+    .filter(([p]) => prefix(p))
     .flatMap(([p, ops]) => Object.keys(ops).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m)).map((m) => ({ path: p.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000'), method: m.toUpperCase() as 'GET' })));
+  const admin = routes((p) => p.startsWith('/admin'));
+  // The BI app has its own users (session cookie), not the staff token; only login is public.
+  const bi = routes((p) => p.startsWith('/bi/api') && p !== '/bi/api/login');
   assert.ok(admin.length >= 10, `${admin.length} admin routes`);
+  assert.ok(bi.length >= 10, `${bi.length} BI routes`);
   const before = await tableCounts(db);
   const open: string[] = [];
+  const body = (method: string) => (method === 'GET' || method === 'DELETE' ? {} : { payload: {} });
   for (const r of admin) {
-    const none = await app.inject({ method: r.method, url: r.path, ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: {} }) });
-    const wrong = await app.inject({ method: r.method, url: r.path, headers: { 'x-admin-token': 'not-the-token' }, ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { payload: {} }) });
+    const none = await app.inject({ method: r.method, url: r.path, ...body(r.method) });
+    const wrong = await app.inject({ method: r.method, url: r.path, headers: { 'x-admin-token': 'not-the-token' }, ...body(r.method) });
     if (none.statusCode !== 401 && none.statusCode !== 403) open.push(`${r.method} ${r.path} without token → ${none.statusCode}`);
     if (wrong.statusCode !== 403) open.push(`${r.method} ${r.path} wrong token → ${wrong.statusCode}`);
+  }
+  for (const r of bi) {
+    // No session, or a forged one: refused (401), or turned away as malformed (400) — never served.
+    for (const headers of [{}, { cookie: 'embudo_bi=forged-session-token' }, { 'x-admin-token': ADMIN_TOKEN }]) {
+      const res = await app.inject({ method: r.method, url: r.path, headers, ...body(r.method) });
+      if (res.statusCode !== 401 && res.statusCode !== 400) open.push(`${r.method} ${r.path} with ${JSON.stringify(headers)} → ${res.statusCode}`);
+    }
   }
   assert.deepEqual(open, []);
   assert.deepEqual(await tableCounts(db), before);
