@@ -248,8 +248,10 @@ function luhn(digits: string): boolean {
 
 /**
  * Row counts of every table of ours (the simulator's own sim_* tables, the Idempotency-Key
- * store, which records refused requests by design so a retry gets the same answer, and the BI
- * alert evaluator's state, which its scheduled worker writes whatever requests arrive, left out).
+ * store, which records refused requests by design so a retry gets the same answer, and what
+ * background workers write whatever requests arrive — the BI alert evaluator's state and the
+ * consumers' positions, inbox and the analytics landing, which only follow the outbox — left
+ * out; the outbox itself stays in, so a request that changed anything still shows).
  */
 export async function tableCounts(db: Database): Promise<Record<string, number>> {
   const { rows } = await db.query<{ t: string; n: number }>(
@@ -257,7 +259,7 @@ export async function tableCounts(db: Database): Promise<Record<string, number>>
             (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I', table_name), false, true, '')))[1]::text::int AS n
        FROM information_schema.tables
       WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'sim\\_%' AND table_name NOT LIKE '%idempotency%'
-        AND table_name <> 'bi_alert_state'`,
+        AND table_name NOT IN ('bi_alert_state', 'events_positions', 'events_inbox', 'analytics_landing')`,
   );
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
 }
