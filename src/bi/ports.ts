@@ -1,7 +1,12 @@
 /**
- * What the BI reads from other contexts, declared here structurally so the BI compiles and
- * runs without them (the optional ones show "not available" in the UI when absent).
+ * What the BI reads from other contexts (the optional ones show "not available" in the UI when
+ * absent). The fraud queue and reorder suggestions are the payments and inventory contexts' own
+ * exported types.
  */
+import type { FraudReview, FraudReviewQueue, FraudRuleReportRow } from '../payments/index.js';
+import type { ReorderSuggestion } from '../inventory/index.js';
+
+export type { FraudReview, FraudReviewQueue, ReorderSuggestion };
 
 /** The warehouse read path (analytics' `query`/`queryParquet`/`lagMs`). */
 export interface WarehouseReader {
@@ -10,26 +15,7 @@ export interface WarehouseReader {
   lagMs(): Promise<number>;
 }
 
-export interface FraudReview {
-  id: string; orderId: string; paymentAttemptId: string | null;
-  amount: number; currency: string;
-  score: number; reasons: string[];
-  status: 'open' | 'approved' | 'rejected';
-  createdAt: string; decidedAt: string | null; reviewer: string | null;
-}
-export interface FraudReviewQueue {
-  list(opts?: { status?: FraudReview['status']; limit?: number }): Promise<FraudReview[]>;
-  decide(reviewId: string, input: { outcome: 'approve' | 'reject'; reviewer: string; note?: string }): Promise<FraudReview>;
-}
-export type FraudRuleReport = () => Promise<{ rule: string; hits: number; chargebacks: number; precision: number; recall: number }[]>;
-
-export interface ReorderSuggestion {
-  sku: string; locationId: string; onHand: number; available: number;
-  dailyDemand: number; demandStdDev: number; leadTimeDays: number;
-  reorderPoint: number; safetyStock: number; orderQuantity: number;
-  daysOfCover: number | null; supplierId: string | null; reason: string;
-  purchaseOrderId: string | null;
-}
+export type FraudRuleReport = () => Promise<FraudRuleReportRow[]>;
 
 export interface OpenPurchaseOrder {
   id: string; supplier: string; locationId: string; expectedDate: string | null; status: string;
