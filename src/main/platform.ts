@@ -92,6 +92,8 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       const port = address && typeof address === 'object' ? address.port : config.port;
       const base = config.publicBaseUrl ?? `http://${config.host}:${port}`;
       urls.api = base;
+      if (options.role === 'all' || options.role === 'storefront') urls.shop = `${base}/`;
+      if (options.role === 'all' || options.role === 'bi') urls.bi = `${base}/bi`;
       urls.docs = `${base}/docs`;
       urls.metrics = `${base}/metrics`;
     }
