@@ -226,11 +226,28 @@ export async function invariantViolations(db: Database, acknowledged: string[] =
 /** Test cards: the PANs that must never appear in our tables or logs. */
 export const PANS = ['4051885600446623', '5186059559590568', '5416752602582580'];
 
-/** Card-number-like digit runs (13–19 digits passing Luhn) in a text. */
+/**
+ * Card-number-like digit runs in a text: a card brand's prefix with that brand's length, passing
+ * Luhn (Visa 4: 13/16/19; Mastercard 51–55, 2221–2720: 16; Amex 34/37: 15; Diners 30/36/38: 14;
+ * Discover/others 6: 16–19). Processor ids such as Mercado Pago's numeric payment ids are other
+ * shapes, so they do not count as card numbers by chance.
+ */
 export function cardNumbersIn(text: string): string[] {
   const found: string[] = [];
-  for (const m of text.matchAll(/(?<!\d)\d{13,19}(?!\d)/g)) if (luhn(m[0])) found.push(m[0]);
+  for (const m of text.matchAll(/(?<!\d)\d{13,19}(?!\d)/g)) if (brandShaped(m[0]) && luhn(m[0])) found.push(m[0]);
   return found;
+}
+
+function brandShaped(d: string): boolean {
+  const n = d.length;
+  const p2 = Number(d.slice(0, 2));
+  const p4 = Number(d.slice(0, 4));
+  if (d.startsWith('4')) return n === 13 || n === 16 || n === 19;
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16;
+  if (p2 === 34 || p2 === 37) return n === 15;
+  if (p2 === 30 || p2 === 36 || p2 === 38) return n === 14;
+  if (d.startsWith('6')) return n >= 16 && n <= 19;
+  return false;
 }
 
 function luhn(digits: string): boolean {
