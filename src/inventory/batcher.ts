@@ -189,13 +189,7 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
         }
         // One stock_changed event per level this reservation changed, with the level after it.
         for (const l of levels) events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
-        const reservation: Reservation = {
-          id,
-          status: 'active',
-          expiresAt,
-          ...(p.input.reference !== undefined ? { reference: p.input.reference } : {}),
-          allocations: result.allocations,
-        };
+        const reservation = activeReservation(id, expiresAt, p.input.reference, result.allocations);
         answers.push(() => p.resolve(reservation));
       }
       const unknown = [...new Set(failed.filter((f) => f.result.reason === 'unknown_sku').map((f) => f.result.sku))];
@@ -307,13 +301,7 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
             touched.add(l);
             events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
           }
-          const reservation: Reservation = {
-            id,
-            status: 'active',
-            expiresAt,
-            ...(p.input.reference !== undefined ? { reference: p.input.reference } : {}),
-            allocations: result.allocations,
-          };
+          const reservation = activeReservation(id, expiresAt, p.input.reference, result.allocations);
           answers[i] = () => p.resolve(reservation);
         });
 
@@ -367,3 +355,8 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
 }
 
 export type { ReserveInput };
+
+/** The answer for a reservation a batch has just written (both reserve paths). */
+function activeReservation(id: string, expiresAt: Reservation['expiresAt'], reference: string | undefined, allocations: Reservation['allocations']): Reservation {
+  return { id, status: 'active', expiresAt, ...(reference !== undefined ? { reference } : {}), allocations };
+}
