@@ -23,6 +23,7 @@ import { withDatabase } from '../src/platform/embedded-postgres.js';
 import { createLogger } from '../src/platform/log.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { migrate } from '../src/platform/migrations.js';
+import type { FigureTarget } from './run.js';
 
 const run$ = promisify(execFile);
 const CALLERS = 64;
@@ -138,6 +139,17 @@ async function oversold(db: Database, prefix: string): Promise<number> {
   );
   return rows[0]?.n ?? -1;
 }
+
+export const targets: Record<string, FigureTarget> = {
+  'hot.reservations_per_s': { better: 'higher', unit: '/s', baseline: 'hot.pgbench_tps' },
+  'hot.ratio': { target: 5, better: 'higher', baseline: 'hot.pgbench_tps', note: 'one hot SKU, 64 callers' },
+  'hot.p99_ms': { target: 50, better: 'lower', unit: 'ms' },
+  'hot.oversold': { target: 0, better: 'lower' },
+  'spread.reservations_per_s': { better: 'higher', unit: '/s', baseline: 'spread.pgbench_tps' },
+  'spread.ratio': { target: 1.5, better: 'higher', baseline: 'spread.pgbench_tps', note: '10,000 SKUs, 64 callers' },
+  'spread.p99_ms': { target: 50, better: 'lower', unit: 'ms' },
+  'spread.oversold': { target: 0, better: 'lower' },
+};
 
 export async function run(): Promise<Record<string, unknown>> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 12);

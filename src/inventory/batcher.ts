@@ -44,6 +44,9 @@ export interface BatchStats {
   replans: number;
 }
 
+/** Batches in flight that may hold the same SKU (the one committing and the one behind it). */
+const PIPELINE_DEPTH = 2;
+
 /** The levels a batch was planned against changed before it locked them. */
 class StalePlan extends Error {
   constructor(readonly current: LevelState[]) {
@@ -83,15 +86,18 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
     });
   };
 
-  // A request whose SKUs a running batch holds waits for the next batch instead of starting
-  // a second one that would only queue on the same row locks: on a hot SKU this keeps
-  // batches large (one lock hold serves every waiting caller); disjoint SKUs still overlap.
+  // Batches pipeline: while one batch holds a hot SKU's rows, the next is planned against the
+  // levels the first leaves (the `plan`) and already waits on the row lock inside its single
+  // statement, so it commits right behind the first instead of starting its round trips only
+  // then. At most PIPELINE_DEPTH batches hold a SKU, so batches stay large (one lock
+  // hold serves every waiting caller); disjoint SKUs overlap freely. A batch planned behind
+  // one that fails finds the levels changed under lock and is planned again.
   const pump = () => {
     while (inFlight < options.maxInFlight && queue.length > 0) {
       const batch: Pending[] = [];
       const rest: Pending[] = [];
       for (const p of queue) {
-        if (batch.length < options.maxBatch && (inFlight === 0 || p.input.lines.every((l) => !busy.has(l.sku)))) batch.push(p);
+        if (batch.length < options.maxBatch && p.input.lines.every((l) => (busy.get(l.sku) ?? 0) < PIPELINE_DEPTH)) batch.push(p);
         else rest.push(p);
       }
       if (batch.length === 0) return;
@@ -139,9 +145,8 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
 
   /**
    * The fast path: plan in memory against `plan` (no lock, no read when the SKUs are known),
-   * append the events, then one statement locks the rows late, checks they still hold the
-   * planned-from values and writes everything; COMMIT. Five round trips, locks held for the
-   * last two. When the check fails the transaction rolls back and the batch is planned again
+   * then one statement locks the rows late, checks they still hold the planned-from values and
+   * writes everything; the events; COMMIT. Locks held for the last three round trips. When the check fails the transaction rolls back and the batch is planned again
    * against the current values the check returned; after a few misses (a SKU other writers
    * keep changing) it takes the lock-first path.
    */
@@ -181,14 +186,10 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
         const id = randomUUID();
         const expiresAt = new Date(now.getTime() + (p.input.ttlSeconds ?? options.ttlSeconds) * 1000);
         reservations.push({ id, reference: p.input.reference ?? null, expiresAt, lines: result.allocations });
-        const levels = new Set<LevelState>();
         for (const a of result.allocations) {
           const level = book.get(a.sku)?.find((l) => l.locationId === a.locationId) as LevelState;
           deltas.set(level, (deltas.get(level) ?? 0) + a.quantity);
-          levels.add(level);
         }
-        // One stock_changed event per level this reservation changed, with the level after it.
-        for (const l of levels) events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
         const reservation = activeReservation(id, expiresAt, p.input.reference, result.allocations);
         answers.push(() => p.resolve(reservation));
       }
@@ -199,8 +200,10 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
         answers.push(() => f.p.reject(err));
       }
 
+      // One stock_changed event per level the batch changed, with the level after the batch
+      // (the transaction is the unit of change, as in applyMovements).
+      for (const l of deltas.keys()) events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
       const current = await db.transaction(async (tx) => {
-        if (events.length > 0) await appendEvents(tx, events);
         const cur = await store.applyReservationBatch(tx, {
           skus,
           plannedFrom,
@@ -209,8 +212,11 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
           now,
           channel: AVAILABILITY_CHANNEL,
         });
-        // Stale plan: write nothing (the events go with the rollback), plan again.
+        // Stale plan: nothing was written; roll back and plan again.
         if (cur) throw new StalePlan(cur);
+        // Under the row locks, so a SKU's events take outbox ids in its commit order even
+        // when the next batch is already waiting on the same rows.
+        if (events.length > 0) await appendEvents(tx, events);
         return undefined;
       }).catch((err: unknown) => {
         if (err instanceof StalePlan) return err.current;
@@ -295,17 +301,14 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
           const id = randomUUID();
           const expiresAt = new Date(now.getTime() + (p.input.ttlSeconds ?? options.ttlSeconds) * 1000);
           reservations.push({ id, reference: p.input.reference ?? null, expiresAt, lines: result.allocations });
-          // One stock_changed event per level this reservation changed, with the level after it.
-          const levels = new Set(result.allocations.map((a) => byKey.get(`${a.sku}\u0000${a.locationId}`) as LevelState));
-          for (const l of levels) {
-            touched.add(l);
-            events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
-          }
+          for (const a of result.allocations) touched.add(byKey.get(`${a.sku}\u0000${a.locationId}`) as LevelState);
           const reservation = activeReservation(id, expiresAt, p.input.reference, result.allocations);
           answers[i] = () => p.resolve(reservation);
         });
 
         if (reservations.length > 0) {
+          // One stock_changed event per level the batch changed, with the level after it.
+          for (const l of touched) events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
           const versions = new Map(locked.map((l) => [`${l.sku}\u0000${l.locationId}`, l.version]));
           const levels: LevelRow[] = [...touched].map((l) => ({
             sku: l.sku,

@@ -27,11 +27,16 @@ test('2,000 concurrent one-unit reservations of a SKU holding 100: exactly 100 s
   assert.deepEqual([stock.onHand, stock.reserved, stock.available], [100, 100, 0]);
   assert.equal(await count(db, `SELECT count(*) FROM inventory_movements WHERE sku = 'HOT-1' AND kind = 'reservation'`), 100);
   assert.equal(await count(db, `SELECT count(*) FROM inventory_reservations WHERE status = 'active'`), 100);
-  // One stock_changed event per change: the receipt plus each reservation.
-  assert.equal(
-    await count(db, `SELECT count(*) FROM events_outbox WHERE type = 'inventory.stock_changed' AND payload->>'sku' = 'HOT-1'`),
-    101,
+  // One stock_changed event per committed change of the level (the receipt, then each batch
+  // that reserved), in commit order: reserved only grows, and the last one is the final level.
+  const { rows: changes } = await db.query<{ reserved: number; available: number }>(
+    `SELECT (payload->>'reserved')::int AS reserved, (payload->>'available')::int AS available
+       FROM events_outbox WHERE type = 'inventory.stock_changed' AND payload->>'sku' = 'HOT-1' ORDER BY id`,
   );
+  assert.ok(changes.length >= 2 && changes.length <= 101, `${changes.length} events`);
+  assert.deepEqual(changes[0], { reserved: 0, available: 100 });
+  assert.deepEqual(changes.at(-1), { reserved: 100, available: 0 });
+  for (let i = 1; i < changes.length; i++) assert.ok((changes[i]?.reserved ?? 0) > (changes[i - 1]?.reserved ?? 0), `event ${i} does not advance`);
   const report = await inventory.checkInvariants();
   assert.deepEqual(report.drift, []);
 });

@@ -18,4 +18,14 @@ test('bench results: each figure against its target, with its same-run baseline'
   const md = markdown(rows, { date: 'now', cpus: 2, node: 'v20', loadBefore: [1], loadAfter: [2] });
   assert.match(md, /\| startup \| ready_ms \| 2500 ms \| ≤ 3000 \| yes \| baseline_cli_ms = 300 \|/);
   assert.match(md, /\| startup \| rss_mb \| 450 MB \| ≤ 400 \| \*\*no\*\* \|/);
+
+  // Nested scenarios are figures of their own, with their targets and same-run baselines.
+  const nested = rowsOf('inventory', { hot: { ratio: 8, p99_ms: 76, pgbench_tps: 188 } }, {
+    'hot.ratio': { target: 5, better: 'higher', baseline: 'hot.pgbench_tps' },
+    'hot.p99_ms': { target: 50, better: 'lower', unit: 'ms' },
+  });
+  const byNested = new Map(nested.map((r) => [r.figure, r]));
+  assert.equal(byNested.get('hot.ratio')?.met, true);
+  assert.deepEqual(byNested.get('hot.ratio')?.baseline, { figure: 'hot.pgbench_tps', value: 188 });
+  assert.equal(byNested.get('hot.p99_ms')?.met, false);
 });
