@@ -1,18 +1,10 @@
 import { parseArgs } from 'node:util';
-import { createInventory } from '../inventory/index.js';
-import { systemClock } from '../platform/clock.js';
 import { ConfigError, loadConfig, type Config } from '../platform/config.js';
-import { openDatabase } from '../platform/database-server.js';
-import { createLogger } from '../platform/log.js';
-import { createMetrics } from '../platform/metrics.js';
-import { migrate } from '../platform/migrations.js';
-import { createPayments } from '../payments/index.js';
-import { ROLES, type Role } from './contexts.js';
-import { etlCommand } from './etl-cli.js';
-import { eventsCommand } from './events-cli.js';
-import { processorSimCommand } from './processor-sim.js';
-import { simulateCommand } from './simulate-cli.js';
-import { startPlatform, type RunningPlatform } from './platform.js';
+import { ROLES, type Role } from './roles.js';
+import type { RunningPlatform } from './platform.js';
+
+// Commands load their code when run: `embudo help` stays instant, and `start` loads the
+// platform while its embedded PostgreSQL starts (see runUntilSignal).
 
 const HELP = `embudo — retail commerce data platform
 
@@ -53,6 +45,9 @@ const commands: Record<string, Command> = {
     return runUntilSignal(config, role as Role);
   },
   migrate: async (_args, config) => {
+    const [{ createLogger }, { openDatabase }, { migrate }] = await Promise.all([
+      import('../platform/log.js'), import('../platform/database-server.js'), import('../platform/migrations.js'),
+    ]);
     const logger = createLogger(config.logLevel);
     const server = await openDatabase(config, logger, 'embudo-migrate');
     try {
@@ -65,6 +60,7 @@ const commands: Record<string, Command> = {
     }
   },
   seed: async (_args, config) => {
+    const { startPlatform } = await import('./platform.js');
     const platform = await startPlatform({ ...config, seed: true }, { role: 'all', listen: false });
     await platform.stop();
     process.stdout.write('seeded\n');
@@ -75,6 +71,10 @@ const commands: Record<string, Command> = {
       process.stderr.write('usage: embudo payments rotate-kek\n');
       return 2;
     }
+    const [{ createLogger }, { openDatabase }, { migrate }, { createPayments }, { createMetrics }, { systemClock }] = await Promise.all([
+      import('../platform/log.js'), import('../platform/database-server.js'), import('../platform/migrations.js'),
+      import('../payments/index.js'), import('../platform/metrics.js'), import('../platform/clock.js'),
+    ]);
     const logger = createLogger(config.logLevel);
     const server = await openDatabase(config, logger, 'embudo-rotate-kek');
     try {
@@ -88,6 +88,10 @@ const commands: Record<string, Command> = {
     }
   },
   'inventory-check': async (_args, config) => {
+    const [{ createLogger }, { openDatabase }, { createInventory }, { createMetrics }, { systemClock }] = await Promise.all([
+      import('../platform/log.js'), import('../platform/database-server.js'), import('../inventory/index.js'),
+      import('../platform/metrics.js'), import('../platform/clock.js'),
+    ]);
     const logger = createLogger(config.logLevel);
     const server = await openDatabase(config, logger, 'embudo-inventory-check');
     try {
@@ -99,7 +103,7 @@ const commands: Record<string, Command> = {
       await server.close();
     }
   },
-  events: eventsCommand,
+  events: async (args, config) => (await import('./events-cli.js')).eventsCommand(args, config),
   bench: async (args) => {
     const { runBenchmarks } = await import('../../bench/run.js');
     return runBenchmarks(args);
@@ -119,9 +123,9 @@ export function registerCommand(name: string, command: Command): void {
   commands[name] = command;
 }
 
-registerCommand('processor-sim', processorSimCommand);
-registerCommand('etl', etlCommand);
-registerCommand('simulate', simulateCommand);
+registerCommand('processor-sim', async (args, config) => (await import('./processor-sim.js')).processorSimCommand(args, config));
+registerCommand('etl', async (args, config) => (await import('./etl-cli.js')).etlCommand(args, config));
+registerCommand('simulate', async (args, config) => (await import('./simulate-cli.js')).simulateCommand(args, config));
 
 async function runUntilSignal(config: Config, role: Role | 'all'): Promise<number> {
   // Signals are handled from the first moment: one arriving during start-up stops the
@@ -144,7 +148,20 @@ async function runUntilSignal(config: Config, role: Role | 'all'): Promise<numbe
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const platform = await startPlatform(config, { role });
+  // The embedded server's start-up (initdb on a first start) runs in its own processes while
+  // this one loads the platform's code.
+  const [{ createLogger }, { startEmbedded }] = await Promise.all([import('../platform/log.js'), import('../platform/database-server.js')]);
+  const logger = createLogger(config.logLevel);
+  const embedded = config.databaseUrl ? undefined : startEmbedded(config, logger);
+  embedded?.catch(() => undefined); // awaited (and reported) by startPlatform
+  let platform: RunningPlatform;
+  try {
+    const { startPlatform } = await import('./platform.js');
+    platform = await startPlatform(config, { role, logger, ...(embedded ? { embedded } : {}) });
+  } catch (err) {
+    await embedded?.then((e) => e.stop()).catch(() => undefined);
+    throw err;
+  }
   printReady(platform, role);
   await new Promise<void>((resolve) => {
     onStop = resolve;
@@ -163,7 +180,7 @@ async function runUntilSignal(config: Config, role: Role | 'all'): Promise<numbe
 function printReady(platform: RunningPlatform, role: Role | 'all'): void {
   const width = Math.max(...Object.keys(platform.urls).map((k) => k.length));
   const lines = Object.entries(platform.urls).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
-  process.stdout.write(`\nEmbudo (${role}) ready in ${platform.readyMs} ms\n${lines.join('\n')}\n\n`);
+  process.stdout.write(`\nEmbudo (${role}) ready in ${Math.round(performance.now())} ms\n${lines.join('\n')}\n\n`);
 }
 
 /** The `embudo` entry point. */

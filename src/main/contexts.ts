@@ -12,6 +12,7 @@ import type { HttpModule, ReadinessCheck } from '../platform/http.js';
 import type { Logger } from '../platform/log.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Worker } from '../platform/worker.js';
+import { ROLES, type Role } from './roles.js';
 import { createPayments, PAYMENTS_EVENTS } from '../payments/index.js';
 import { createStorefront } from '../storefront/index.js';
 import { seedDemoHistory } from './simulate-cli.js';
@@ -33,8 +34,7 @@ export interface PlatformDeps {
 }
 
 /** The roles `embudo serve --role` accepts; `all` is the embedded single process. */
-export const ROLES = ['api', 'catalog', 'inventory', 'checkout', 'payments', 'events', 'analytics', 'bi', 'storefront'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from './roles.js';
 
 /** One context as the composition root sees it. */
 export interface ContextRuntime {
@@ -46,6 +46,12 @@ export interface ContextRuntime {
   readiness?: Record<string, ReadinessCheck>;
   /** Runs once after migrations (e.g. demo seed on first start). */
   seed?: () => Promise<void>;
+  /**
+   * Like `seed`, but after the platform serves requests: a slow first-start seed (the demo
+   * history) that must not hold back readiness. Workers start once it is done; `signal`
+   * aborts when the platform stops meanwhile.
+   */
+  seedInBackground?: (signal: AbortSignal) => Promise<void>;
   close?: () => Promise<void>;
 }
 
@@ -162,8 +168,8 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
     { name: 'payments', roles: ['api', 'payments'], routes: [payments.routes], workers: payments.workers, close: () => payments.settle() },
     { name: 'checkout', roles: ['api', 'checkout'], routes: checkout.routes, workers: checkout.workers },
     { name: 'storefront', roles: ['storefront'], routes: storefront.routes },
-    // Last of the seeds: a few weeks of simulated past orders over the demo catalogue.
-    { name: 'simulate', roles: ['api'], seed: async () => void (await seedDemoHistory(deps)) },
+    // After the demo catalogue: a few weeks of simulated past orders, while the shop already serves.
+    { name: 'simulate', roles: ['api'], seedInBackground: async (signal) => void (await seedDemoHistory(deps, signal)) },
     { name: 'analytics', roles: ['analytics'], workers: analytics.workers, readiness: analytics.readiness, close: () => analytics.close() },
     // Where the warehouse is: the reorder job reads demand from it and writes purchase orders.
     { name: 'replenishment', roles: ['analytics'], workers: [inventory.replenishment.worker] },

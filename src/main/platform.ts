@@ -1,6 +1,7 @@
 import type { Config } from '../platform/config.js';
 import { systemClock, type Clock } from '../platform/clock.js';
 import { openDatabase, type DatabaseServer } from '../platform/database-server.js';
+import type { EmbeddedServer } from '../platform/embedded-postgres.js';
 import { createHttpApp, type HttpApp, type HttpModule, type ReadinessCheck } from '../platform/http.js';
 import { createLogger, type Logger } from '../platform/log.js';
 import { createMetrics } from '../platform/metrics.js';
@@ -29,6 +30,8 @@ export interface StartOptions {
   listen?: boolean;
   /** Extra routes (tests, tools) registered beside the contexts'. */
   modules?: HttpModule[];
+  /** The embedded PostgreSQL, already starting (the CLI starts it while the code loads). */
+  embedded?: Promise<EmbeddedServer>;
 }
 
 /**
@@ -39,7 +42,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const started = performance.now();
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  const database = await openDatabase(config, logger, `embudo-${options.role}`, metrics.registry);
+  const database = await openDatabase(config, logger, `embudo-${options.role}`, metrics.registry, options.embedded);
   const stack: (() => Promise<void>)[] = [() => database.close()];
   const unwind = async () => {
     for (const fn of stack.reverse()) await fn().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
@@ -68,8 +71,14 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     stack.push(async () => {
       for (const c of contexts) await c.close?.();
     });
-    if (applied.length > 0 || config.seed) {
+    const seeding = applied.length > 0 || config.seed;
+    if (seeding) {
       for (const c of contexts) await c.seed?.();
+    }
+    const backgroundSeeds = seeding ? contexts.flatMap((c) => (c.seedInBackground ? [c.seedInBackground] : [])) : [];
+    if (options.listen === false) {
+      for (const s of backgroundSeeds) await s(new AbortController().signal);
+      backgroundSeeds.length = 0;
     }
 
     const app = await createHttpApp({
@@ -104,8 +113,21 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     if (config.replicaUrls.length > 0) urls.replicas = config.replicaUrls.map(redactUrl).join(' ');
 
     const workers = contexts.flatMap((c) => c.workers ?? []);
-    for (const w of workers) w.start();
+    // A first start's slow seeds run while requests are served; the workers start once they
+    // are done (the history's own payment consumer is then the only one applying its
+    // outcomes, on its own clock). Work that arrives meanwhile waits in the outbox.
+    const seedsStop = new AbortController();
+    const background = (async () => {
+      for (const s of backgroundSeeds) {
+        const t0 = performance.now();
+        await s(seedsStop.signal).catch((err: unknown) => logger.error({ err }, 'background seed failed'));
+        logger.info({ ms: Math.round(performance.now() - t0), stopped: seedsStop.signal.aborted }, 'background seed done');
+      }
+      if (!seedsStop.signal.aborted) for (const w of workers) w.start();
+    })();
     stack.push(async () => {
+      seedsStop.abort();
+      await background;
       await Promise.all(workers.map((w) => w.stop()));
     });
 

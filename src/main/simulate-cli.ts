@@ -134,9 +134,10 @@ async function live(args: string[], config: Config): Promise<number> {
 /**
  * The first start's demo history (EMBUDO_SEED_HISTORY_DAYS, default 10): a small catalogue and
  * a few weeks of orders so the warehouse and BI have something real to show. Skipped when any
- * order exists. Runs before the workers start, so its own payment consumer is the only one.
+ * order exists. Runs before the platform's workers start, so its own payment consumer is the
+ * only one; stops early (between windows) when `signal` aborts.
  */
-export async function seedDemoHistory(deps: { config: Config; db: Database; logger: Logger }): Promise<HistoryResult | undefined> {
+export async function seedDemoHistory(deps: { config: Config; db: Database; logger: Logger }, signal?: AbortSignal): Promise<HistoryResult | undefined> {
   const days = deps.config.seedHistoryDays;
   if (days === 0) return undefined;
   const to = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
@@ -144,7 +145,7 @@ export async function seedDemoHistory(deps: { config: Config; db: Database; logg
     seed: 'demo', from: new Date(to.getTime() - days * 86_400_000), to,
     ordersPerDay: 3, skuCount: 120, customerCount: 60, fraudEveryDays: 20,
   });
-  const result = await simulateHistory({ ...deps, buildServices, plan, concurrency: 8, onlyIfNoOrders: true });
+  const result = await simulateHistory({ ...deps, buildServices, plan, concurrency: 8, onlyIfNoOrders: true, ...(signal ? { signal } : {}) });
   if (!result) return undefined;
   deps.logger.info({ days, orders: result.orders, approved: result.approved, ms: result.ms, errors: result.errors }, 'demo history seeded');
   return result;

@@ -23,6 +23,8 @@ export async function openDatabase(
   logger: Logger,
   applicationName = 'embudo',
   registry?: Registry,
+  /** The embedded server when the caller already started it (startEmbedded). */
+  started?: Promise<EmbeddedServer>,
 ): Promise<DatabaseServer> {
   if (config.databaseUrl) {
     const db = createDatabase({
@@ -37,11 +39,7 @@ export async function openDatabase(
     });
     return { db, url: config.databaseUrl, close: () => db.close() };
   }
-  const embedded = await startEmbeddedPostgres({
-    dir: path.join(config.dataDir, 'pg'),
-    onLog: (line) => logger.debug({ component: 'postgres' }, line),
-  });
-  await ensureDatabase(embedded.url, 'embudo');
+  const embedded = await (started ?? startEmbedded(config, logger));
   const url = withDatabase(embedded.url, 'embudo');
   const db = createDatabase({ connectionString: url, max: config.poolSize, applicationName, registry, logger });
   return {
@@ -53,6 +51,25 @@ export async function openDatabase(
       await embedded.stop();
     },
   };
+}
+
+/**
+ * Starts the embedded PostgreSQL under `<dataDir>/pg` (initdb on first start) with its
+ * `embudo` database. The CLI calls it before loading the platform's code, so the server's
+ * start-up and Node's module loading overlap.
+ */
+export async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedServer> {
+  const embedded = await startEmbeddedPostgres({
+    dir: path.join(config.dataDir, 'pg'),
+    onLog: (line) => logger.debug({ component: 'postgres' }, line),
+  });
+  try {
+    await ensureDatabase(embedded.url, 'embudo');
+  } catch (err) {
+    await embedded.stop();
+    throw err;
+  }
+  return embedded;
 }
 
 /** Creates a database on the server behind `adminUrl` unless it exists. */

@@ -21,6 +21,8 @@ export interface HistoryOptions {
   /** Sessions run at once inside one 15-minute window (default 8). */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Stops between windows (the platform stopping during a first start's background seed). */
+  signal?: AbortSignal;
 }
 
 export interface HistoryResult {
@@ -241,6 +243,10 @@ export async function runHistory(plan: Plan, options: HistoryOptions): Promise<H
   const concurrency = Math.max(1, options.concurrency ?? 8);
   let i = 0;
   while (i < total) {
+    if (options.signal?.aborted) {
+      result.ms = Math.round(performance.now() - started);
+      return result;
+    }
     const windowStart = Math.floor((plan.sessions[i] as PlannedSession).at.getTime() / WINDOW) * WINDOW;
     while (followUps.length > 0 && (followUps[0] as FollowUp).at <= windowStart) {
       const f = followUps.shift() as FollowUp;

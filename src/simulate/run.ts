@@ -20,6 +20,7 @@ export interface SimulateHistoryInput {
   /** Do nothing when the shop already has orders (the first start's demo seed). */
   onlyIfNoOrders?: boolean;
   onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
 }
 
 /**
@@ -42,7 +43,10 @@ export async function simulateHistory(input: SimulateHistoryInput): Promise<Hist
   // delivery of the same events from applying them twice.
   const events = createEventBus({ db, logger, metrics, clock, pollMs: 100 });
   const services = input.buildServices({
-    config: { ...config, natsUrl: undefined, payments: { ...config.payments, tbkDefaulted: true, mpDefaulted: true } },
+    // Its own simulator answers every step directly, so no notification is needed; a refused
+    // port keeps its webhooks away from a platform that may already be listening (the first
+    // start seeds in the background), which would reject their signatures.
+    config: { ...config, natsUrl: undefined, publicBaseUrl: 'http://127.0.0.1:9', payments: { ...config.payments, tbkDefaulted: true, mpDefaulted: true } },
     db, logger, metrics, clock, events,
     simulator: { url: sim.url, mpAccessToken: credentials.accessToken, mpWebhookSecret: credentials.webhookSecret },
   });
@@ -59,6 +63,7 @@ export async function simulateHistory(input: SimulateHistoryInput): Promise<Hist
       services, clock, simUrl: sim.url, logger,
       ...(input.concurrency !== undefined ? { concurrency: input.concurrency } : {}),
       ...(input.onProgress ? { onProgress: input.onProgress } : {}),
+      ...(input.signal ? { signal: input.signal } : {}),
     });
   } finally {
     await Promise.all(consumers.map((w) => w.stop()));

@@ -63,3 +63,18 @@ test('embedded mode starts its own PostgreSQL under the data dir and stops it on
   again.child.kill('SIGTERM');
   assert.equal(await again.exited, 0, again.output());
 });
+
+test('a first start serves before its demo history is written, then writes it and starts the workers', async () => {
+  const { url } = await freshDatabase();
+  const port = await freePort();
+  const p = spawnEmbudo(['start'], { DATABASE_URL: url, PORT: String(port), SIM_PORT: String(await freePort()), EMBUDO_SEED: '1', EMBUDO_SEED_HISTORY_DAYS: '2', LOG_LEVEL: 'info' });
+  await p.waitFor(/ready in \d+ ms/, 120_000);
+  assert.equal((await get(`http://127.0.0.1:${port}/readyz`)).status, 200);
+  await p.waitFor(/background seed done/, 120_000);
+  const out = p.output();
+  assert.ok(out.search(/demo history seeded/) > out.search(/ready in \d+ ms/), `the history is written after ready:\n${out.slice(-3000)}`);
+  assert.match(out, /"orders":[1-9]/);
+  assert.match(out, /"stopped":false/);
+  p.child.kill('SIGTERM');
+  assert.equal(await p.exited, 0, p.output());
+});
