@@ -117,6 +117,29 @@ test('a crash mid-handler rolls the effect back; the retry applies it once; rest
   }
 });
 
+test('events read in transaction-id order across a power of ten (9 before 10 before 11), none passed', async () => {
+  const ctx = uniqueContext();
+  const seen: number[] = [];
+  // Transaction ids set by hand (all far below the horizon): the order a fresh cluster
+  // reaches when its ids go from three digits to four, as in the failover test.
+  await db.query(
+    `INSERT INTO events_outbox (tx_id, event_id, type, version, context, aggregate_type, aggregate_id, payload)
+     SELECT t::text::xid8, gen_random_uuid(), $1, 1, $2, 'probe', t::text, jsonb_build_object('n', t)
+       FROM unnest(ARRAY[11, 10, 9]) AS t`,
+    [`${ctx}.e`, ctx],
+  );
+  // Two per batch: a text sort would take 10 and 11 first and move the position past 9.
+  const worker = bus.consumer({ name: `${ctx}.digits`, types: [`${ctx}.e`], batchSize: 2, handle: async (_tx, e) => void seen.push((e.payload as { n: number }).n) });
+  worker.start();
+  try {
+    await waitFor(() => seen.length >= 3, 5_000, 'three events');
+    await sleep(150);
+    assert.deepEqual(seen, [9, 10, 11]);
+  } finally {
+    await worker.stop();
+  }
+});
+
 test('a poison message goes to the dead letters while the rest flows; replay runs it again', async () => {
   const ctx = uniqueContext();
   await effectTable(db, `fx_${ctx}`);
