@@ -150,6 +150,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
       replaysAt = Date.now();
       await processReplays(deps, spec);
     }
+    const cached = known !== undefined;
     const from = known ?? (await loadPosition(deps.db, spec.name));
     const batch = await readBatch(deps.db, from, filter, limit);
     const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS } : 'idle';
@@ -159,7 +160,14 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
     const end = rows.length < limit && head && (!last || after(head, positionOf(last))) ? head : last && positionOf(last);
     if (!last) {
       if (end && after(end, from)) known = (await advancePosition(deps.db, spec.name, from, end)) ? end : undefined;
-      else known = from;
+      else if (cached && head && after(from, head)) {
+        // The remembered position is past the server's whole outbox: this server forgot what
+        // we last stored (a promoted standby lacks the primary's last local commits and hands
+        // their transaction ids out again). Nothing would ever compare-and-set against the
+        // stale memory until new transaction ids overtook it, so read the stored position now.
+        known = undefined;
+        return 'more';
+      } else known = from;
       return quiet;
     }
     const now = Date.now();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Db } from '../platform/db.js';
 import { RELAY } from './relay.js';
-import { HORIZON, safeHead, type OutboxRow, type Position } from './reader.js';
+import { HORIZON, ORDER, safeHead, type OutboxRow, type Position } from './reader.js';
 
 export interface ArchiveOptions {
   /** The data dir; files go to `<dataDir>/lake/outbox_archive/date=YYYY-MM-DD/`. */
@@ -36,7 +36,7 @@ async function publishedHorizon(db: Db, natsMode: boolean): Promise<Position | u
       ? `SELECT tx_id::text AS tx_id, event_seq FROM events_positions WHERE consumer = $1`
       : `SELECT tx_id::text AS tx_id, event_seq FROM events_positions
           WHERE consumer <> $1 AND consumer NOT LIKE '%@nats'
-          ORDER BY tx_id, event_seq LIMIT 1`,
+          ORDER BY events_positions.tx_id, events_positions.event_seq LIMIT 1`,
     [RELAY],
   );
   const r = rows[0];
@@ -151,7 +151,7 @@ export async function archiveOutbox(db: Db, options: ArchiveOptions): Promise<Ar
              FROM events_outbox
             WHERE occurred_at < $1 AND tx_id < ${HORIZON}
               AND (tx_id, id) <= ($2::xid8, $3::bigint)
-            ORDER BY tx_id, id LIMIT $4`,
+            ORDER BY ${ORDER} LIMIT $4`,
           [cutoff, horizon.txId, horizon.seq, limit],
         );
         if (rows.length === 0) return none;

@@ -96,6 +96,14 @@ export const HORIZON = `(SELECT COALESCE(min(x), pg_snapshot_xmax(pg_current_sna
 
 const COLUMNS = 'id, event_id, tx_id::text AS tx_id, type, version, context, aggregate_type, aggregate_id, payload, occurred_at';
 
+/**
+ * The commit-safe order, with the table named: the rows carry `tx_id::text AS tx_id`, and a
+ * bare `ORDER BY tx_id` sorts by that output column, as text ('1004' before '857'), so a read
+ * spanning a power of ten of transaction ids came back out of order and a batch's last row was
+ * not its furthest one (positions moved back, or past unread rows).
+ */
+export const ORDER = 'events_outbox.tx_id, events_outbox.id';
+
 export interface Batch {
   rows: OutboxRow[];
   /** The last commit-safe row of the whole outbox below the same horizon (any type). */
@@ -126,7 +134,7 @@ export async function readBatch(db: Db, from: Position, filter: TypeFilter, limi
       WHERE tx_id < $7::xid8
         AND (tx_id, id) > ($1::xid8, $2::bigint)
         AND ($3::boolean OR type = ANY($4::text[]) OR context = ANY($5::text[]))
-      ORDER BY tx_id, id
+      ORDER BY ${ORDER}
       LIMIT $6`,
     [from.txId, from.seq, filter.all, filter.exact, filter.contexts, limit, e?.horizon ?? '0'],
   );
@@ -141,7 +149,7 @@ export async function readAll<R extends Pick<OutboxRow, 'tx_id' | 'id'> = Outbox
   const { rows } = await db.query<R>(
     `SELECT ${columns} FROM events_outbox
       WHERE tx_id < ${HORIZON} AND (tx_id, id) > ($1::xid8, $2::bigint)
-      ORDER BY tx_id, id
+      ORDER BY ${ORDER}
       LIMIT $3`,
     [from.txId, from.seq, limit],
   );
@@ -187,7 +195,7 @@ export async function safeHead(db: Db): Promise<Position | undefined> {
   const { rows } = await db.query<{ tx_id: string; id: number }>(
     `SELECT tx_id::text AS tx_id, id FROM events_outbox
       WHERE tx_id < ${HORIZON}
-      ORDER BY tx_id DESC, id DESC LIMIT 1`,
+      ORDER BY events_outbox.tx_id DESC, events_outbox.id DESC LIMIT 1`,
   );
   const r = rows[0];
   return r ? { txId: r.tx_id, seq: r.id } : undefined;

@@ -117,6 +117,75 @@ test('a crash mid-handler rolls the effect back; the retry applies it once; rest
   }
 });
 
+test('events read in transaction-id order across a power of ten (9 before 10 before 11), none passed', async () => {
+  const ctx = uniqueContext();
+  const seen: number[] = [];
+  // Transaction ids set by hand (all far below the horizon): the order a fresh cluster
+  // reaches when its ids go from three digits to four, as in the failover test.
+  await db.query(
+    `INSERT INTO events_outbox (tx_id, event_id, type, version, context, aggregate_type, aggregate_id, payload)
+     SELECT t::text::xid8, gen_random_uuid(), $1, 1, $2, 'probe', t::text, jsonb_build_object('n', t)
+       FROM unnest(ARRAY[11, 10, 9]) AS t`,
+    [`${ctx}.e`, ctx],
+  );
+  // Two per batch: a text sort would take 10 and 11 first and move the position past 9.
+  const worker = bus.consumer({ name: `${ctx}.digits`, types: [`${ctx}.e`], batchSize: 2, handle: async (_tx, e) => void seen.push((e.payload as { n: number }).n) });
+  worker.start();
+  try {
+    await waitFor(() => seen.length >= 3, 5_000, 'three events');
+    await sleep(150);
+    assert.deepEqual(seen, [9, 10, 11]);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('after a failover that lost its last commits, a running consumer resumes from the stored position, not from memory', async () => {
+  const ctx = uniqueContext();
+  await effectTable(db, `fx_${ctx}`);
+  const spec = {
+    name: `${ctx}.fo`,
+    types: [`${ctx}.e`],
+    handle: async (tx: Parameters<Parameters<typeof bus.consumer>[0]['handle']>[0], e: EventEnvelope) => {
+      await tx.query(`INSERT INTO fx_${ctx} (event_id, n) VALUES ($1, $2)`, [e.id, (e.payload as { n: number }).n]);
+    },
+  };
+  const first = await publish(db, `${ctx}.e`, { n: 1 });
+  const second = await publish(db, `${ctx}.e`, { n: 2 });
+  const effects = async () => (await db.query<{ n: number }>(`SELECT n FROM fx_${ctx} ORDER BY n`)).rows.map((r) => r.n);
+  const stored = async () =>
+    (await db.query<{ at: string }>(`SELECT tx_id::text || '/' || event_seq AS at FROM events_positions WHERE consumer = $1`, [spec.name])).rows[0]?.at;
+  const positionOf = async (eventId: string) =>
+    (await db.query<{ at: string }>(`SELECT tx_id::text || '/' || id AS at FROM events_outbox WHERE event_id = $1`, [eventId])).rows[0]?.at;
+  const worker = bus.consumer(spec);
+  worker.start();
+  try {
+    const atSecond = await positionOf(second);
+    await waitFor(async () => (await effects()).length === 2 && (await stored()) === atSecond, 10_000, 'both events handled');
+
+    // What a promoted standby holds when the old primary's last local commits never reached
+    // it: the first event, but not the consumer's commit that handled it (inbox row, effect,
+    // position), and not the second event. The worker still remembers the second's position.
+    await db.transaction(async (tx) => {
+      await tx.query('DELETE FROM events_outbox WHERE event_id = $1', [second]);
+      await tx.query('DELETE FROM events_inbox WHERE consumer = $1', [spec.name]);
+      await tx.query(`DELETE FROM fx_${ctx}`);
+      await tx.query(`UPDATE events_positions SET tx_id = '0', event_seq = 0 WHERE consumer = $1`, [spec.name]);
+    });
+
+    // No new event arrives to overtake the remembered position: the worker must notice alone.
+    await waitFor(async () => (await effects()).length === 1, 5_000, 'the first event handled again on the "new primary"');
+    assert.deepEqual(await effects(), [1]);
+    assert.equal(await stored(), await positionOf(first));
+    await publish(db, `${ctx}.e`, { n: 3 });
+    await waitFor(async () => (await effects()).length === 2, 5_000, 'a new event after the failover');
+    await sleep(150);
+    assert.deepEqual(await effects(), [1, 3]);
+  } finally {
+    await worker.stop();
+  }
+});
+
 test('a poison message goes to the dead letters while the rest flows; replay runs it again', async () => {
   const ctx = uniqueContext();
   await effectTable(db, `fx_${ctx}`);
