@@ -160,11 +160,20 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): 
     if (status === 'approved') {
       const paid = paidBy.get(current.orderId);
       if (paid && paid !== current.id) {
+        if (current.reason === 'order_already_paid') {
+          // This attempt's money was already recorded as a second charge and given back.
+          out.push({ state: current, changed: false, duplicateCharge: false });
+          continue;
+        }
         status = 'rejected';
         reason = 'order_already_paid';
         duplicateCharge = true;
       } else {
         paidBy.set(current.orderId, current.id);
+        if (isFinal(current.status)) {
+          // Never silent: checkout pays the order (re-reserving its stock) or refunds it.
+          core.logger.warn({ attemptId, orderId: current.orderId, recorded: current.status, kind }, 'processor approved an attempt recorded as failed: late approval');
+        }
       }
     }
     const processorRef = verdict.processorRef ?? current.processorRef ?? undefined;

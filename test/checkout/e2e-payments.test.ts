@@ -18,6 +18,7 @@ import { createEventBus } from '../../src/events/index.js';
 
 const VISA_OK = '4051885600446623';
 const MASTER_REJECT = '5186059559590568';
+const MP_CARD = '5416752602582580';
 
 const { db, url } = await freshDatabase({ poolSize: 30 });
 const { inventory, catalog, clock, metrics } = buildInventory(db);
@@ -49,10 +50,11 @@ after(async () => {
 });
 
 await catalog.createCategory({ slug: 'cocina', name: 'Cocina' });
-await catalog.createProduct({ name: 'Olla', category: 'cocina', skus: [{ sku: 'OLLA-5L', price: 34_990 }, { sku: 'OLLA-UNICA', price: 59_990 }] });
+await catalog.createProduct({ name: 'Olla', category: 'cocina', skus: [{ sku: 'OLLA-5L', price: 34_990 }, { sku: 'OLLA-UNICA', price: 59_990 }, { sku: 'OLLA-TARDE', price: 44_990 }] });
 await createLocations(inventory, ['bodega']);
 await inventory.receive({ sku: 'OLLA-5L', locationId: 'bodega', quantity: 100 });
 await inventory.receive({ sku: 'OLLA-UNICA', locationId: 'bodega', quantity: 1 });
+await inventory.receive({ sku: 'OLLA-TARDE', locationId: 'bodega', quantity: 1 });
 
 const status = async (orderId: string) => (await db.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0]?.status;
 /** Waits until the bus's consumer has moved every order out of pending_payment (or the given one). */
@@ -198,6 +200,80 @@ test('Mercado Pago cash: the voucher expires unpaid → the order expires and th
   assert.equal(await status(out.orderId), 'expired');
   const after = await inventory.stock('OLLA-5L');
   assert.deepEqual([after.onHand, after.reserved], [before.onHand, before.reserved]);
+});
+
+/** A Mercado Pago card token as the browser SDK makes it (holder OTHE: the card is declined). */
+async function mpCardToken(holder: 'APRO' | 'OTHE') {
+  const res = await fetch(`${sim.url}/v1/card_tokens?public_key=TEST-public`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      card_number: MP_CARD, expiration_month: 11, expiration_year: 2030, security_code: '123',
+      cardholder: { name: holder, identification: { type: 'RUT', number: '111111111' } },
+    }),
+  });
+  return String(((await res.json()) as { id: string }).id);
+}
+
+/** A Mercado Pago card order the processor declines; the order fails and its stock comes back. */
+async function declinedMpOrder(sku: string) {
+  const { s } = await registered();
+  const before = await inventory.stock(sku);
+  const res = await s.post(`/carts/${await cart(s, { [sku]: 1 })}/checkout`, {
+    address: ADDRESS, payment: { method: 'mercadopago_card', cardToken: await mpCardToken('OTHE'), paymentMethodId: 'master' },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  const out = res.json<Out>();
+  assert.equal(out.payment.status, 'rejected');
+  await settle();
+  assert.equal(await status(out.orderId), 'payment_failed');
+  const released = await inventory.stock(sku);
+  assert.deepEqual([released.onHand, released.reserved], [before.onHand, before.reserved]);
+  const ref = (await payments.getAttempt(out.payment.attemptId)).processorRef ?? '';
+  /** The processor changes its mind: the declined payment is approved after all (its webhook follows). */
+  const approveLate = async () => {
+    const changed = await fetch(`${sim.url}/sim/mp/payments/${ref}/status`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'approved', status_detail: 'accredited' }),
+    });
+    assert.equal(changed.status, 200, await changed.text());
+    await sim.tick();
+    await settle();
+  };
+  return { out, before, approveLate };
+}
+const reasons = async (orderId: string) =>
+  (await db.query<{ reason: string }>('SELECT reason FROM order_transitions WHERE order_id = $1 ORDER BY id', [orderId])).rows.map((r) => r.reason);
+
+test('Mercado Pago card declined, then approved late: the order is paid after all, its stock reserved again and sold, one charge', async () => {
+  const { out, before, approveLate } = await declinedMpOrder('OLLA-5L');
+  await approveLate();
+  assert.equal(await status(out.orderId), 'paid');
+  assert.equal((await reasons(out.orderId)).at(-1), 'late_approval');
+  const after = await inventory.stock('OLLA-5L');
+  assert.deepEqual([after.onHand, after.reserved], [before.onHand - 1, before.reserved]);
+  const charges = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events_outbox WHERE type = 'payments.payment_approved' AND payload->>'orderId' = $1`, [out.orderId]);
+  assert.equal(charges.rows[0]?.n, 1);
+  assert.ok((await inventory.checkInvariants()).ok);
+});
+
+test('Mercado Pago card declined, the last unit sold to another buyer, then approved late: refunded automatically and the order says so', async () => {
+  const { out, approveLate } = await declinedMpOrder('OLLA-TARDE');
+  const other = await registered();
+  const sold = await other.s.post(`/carts/${await cart(other.s, { 'OLLA-TARDE': 1 })}/checkout`, { address: ADDRESS, payment: { method: 'oneclick', savedCardId: other.cardId } });
+  assert.equal(sold.statusCode, 201, sold.body);
+  await settle();
+  assert.equal(await status(sold.json<Out>().orderId), 'paid');
+  await approveLate();
+  assert.equal(await status(out.orderId), 'refunded');
+  const history = await reasons(out.orderId);
+  assert.deepEqual(history.slice(-2), ['late_approval_no_stock', 'refund_succeeded']);
+  // The whole charge went back to the customer, once.
+  const { rows: [order] } = await db.query<{ total: number }>('SELECT total FROM orders WHERE id = $1', [out.orderId]);
+  const refunds = await db.query<{ amount: number }>(`SELECT amount::int AS amount FROM payment_refunds WHERE order_id = $1`, [out.orderId]);
+  assert.deepEqual(refunds.rows.map((r) => r.amount), [order?.total]);
+  const stock = await inventory.stock('OLLA-TARDE');
+  assert.deepEqual([stock.onHand, stock.reserved], [0, 0]);
+  assert.ok((await inventory.checkInvariants()).ok);
 });
 
 test('nothing went to the dead letters; the consumer stops cleanly', async () => {

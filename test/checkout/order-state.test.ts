@@ -21,15 +21,17 @@ test('rejection and expiry release the stock; late or repeated outcomes are igno
   assert.deepEqual(decide(base('paid', 'a1'), { type: 'payment_approved', attemptId: 'a1', amount: TOTAL }), { kind: 'ignore', reason: 'duplicate_approval' });
 });
 
-test('an approval after expiry re-reserves; after a cancel it is refunded', () => {
-  const late = decide(base('expired'), { type: 'payment_approved', attemptId: 'a1', amount: TOTAL });
-  assert.ok(late.kind === 'transition');
-  assert.equal(late.to, 'paid');
-  assert.deepEqual(late.effects, [{ kind: 'reserve_and_commit_stock' }]);
-  const noStock = decide(base('expired'), { type: 'late_approval_unfillable', attemptId: 'a1', amount: TOTAL });
-  assert.ok(noStock.kind === 'transition');
-  assert.equal(noStock.to, 'refunding');
-  assert.deepEqual(noStock.effects, [{ kind: 'refund_payment', amount: TOTAL, reason: 'late_approval_no_stock' }]);
+test('an approval after expiry or after a rejection re-reserves (or refunds without stock); after a cancel it is refunded', () => {
+  for (const failed of ['expired', 'payment_failed'] as const) {
+    const late = decide(base(failed), { type: 'payment_approved', attemptId: 'a1', amount: TOTAL });
+    assert.ok(late.kind === 'transition', failed);
+    assert.deepEqual([late.to, late.reason, late.paidAttemptId], ['paid', 'late_approval', 'a1']);
+    assert.deepEqual(late.effects, [{ kind: 'reserve_and_commit_stock' }]);
+    const noStock = decide(base(failed), { type: 'late_approval_unfillable', attemptId: 'a1', amount: TOTAL });
+    assert.ok(noStock.kind === 'transition', failed);
+    assert.equal(noStock.to, 'refunding');
+    assert.deepEqual(noStock.effects, [{ kind: 'refund_payment', amount: TOTAL, reason: 'late_approval_no_stock' }]);
+  }
   const cancelled = decide(base('cancelled'), { type: 'payment_approved', attemptId: 'a1', amount: TOTAL });
   assert.ok(cancelled.kind === 'transition');
   assert.equal(cancelled.to, 'refunding');

@@ -39,10 +39,18 @@ test('append-only tables refuse UPDATE, DELETE and TRUNCATE', async () => {
   assert.equal(rows[0]?.n, 1);
 });
 
-test('exactly one final outcome per attempt; an order is charged at most once; one commit claim', async () => {
+test('one failure and one approval per attempt, nothing after an approval; an order is charged at most once; one commit claim', async () => {
   const a = await attempt();
   await event(a, 'approved');
-  await assert.rejects(event(a, 'rejected'), /payment_attempt_one_outcome/);
+  await assert.rejects(event(a, 'rejected'), /payment_attempt_approval_is_final/);
+  await assert.rejects(event(a, 'expired'), /payment_attempt_approval_is_final/);
+  await assert.rejects(event(a, 'approved'), /payment_attempt_one_approval|payment_order_charged_once/);
+  // A late approval follows a failure; a second failure never does.
+  const late = await attempt();
+  await event(late, 'rejected');
+  await assert.rejects(event(late, 'expired'), /payment_attempt_one_failure/);
+  await event(late, 'approved');
+  await assert.rejects(event(late, 'rejected'), /payment_attempt_approval_is_final/);
   const b = await attempt(a.orderId);
   await assert.rejects(event(b, 'approved'), /payment_order_charged_once/);
   await event(b, 'unknown', 'commit_started');

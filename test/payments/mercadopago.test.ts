@@ -40,6 +40,51 @@ test('MP card rejected (OTHE) → rejected with the status detail', async () => 
   assert.match(r.reason ?? '', /rejected/);
 });
 
+test('MP card rejected, then approved late by the processor → the approval follows the rejection, captured once', async () => {
+  const token = await h.mpCardToken('OTHE');
+  const r = await payments.startPayment({ orderId: 'mp-late-1', amount: 7000, currency: 'CLP', customerId: 'c-mp', method: 'mercadopago_card', cardToken: token, paymentMethodId: 'master' });
+  assert.equal(r.status, 'rejected');
+  await deliver();
+  const ref = (await payments.getAttempt(r.attemptId)).processorRef ?? '';
+  await control('/sim/webhooks/faults', { duplicate: 2 });
+  await control(`/sim/mp/payments/${ref}/status`, { status: 'approved', status_detail: 'accredited' });
+  await deliver();
+  await deliver();
+  await control('/sim/webhooks/faults', { duplicate: 0, reorder: 0 });
+  assert.equal((await payments.getAttempt(r.attemptId)).status, 'approved');
+  assert.deepEqual(await events(r.attemptId), ['payments.payment_rejected', 'payments.payment_approved']);
+  const captured = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ledger_transactions WHERE attempt_id = $1 AND kind = 'payment_captured'`, [r.attemptId]);
+  assert.equal(captured.rows[0]?.n, 1);
+  // The processor cannot take it back: a later rejection report changes nothing.
+  await control(`/sim/mp/payments/${ref}/status`, { status: 'rejected', status_detail: 'cc_rejected_other_reason' });
+  await deliver();
+  assert.equal((await payments.getAttempt(r.attemptId)).status, 'approved');
+  assert.deepEqual(await events(r.attemptId), ['payments.payment_rejected', 'payments.payment_approved']);
+});
+
+test('a late approval of an order another attempt already paid is given back once at the processor', async () => {
+  const orderId = 'mp-late-2';
+  const first = await payments.startPayment({ orderId, amount: 6000, currency: 'CLP', customerId: 'c-mp', method: 'mercadopago_card', cardToken: await h.mpCardToken('OTHE'), paymentMethodId: 'master' });
+  assert.equal(first.status, 'rejected');
+  const second = await payments.startPayment({ orderId, amount: 6000, currency: 'CLP', customerId: 'c-mp', method: 'mercadopago_card', cardToken: await h.mpCardToken('APRO'), paymentMethodId: 'master' });
+  assert.equal(second.status, 'approved');
+  await deliver();
+  const ref = (await payments.getAttempt(first.attemptId)).processorRef ?? '';
+  await control('/sim/webhooks/faults', { duplicate: 3 });
+  await control(`/sim/mp/payments/${ref}/status`, { status: 'approved', status_detail: 'accredited' });
+  await deliver();
+  await deliver();
+  await control('/sim/webhooks/faults', { duplicate: 0, reorder: 0 });
+  const a = await payments.getAttempt(first.attemptId);
+  assert.deepEqual([a.status, a.reason], ['rejected', 'order_already_paid']);
+  assert.deepEqual(await events(first.attemptId), ['payments.payment_rejected', 'payments.payment_rejected']);
+  const log = (await (await fetch(`${sim.url}/sim/log`)).json()) as { direction: string; summary: string; status?: number }[];
+  const refunds = log.filter((e) => e.direction === 'in' && e.summary === `POST /v1/payments/${ref}/refunds` && (e.status ?? 0) < 300);
+  assert.equal(refunds.length, 1, JSON.stringify(log.filter((e) => e.summary.includes(ref))));
+  const approvals = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM payment_attempt_events WHERE order_id = $1 AND status = 'approved'`, [orderId]);
+  assert.equal(approvals.rows[0]?.n, 1);
+});
+
 test('MP cash: pending for three virtual days, then paid; duplicated and reordered webhooks apply once', async () => {
   await control('/sim/webhooks/faults', { duplicate: 4, reorder: 2 });
   const r = await payments.startPayment({ orderId: 'mp-cash-1', amount: 30000, currency: 'CLP', customerId: 'c-mp', method: 'mercadopago_cash', paymentMethodId: 'servipag' });

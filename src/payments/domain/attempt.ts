@@ -13,28 +13,35 @@ export const STATUSES = ['created', 'redirect', 'unknown', 'pending', 'review', 
 export type AttemptStatus = (typeof STATUSES)[number];
 export type FinalStatus = 'approved' | 'rejected' | 'expired';
 
+// An approval outranks a failure: when the processor approves an attempt it had rejected (or
+// that had expired) — a payment that changed its mind, a retried authorization — the money
+// was taken, so the approval is recorded after the failure and checkout settles the order
+// (paid, or refunded when its stock is gone). Nothing follows an approval.
 const RANK: Record<AttemptStatus, number> = {
   created: 0,
   redirect: 1,
   unknown: 2,
   pending: 3,
   review: 4,
-  approved: 5,
   rejected: 5,
   expired: 5,
+  approved: 6,
 };
 
 export function isFinal(status: AttemptStatus): status is FinalStatus {
-  return RANK[status] === 5;
+  return status === 'approved' || status === 'rejected' || status === 'expired';
 }
 
 /**
  * Whether an attempt in `from` may move to `to`. Transitions only go forward, so a late
- * `pending` never overwrites `approved`, and a final outcome is never replaced.
+ * `pending` never overwrites `approved`, and an outcome is replaced only by a late approval
+ * (rejected/expired → approved); an approval is never replaced.
  *
  * @example
  * canTransition('pending', 'approved'); // true
  * canTransition('approved', 'pending'); // false
+ * canTransition('rejected', 'approved'); // true: the processor took the money after all
+ * canTransition('approved', 'rejected'); // false
  */
 export function canTransition(from: AttemptStatus, to: AttemptStatus): boolean {
   return RANK[to] > RANK[from];
