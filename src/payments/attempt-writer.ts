@@ -4,7 +4,7 @@ import { isAppError } from '../platform/errors.js';
 import { groupCommit } from '../platform/group-commit.js';
 import { buyOrderFor, giveUpAfterMs, isFinal, processorOf } from './domain/attempt.js';
 import * as batch from './batch-store.js';
-import { recordVerdicts, transaction, type Applied, type Core, type VerdictItem } from './core.js';
+import { recordVerdicts, timed, transaction, type Applied, type Core, type VerdictItem } from './core.js';
 import { paymentsError } from './errors.js';
 import type { StartPaymentInput } from './service.js';
 import * as store from './store.js';
@@ -97,9 +97,7 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[]): P
   });
   await batch.insertAttempts(tx, rows);
   // Each decision is recorded with its attempt (or alone, when blocked), in this transaction.
-  for (const { request, attemptId } of decisions) {
-    if (request.fraud) await core.fraud?.record(tx, request.fraud.assessment, request.fraud.subject, attemptId);
-  }
+  await core.fraud?.recordMany(tx, decisions.flatMap(({ request, attemptId }) => (request.fraud ? [{ ...request.fraud, attemptId }] : [])));
   return out;
 }
 
@@ -110,11 +108,11 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[]): P
  */
 export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFlight?: number } = {}) {
   const open = groupCommit(
-    (inputs: OpenRequest[]) => transaction(core, (tx) => openAttempts(core, tx, inputs)),
+    (inputs: OpenRequest[]) => timed(core, 'open_batch', () => transaction(core, (tx) => openAttempts(core, tx, inputs))),
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
   );
   const record = groupCommit(
-    (items: VerdictItem[]) => transaction(core, (tx) => recordVerdicts(core, tx, items)),
+    (items: VerdictItem[]) => timed(core, 'record_batch', () => transaction(core, (tx) => recordVerdicts(core, tx, items))),
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
   );
   return {
