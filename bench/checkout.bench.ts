@@ -1,6 +1,9 @@
 // `npm run bench -- checkout`: full checkouts over HTTP against PostgreSQL (a scratch
 // database on BENCH_DATABASE_URL), then pgbench running the same SQL in one transaction.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { createCatalog } from '../src/catalog/index.js';
 import { createCheckout, createIdempotencyGuard, PAYMENT_EVENT_TYPES } from '../src/checkout/index.js';
@@ -52,6 +55,27 @@ async function dropScratch(): Promise<void> {
   }
 }
 
+/**
+ * BENCH_CPU_PROFILE=<file.cpuprofile>: a CPU profile of the server's thread during the timed
+ * phase only (open it in Chrome DevTools or speedscope). The simulator's process gets its own
+ * with BENCH_SIM_CPU_PROFILE_DIR.
+ */
+async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
+  const file = process.env.BENCH_CPU_PROFILE;
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 /** Per `step` label of a histogram: observations and mean (ms). */
 async function stepStats(metrics: ReturnType<typeof createMetrics>, name: string): Promise<Record<string, { count: number; meanMs: number }>> {
   const values = ((await metrics.registry.getSingleMetric(name)?.get())?.values ?? []) as
@@ -75,7 +99,11 @@ export async function run(): Promise<Record<string, unknown>> {
 
   const mpAccessToken = `TEST-${randomUUID()}`;
   const mpWebhookSecret = randomUUID();
-  const sim = await startSimProcess({ MP_ACCESS_TOKEN: mpAccessToken, MP_WEBHOOK_SECRET: mpWebhookSecret, SIM_UNLIMITED: '1' });
+  const simProfile = process.env.BENCH_SIM_CPU_PROFILE_DIR;
+  const sim = await startSimProcess(
+    { MP_ACCESS_TOKEN: mpAccessToken, MP_WEBHOOK_SECRET: mpWebhookSecret, SIM_UNLIMITED: '1' },
+    simProfile ? ['--cpu-prof', `--cpu-prof-dir=${simProfile}`] : [],
+  );
   const base = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn', EMBUDO_NO_SIM: '1', PROCESSOR_BASE_URL: sim.url });
   const config = {
     ...base,
@@ -150,7 +178,12 @@ export async function run(): Promise<Record<string, unknown>> {
   // Requests waiting for a pooled connection, sampled through the timed phase (pool starvation).
   const waiting: number[] = [];
   const sampler = setInterval(() => waiting.push(db.pool.waitingCount), 20);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const profiler = await startProfile();
   const load = await runLoad(port, jobs, CONCURRENCY, SECONDS * 1000);
+  await profiler?.stop();
+  loopDelay.disable();
   clearInterval(sampler);
   await payments.settle();
   await app.close();
@@ -218,6 +251,7 @@ export async function run(): Promise<Record<string, unknown>> {
     statuses: load.statuses,
     step_mean_ms: stepMs,
     payment_step_mean_ms: paymentStepMs,
+    event_loop_delay_ms: { p50: Number((loopDelay.percentile(50) / 1e6).toFixed(1)), p99: Number((loopDelay.percentile(99) / 1e6).toFixed(1)), max: Number((loopDelay.max / 1e6).toFixed(1)) },
     pool: { size: POOL, waiting_mean: Number((waiting.reduce((a, b) => a + b, 0) / Math.max(1, waiting.length)).toFixed(1)), waiting_max: Math.max(0, ...waiting) },
     payment_batch_mean_size: { open: batchSize('open', 'open_batch'), record: batchSize('record', 'record_batch') },
     ...(load.errors.length ? { sample_errors: load.errors.slice(0, 3) } : {}),

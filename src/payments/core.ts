@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendEvents, type NewEvent } from '../events/index.js';
+import { appendEvents, type AppendOptions, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Db, Database } from '../platform/db.js';
 import { PgCode, pgErrorCode } from '../platform/db.js';
@@ -19,7 +19,7 @@ export interface FraudHooks {
   /** Declines feed the velocity counters; approvals the history. Answers the attempts whose order to hold. */
   onOutcomes(tx: Db, outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Set<string>>;
   /** Records decisions taken before authorization in the caller's transaction (attemptId null: blocked). */
-  recordMany(tx: Db, items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[]): Promise<void>;
+  recordMany(tx: Db, items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[], append?: AppendOptions): Promise<void>;
 }
 
 /** Everything the payments use cases share. */
@@ -48,6 +48,11 @@ export interface Core {
    * verdicts' group commit); `open_batch` / `record_batch` time each group commit's transaction.
    */
   steps?: Histogram | undefined;
+  /**
+   * Wakes the outbox consumers after a group commit that appended events without a NOTIFY
+   * (events' `outboxWaker`); absent, every append notifies in its transaction.
+   */
+  wakeOutbox?: (() => void) | undefined;
 }
 
 /** Times `fn` as `step` when the payments core has a step histogram. */
@@ -142,7 +147,7 @@ export async function applyVerdict(
  * (two verdicts for one attempt in a batch apply as if one after the other), then writes every
  * event, ledger posting, outbox event and janitor change of the batch. Answers in input order.
  */
-export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): Promise<Applied[]> {
+export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], append: AppendOptions = {}): Promise<Applied[]> {
   const ids = [...new Set(items.map((i) => i.attemptId))];
   await batch.lockKeys(tx, ids.map((id) => `attempt:${id}`));
   const states = new Map((await batch.findAttempts(tx, ids)).map((a) => [a.id, a]));
@@ -261,7 +266,7 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): 
   await batch.insertRefs(tx, refs);
   await batch.appendAttemptEvents(tx, attemptEvents);
   await batch.postLedgers(tx, postings);
-  await appendEvents(tx, events);
+  await appendEvents(tx, events, append);
   const entries = [...schedule.entries()];
   await batch.reschedule(
     tx,

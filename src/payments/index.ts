@@ -1,3 +1,4 @@
+import { outboxWaker } from '../events/index.js';
 import type { Config, PaymentsConfig } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -140,6 +141,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
     },
     publicUrl: deps.publicUrl ?? (() => deps.config.publicBaseUrl ?? `http://${deps.config.host}:${deps.config.port}`),
     txSettings: deps.txSettings,
+    wakeOutbox: outboxWaker(deps.db),
     steps: histogram(deps.metrics.registry, 'embudo_payment_step_seconds', 'Where a payment start spends its time, by step', ['step'],
       [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
     counters: {

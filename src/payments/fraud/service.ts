@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Histogram } from 'prom-client';
-import { appendEvents } from '../../events/index.js';
+import { appendEvents, type AppendOptions } from '../../events/index.js';
 import type { Db } from '../../platform/db.js';
 import { PgCode, pgErrorCode } from '../../platform/db.js';
 import { transaction, type Core } from '../core.js';
@@ -181,7 +181,9 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
    * append-only rows, each attempt counted against its entities, the `fraud.decision_made`
    * events and, for `review`, the open reviews. A handful of statements whatever the batch size.
    */
-  async function recordMany(tx: Db, items: { assessment: Assessment; subject: FraudSubject; attemptId: string | null }[]): Promise<void> {
+  async function recordMany(
+    tx: Db, items: { assessment: Assessment; subject: FraudSubject; attemptId: string | null }[], append: AppendOptions = {},
+  ): Promise<void> {
     if (items.length === 0) return;
     await store.recordDecisions(tx, items.map(({ assessment: a, subject: s, attemptId }) => ({
       id: a.id, orderId: s.orderId, attemptId, customerId: s.customerId, amount: s.amount, currency: s.currency, method: s.method,
@@ -195,7 +197,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
     await appendEvents(tx, items.map(({ assessment: a, subject: s }) => paymentsEvent('fraud.decision_made', { type: 'fraud_decision', id: a.id }, {
       orderId: s.orderId, decisionId: a.id, decision: a.decision, score: a.score, reasons: a.reasons, ruleVersion: a.ruleVersion,
       customerId: s.customerId, amount: s.amount, currency: s.currency, method: s.method,
-    })));
+    })), append);
   }
 
   /**
