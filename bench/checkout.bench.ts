@@ -1,6 +1,9 @@
 // `npm run bench -- checkout`: full checkouts over HTTP against PostgreSQL (a scratch
 // database on BENCH_DATABASE_URL), then pgbench running the same SQL in one transaction.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { createCatalog } from '../src/catalog/index.js';
 import { createCheckout, createIdempotencyGuard, PAYMENT_EVENT_TYPES } from '../src/checkout/index.js';
@@ -52,6 +55,40 @@ async function dropScratch(): Promise<void> {
   }
 }
 
+/**
+ * BENCH_CPU_PROFILE=<file.cpuprofile>: a CPU profile of the server's thread during the timed
+ * phase only (open it in Chrome DevTools or speedscope). The simulator's process gets its own
+ * with BENCH_SIM_CPU_PROFILE_DIR.
+ */
+async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
+  const file = process.env.BENCH_CPU_PROFILE;
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+/** Per `step` label of a histogram: observations and mean (ms). */
+async function stepStats(metrics: ReturnType<typeof createMetrics>, name: string): Promise<Record<string, { count: number; meanMs: number }>> {
+  const values = ((await metrics.registry.getSingleMetric(name)?.get())?.values ?? []) as
+    { metricName?: string; labels: Record<string, string | number>; value: number }[];
+  const out: Record<string, { count: number; meanMs: number }> = {};
+  for (const v of values) {
+    if (!v.metricName?.endsWith('_sum')) continue;
+    const count = values.find((c) => c.metricName?.endsWith('_count') && c.labels.step === v.labels.step)?.value ?? 0;
+    if (count > 0) out[String(v.labels.step)] = { count, meanMs: Number(((v.value / count) * 1000).toFixed(1)) };
+  }
+  return out;
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const url = await scratchDatabase();
   const db: Database = createDatabase({ connectionString: url, max: POOL, applicationName: 'embudo-bench' });
@@ -62,7 +99,11 @@ export async function run(): Promise<Record<string, unknown>> {
 
   const mpAccessToken = `TEST-${randomUUID()}`;
   const mpWebhookSecret = randomUUID();
-  const sim = await startSimProcess({ MP_ACCESS_TOKEN: mpAccessToken, MP_WEBHOOK_SECRET: mpWebhookSecret, SIM_UNLIMITED: '1' });
+  const simProfile = process.env.BENCH_SIM_CPU_PROFILE_DIR;
+  const sim = await startSimProcess(
+    { MP_ACCESS_TOKEN: mpAccessToken, MP_WEBHOOK_SECRET: mpWebhookSecret, SIM_UNLIMITED: '1' },
+    simProfile ? ['--cpu-prof', `--cpu-prof-dir=${simProfile}`] : [],
+  );
   const base = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'warn', EMBUDO_NO_SIM: '1', PROCESSOR_BASE_URL: sim.url });
   const config = {
     ...base,
@@ -134,7 +175,16 @@ export async function run(): Promise<Record<string, unknown>> {
   // started (as in the pgbench script); the payments consumer (order → paid, stock → sold)
   // then drains the outcome events so the oversell / double-charge checks see final states.
   await runLoad(port, jobs.splice(0, 500), 16, 10_000);
+  // Requests waiting for a pooled connection, sampled through the timed phase (pool starvation).
+  const waiting: number[] = [];
+  const sampler = setInterval(() => waiting.push(db.pool.waitingCount), 20);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const profiler = await startProfile();
   const load = await runLoad(port, jobs, CONCURRENCY, SECONDS * 1000);
+  await profiler?.stop();
+  loopDelay.disable();
+  clearInterval(sampler);
   await payments.settle();
   await app.close();
   await sim.stop();
@@ -172,15 +222,17 @@ export async function run(): Promise<Record<string, unknown>> {
   if (process.env.BENCH_KEEP_DB !== '1') await dropScratch();
 
   const checkoutsPerS = Math.round((ok / load.elapsedMs) * 1000);
-  // Mean time per checkout step over the whole run (warm-up included), from the histogram.
-  const stepMetric = ((await metrics.registry.getSingleMetric('embudo_checkout_step_seconds')?.get())?.values ?? []) as
-    { metricName?: string; labels: Record<string, string | number>; value: number }[];
-  const stepMs: Record<string, number> = {};
-  for (const v of stepMetric) {
-    if (!v.metricName?.endsWith('_sum')) continue;
-    const count = stepMetric.find((c) => c.metricName?.endsWith('_count') && c.labels.step === v.labels.step)?.value ?? 0;
-    if (count > 0) stepMs[String(v.labels.step)] = Number(((v.value / count) * 1000).toFixed(1));
-  }
+  // Mean time per checkout step and per payment step over the whole run (warm-up included),
+  // from the histograms; the payment's group commits also give their mean batch size.
+  const checkoutSteps = await stepStats(metrics, 'embudo_checkout_step_seconds');
+  const paymentSteps = await stepStats(metrics, 'embudo_payment_step_seconds');
+  const stepMs = Object.fromEntries(Object.entries(checkoutSteps).map(([k, v]) => [k, v.meanMs]));
+  const paymentStepMs = Object.fromEntries(Object.entries(paymentSteps).map(([k, v]) => [k, v.meanMs]));
+  const batchSize = (each: string, batch: string) => {
+    const n = paymentSteps[each]?.count ?? 0;
+    const b = paymentSteps[batch]?.count ?? 0;
+    return b > 0 ? Number((n / b).toFixed(1)) : null;
+  };
   return {
     checkouts_per_s: checkoutsPerS,
     p50_ms: Number(percentile(sorted, 50).toFixed(1)),
@@ -198,6 +250,10 @@ export async function run(): Promise<Record<string, unknown>> {
     seconds: Number((load.elapsedMs / 1000).toFixed(1)),
     statuses: load.statuses,
     step_mean_ms: stepMs,
+    payment_step_mean_ms: paymentStepMs,
+    event_loop_delay_ms: { p50: Number((loopDelay.percentile(50) / 1e6).toFixed(1)), p99: Number((loopDelay.percentile(99) / 1e6).toFixed(1)), max: Number((loopDelay.max / 1e6).toFixed(1)) },
+    pool: { size: POOL, waiting_mean: Number((waiting.reduce((a, b) => a + b, 0) / Math.max(1, waiting.length)).toFixed(1)), waiting_max: Math.max(0, ...waiting) },
+    payment_batch_mean_size: { open: batchSize('open', 'open_batch'), record: batchSize('record', 'record_batch') },
     ...(load.errors.length ? { sample_errors: load.errors.slice(0, 3) } : {}),
     payments: 'payments context, Oneclick Mall saved cards, processor simulator in its own process (per-card daily limits lifted)',
     confirmation: 'payment outcomes consumed after the timed phase',

@@ -5,8 +5,8 @@ import type { Payments } from '../../src/payments/index.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Starts the processor simulator as a child process; resolves once it listens. */
-export function startSimProcess(env: Record<string, string>): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/checkout/sim-process.ts')], {
+export function startSimProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'bench/checkout/sim-process.ts')], {
     cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

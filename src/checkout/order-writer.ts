@@ -1,4 +1,4 @@
-import { appendEvents, type NewEvent } from '../events/index.js';
+import { appendEvents, outboxWaker, type AppendOptions, type NewEvent } from '../events/index.js';
 import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import type { PricedLine } from './domain/totals.js';
@@ -29,6 +29,13 @@ export function orderWriter(db: Db, logger: Logger, options: { maxBatch?: number
   const maxInFlight = options.maxInFlight ?? 2;
   const queue: Pending[] = [];
   let inFlight = 0;
+  // Each batch wakes the consumers after its commit instead of a NOTIFY inside it: notifying
+  // commits queue behind each other's flush, this one need not.
+  const wake = outboxWaker(db);
+  const write = async (drafts: OrderDraft[]) => {
+    await db.transaction((tx) => writeOrders(tx, drafts, { notify: false }));
+    wake();
+  };
 
   const pump = () => {
     while (inFlight < maxInFlight && queue.length > 0) {
@@ -43,7 +50,7 @@ export function orderWriter(db: Db, logger: Logger, options: { maxBatch?: number
 
   const run = async (batch: Pending[]) => {
     try {
-      await db.transaction((tx) => writeOrders(tx, batch.map((p) => p.draft)));
+      await write(batch.map((p) => p.draft));
       for (const p of batch) p.resolve();
     } catch (err) {
       if (batch.length === 1) {
@@ -53,7 +60,7 @@ export function orderWriter(db: Db, logger: Logger, options: { maxBatch?: number
       logger.warn({ err, size: batch.length }, 'order batch failed; placing its orders one by one');
       for (const p of batch) {
         try {
-          await db.transaction((tx) => writeOrders(tx, [p.draft]));
+          await write([p.draft]);
           p.resolve();
         } catch (e) {
           p.reject(e);
@@ -74,7 +81,7 @@ export function orderWriter(db: Db, logger: Logger, options: { maxBatch?: number
 }
 
 /** Writes new orders in `pending_payment` with everything that goes with them, set-based. */
-export async function writeOrders(tx: Db, drafts: OrderDraft[]): Promise<void> {
+export async function writeOrders(tx: Db, drafts: OrderDraft[], append: AppendOptions = {}): Promise<void> {
   const o = drafts.map((d) => d.order);
   const lines = drafts.flatMap((d) => d.lines.map((l) => ({ orderId: d.order.id, ...l })));
   // One statement (data-modifying CTEs; the foreign keys are checked at its end): one round
@@ -119,5 +126,5 @@ export async function writeOrders(tx: Db, drafts: OrderDraft[]): Promise<void> {
       placedAt: order.created_at.toISOString(), occurredAt: order.created_at.toISOString(),
     }),
   }));
-  await appendEvents(tx, events);
+  await appendEvents(tx, events, append);
 }

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
 import { isAppError } from '../platform/errors.js';
+import type { AppendOptions } from '../events/index.js';
 import { groupCommit } from '../platform/group-commit.js';
 import { buyOrderFor, giveUpAfterMs, isFinal, processorOf } from './domain/attempt.js';
 import * as batch from './batch-store.js';
-import { recordVerdicts, transaction, type Applied, type Core, type VerdictItem } from './core.js';
+import { recordVerdicts, timed, transaction, type Applied, type Core, type VerdictItem } from './core.js';
 import { paymentsError } from './errors.js';
 import type { StartPaymentInput } from './service.js';
 import * as store from './store.js';
@@ -33,7 +34,7 @@ type OpenOutcome = { ok: Opened } | { error: unknown };
  * A refused request (already paid, another payment in progress, unknown card) is answered
  * with its error and writes nothing.
  */
-export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[]): Promise<OpenOutcome[]> {
+export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], append: AppendOptions = {}): Promise<OpenOutcome[]> {
   const orderIds = [...new Set(inputs.map((i) => i.orderId))];
   await batch.lockKeys(tx, orderIds.map((id) => `order:${id}`));
   const byOrder = new Map<string, AttemptState[]>();
@@ -97,9 +98,7 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[]): P
   });
   await batch.insertAttempts(tx, rows);
   // Each decision is recorded with its attempt (or alone, when blocked), in this transaction.
-  for (const { request, attemptId } of decisions) {
-    if (request.fraud) await core.fraud?.record(tx, request.fraud.assessment, request.fraud.subject, attemptId);
-  }
+  await core.fraud?.recordMany(tx, decisions.flatMap(({ request, attemptId }) => (request.fraud ? [{ ...request.fraud, attemptId }] : [])), append);
   return out;
 }
 
@@ -109,12 +108,21 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[]): P
  * (local flush, or the synchronous standby's apply) is paid once per batch, not per payment.
  */
 export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFlight?: number } = {}) {
+  // The batch's events wake the consumers after its commit, not with a NOTIFY inside it
+  // (a NOTIFY would make every batch wait for the previous notifying commit's flush).
+  const wake = core.wakeOutbox;
+  const append = { notify: wake === undefined };
+  const committed = async <T>(step: string, fn: (tx: Db) => Promise<T>): Promise<T> => {
+    const out = await timed(core, step, () => transaction(core, fn));
+    wake?.();
+    return out;
+  };
   const open = groupCommit(
-    (inputs: OpenRequest[]) => transaction(core, (tx) => openAttempts(core, tx, inputs)),
+    (inputs: OpenRequest[]) => committed('open_batch', (tx) => openAttempts(core, tx, inputs, append)),
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
   );
   const record = groupCommit(
-    (items: VerdictItem[]) => transaction(core, (tx) => recordVerdicts(core, tx, items)),
+    (items: VerdictItem[]) => committed('record_batch', (tx) => recordVerdicts(core, tx, items, append)),
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
   );
   return {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { appendEvents, type NewEvent } from '../events/index.js';
+import { appendEvents, type AppendOptions, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Db, Database } from '../platform/db.js';
 import { PgCode, pgErrorCode } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
-import type { Counter } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import { decide, type AttemptStatus, giveUpAfterMs, isFinal, nextCheckDelay, type Method, type Processor, type ProcessorVerdict } from './domain/attempt.js';
 import { capturePosting } from './domain/ledger.js';
 import type { AttemptCall, PaymentConnector } from './connectors/port.js';
@@ -16,10 +16,10 @@ import type { Assessment as FraudAssessment, FraudSubject } from './fraud/servic
 
 /** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
 export interface FraudHooks {
-  /** Declines feed the velocity counters; approvals the history, and say whether to hold the order. */
-  onOutcome(tx: Db, attempt: AttemptState, status: 'approved' | 'rejected'): Promise<{ hold: boolean }>;
-  /** Records a decision taken before authorization in the caller's transaction (attemptId null: blocked). */
-  record(tx: Db, assessment: FraudAssessment, subject: FraudSubject, attemptId: string | null): Promise<void>;
+  /** Declines feed the velocity counters; approvals the history. Answers the attempts whose order to hold. */
+  onOutcomes(tx: Db, outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Set<string>>;
+  /** Records decisions taken before authorization in the caller's transaction (attemptId null: blocked). */
+  recordMany(tx: Db, items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[], append?: AppendOptions): Promise<void>;
 }
 
 /** Everything the payments use cases share. */
@@ -42,6 +42,28 @@ export interface Core {
     /** Janitor checks, by result. */
     janitorChecks: Counter;
   };
+  /**
+   * Where a payment's time goes (`embudo_payment_step_seconds{step}`): fraud (decision), open
+   * (queue + the attempts' group commit), authorize (processor call), record (queue + the
+   * verdicts' group commit); `open_batch` / `record_batch` time each group commit's transaction.
+   */
+  steps?: Histogram | undefined;
+  /**
+   * Wakes the outbox consumers after a group commit that appended events without a NOTIFY
+   * (events' `outboxWaker`); absent, every append notifies in its transaction.
+   */
+  wakeOutbox?: (() => void) | undefined;
+}
+
+/** Times `fn` as `step` when the payments core has a step histogram. */
+export async function timed<T>(core: Core, step: string, fn: () => Promise<T>): Promise<T> {
+  if (!core.steps) return fn();
+  const end = core.steps.startTimer({ step });
+  try {
+    return await fn();
+  } finally {
+    end();
+  }
 }
 
 export function connectorFor(core: Core, processor: Processor): PaymentConnector {
@@ -125,7 +147,7 @@ export async function applyVerdict(
  * (two verdicts for one attempt in a batch apply as if one after the other), then writes every
  * event, ledger posting, outbox event and janitor change of the batch. Answers in input order.
  */
-export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): Promise<Applied[]> {
+export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], append: AppendOptions = {}): Promise<Applied[]> {
   const ids = [...new Set(items.map((i) => i.attemptId))];
   await batch.lockKeys(tx, ids.map((id) => `attempt:${id}`));
   const states = new Map((await batch.findAttempts(tx, ids)).map((a) => [a.id, a]));
@@ -139,8 +161,11 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): 
   const events: NewEvent[] = [];
   const schedule = new Map<string, { attemptId: string; nextAt: Date; giveUpAt: Date } | null>();
   const out: Applied[] = [];
+  // What each verdict changes, decided in order against the running state; written below.
+  const moves: { item: VerdictItem; current: AttemptState; status: AttemptStatus; reason: string | undefined; processorRef: string | undefined; duplicateCharge: boolean }[] = [];
 
-  for (const { attemptId, verdict, kind } of items) {
+  for (const item of items) {
+    const { attemptId, verdict, kind } = item;
     const current = states.get(attemptId);
     if (!current) throw new Error(`attempt ${attemptId} vanished`);
     if (verdict.processorRef && verdict.processorRef !== current.processorRef) {
@@ -177,9 +202,28 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): 
       }
     }
     const processorRef = verdict.processorRef ?? current.processorRef ?? undefined;
-    const fraudHold = core.fraud && !duplicateCharge && (status === 'approved' || status === 'rejected')
-      ? (await core.fraud.onOutcome(tx, current, status)).hold
-      : false;
+    moves.push({ item, current, status, reason, processorRef, duplicateCharge });
+    // The state the appended event gives (store.STATE_SQL's reading of the event log).
+    const data = verdict.data;
+    const next: AttemptState = {
+      ...current,
+      status,
+      reason: reason ?? null,
+      processorRef: processorRef ?? null,
+      redirectUrl: data && 'redirect_url' in data ? (typeof data.redirect_url === 'string' ? data.redirect_url : null) : current.redirectUrl,
+      updatedAt: now,
+    };
+    states.set(attemptId, next);
+    out.push({ state: next, changed: true, duplicateCharge });
+  }
+
+  // Fraud prevention learns the outcomes (declines, approvals) in one go; an approval of an
+  // order under review is held.
+  const outcomes = moves.flatMap((m) => (!m.duplicateCharge && (m.status === 'approved' || m.status === 'rejected') ? [{ attempt: m.current, status: m.status }] : []));
+  const held = core.fraud && outcomes.length > 0 ? await core.fraud.onOutcomes(tx, outcomes) : new Set<string>();
+
+  for (const { item: { attemptId, verdict, kind }, current, status, reason, processorRef } of moves) {
+    const fraudHold = held.has(attemptId);
     attemptEvents.push({ attemptId, orderId: current.orderId, kind, status, processorRef: verdict.processorRef, reason, data: verdict.data, occurredAt: now });
     const agg = { type: 'payment_attempt' as const, id: attemptId };
     switch (status) {
@@ -226,24 +270,12 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[]): 
         ? null
         : { attemptId, nextAt: new Date(now.getTime() + nextCheckDelay(0)), giveUpAt: new Date(current.createdAt.getTime() + giveUpAfterMs(current.processor)) },
     );
-    // The state the appended event gives (store.STATE_SQL's reading of the event log).
-    const data = verdict.data;
-    const next: AttemptState = {
-      ...current,
-      status,
-      reason: reason ?? null,
-      processorRef: processorRef ?? null,
-      redirectUrl: data && 'redirect_url' in data ? (typeof data.redirect_url === 'string' ? data.redirect_url : null) : current.redirectUrl,
-      updatedAt: now,
-    };
-    states.set(attemptId, next);
-    out.push({ state: next, changed: true, duplicateCharge });
   }
 
   await batch.insertRefs(tx, refs);
   await batch.appendAttemptEvents(tx, attemptEvents);
   await batch.postLedgers(tx, postings);
-  await appendEvents(tx, events);
+  await appendEvents(tx, events, append);
   const entries = [...schedule.entries()];
   await batch.reschedule(
     tx,

@@ -1,3 +1,4 @@
+import { outboxWaker } from '../events/index.js';
 import type { Config, PaymentsConfig } from '../platform/config.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
@@ -140,6 +141,9 @@ export function createPayments(deps: PaymentsDeps): Payments {
     },
     publicUrl: deps.publicUrl ?? (() => deps.config.publicBaseUrl ?? `http://${deps.config.host}:${deps.config.port}`),
     txSettings: deps.txSettings,
+    wakeOutbox: outboxWaker(deps.db),
+    steps: histogram(deps.metrics.registry, 'embudo_payment_step_seconds', 'Where a payment start spends its time, by step', ['step'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]),
     counters: {
       transitions: counter(deps.metrics.registry, 'embudo_payment_attempt_transitions_total', 'Payment attempt state changes', ['processor', 'method', 'status']),
       invalidSignatures: counter(deps.metrics.registry, 'embudo_payment_webhook_invalid_signatures_total', 'Webhooks refused for their signature', ['reason']),
@@ -157,7 +161,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
     }));
   const vault = createVault({ core, inscriptions: tb, keyring: keys });
   const fraud = createFraud(core, {
-    timing: histogram(deps.metrics.registry, 'embudo_fraud_decision_seconds', 'Time the fraud check adds before an authorization (read, evaluate, record)', ['decision'],
+    timing: histogram(deps.metrics.registry, 'embudo_fraud_decision_seconds', 'Time the fraud decision takes before an authorization (features read, rules evaluated)', ['decision'],
       [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.00125, 0.0015, 0.00175, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.1]),
   });
   core.fraud = fraud;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isFinal, METHODS, processorOf, type Method, type ProcessorVerdict } from './domain/attempt.js';
 import type { Redirect } from './connectors/port.js';
 import { attemptWriter } from './attempt-writer.js';
-import { attemptCall, connectorFor, transaction, type Core } from './core.js';
+import { attemptCall, connectorFor, timed, transaction, type Core } from './core.js';
 import { paymentsError } from './errors.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
@@ -109,7 +109,7 @@ export function createAttempts(core: Core, vault: Vault, fraud?: Fraud) {
 
   const writer = attemptWriter(core);
   const apply = async (attemptId: string, verdict: ProcessorVerdict, kind: string): Promise<AttemptState> => {
-    const applied = await writer.record({ attemptId, verdict, kind });
+    const applied = await timed(core, 'record', () => writer.record({ attemptId, verdict, kind }));
     if (applied.duplicateCharge) await giveBackDuplicate(applied.state);
     return applied.state;
   };
@@ -131,9 +131,9 @@ export function createAttempts(core: Core, vault: Vault, fraud?: Fraud) {
         savedCardId: input.savedCardId, payerEmail: input.payerEmail, risk: input.risk,
       };
       // Decided before any authorization; recorded with the attempt (same transaction).
-      const assessment = fraud ? await fraud.assess(subject) : undefined;
+      const assessment = fraud ? await timed(core, 'fraud', () => fraud.assess(subject)) : undefined;
       // One durable group commit opens this attempt with those of concurrent checkouts.
-      const opened = await writer.open({ ...input, fraud: assessment ? { assessment, subject } : undefined });
+      const opened = await timed(core, 'open', () => writer.open({ ...input, fraud: assessment ? { assessment, subject } : undefined }));
       if ('reuse' in opened) return result(opened.reuse);
       if ('blocked' in opened) {
         // Nothing is sent to the processor; the shopper learns no rule (only the decision id).
@@ -159,7 +159,7 @@ export function createAttempts(core: Core, vault: Vault, fraud?: Fraud) {
         const withUrl = redirect ? { ...verdict, data: { ...verdict.data, redirect_url: redirect.url } } : verdict;
         return result(await apply(a.id, withUrl, 'redirect_started'), redirect);
       }
-      const verdict = await connector.authorize(call);
+      const verdict = await timed(core, 'authorize', () => connector.authorize(call));
       const voucher = verdict.data?.external_resource_url;
       return result(await apply(a.id, typeof voucher === 'string' ? { ...verdict, data: { ...verdict.data, redirect_url: voucher } } : verdict, 'authorize'));
     },

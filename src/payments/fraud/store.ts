@@ -98,47 +98,95 @@ export interface DecisionRow {
   decidedAt: Date;
 }
 
+/** Counter rows a batch bumps, one per (entity, bucket), applied in key order. */
+interface CounterBump { entity: string; bucket: Date; attempts: number; declines: number; smallDeclines: number; amount: number }
+
+function bumps(items: { entities: string[]; at: Date; attempts?: number; declines?: number; smallDeclines?: number; amount?: number }[]): CounterBump[] {
+  const byKey = new Map<string, CounterBump>();
+  for (const it of items) {
+    const bucket = bucketOf(it.at);
+    for (const entity of new Set(it.entities)) {
+      const key = `${entity}\u0000${bucket.getTime()}`;
+      const b = byKey.get(key) ?? { entity, bucket, attempts: 0, declines: 0, smallDeclines: 0, amount: 0 };
+      b.attempts += it.attempts ?? 0;
+      b.declines += it.declines ?? 0;
+      b.smallDeclines += it.smallDeclines ?? 0;
+      b.amount += it.amount ?? 0;
+      byKey.set(key, b);
+    }
+  }
+  return [...byKey.values()];
+}
+
 /**
- * Records a decision and counts the attempt (and its amount) for every entity, in one
- * statement. Entities are upserted in key order so concurrent decisions never deadlock.
+ * Adds to the counters, one row per (entity, bucket) for the whole batch, locked in key order
+ * (ORDER BY in the SELECT): concurrent batches over the same entities wait for each other
+ * instead of deadlocking, and each hot row is touched once per batch.
  */
-export async function recordDecision(tx: Db, d: DecisionRow, countAttempt: boolean): Promise<void> {
+async function addToCounters(tx: Db, rows: CounterBump[]): Promise<void> {
+  if (rows.length === 0) return;
   await tx.query(
-    `WITH d AS (
-       INSERT INTO fraud_decisions (id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
-                                    rule_version, entities, region, inputs, duration_us, decided_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16))
-     INSERT INTO fraud_counters AS c (entity, bucket, attempts, amount)
-     SELECT e, $17, 1, $5 FROM unnest($12::text[]) AS e WHERE $18 ORDER BY e
-     ON CONFLICT (entity, bucket) DO UPDATE SET attempts = c.attempts + 1, amount = c.amount + EXCLUDED.amount`,
-    [d.id, d.orderId, d.attemptId, d.customerId, d.amount, d.currency, d.method, d.decision, d.score, d.reasons, d.ruleVersion,
-      d.entities, d.region, JSON.stringify(d.inputs), d.durationUs, d.decidedAt, bucketOf(d.decidedAt), countAttempt],
+    `INSERT INTO fraud_counters AS c (entity, bucket, attempts, declines, small_declines, amount)
+     SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::int[], $6::bigint[]) ORDER BY 1, 2
+     ON CONFLICT (entity, bucket) DO UPDATE SET attempts = c.attempts + EXCLUDED.attempts, declines = c.declines + EXCLUDED.declines,
+       small_declines = c.small_declines + EXCLUDED.small_declines, amount = c.amount + EXCLUDED.amount`,
+    [rows.map((r) => r.entity), rows.map((r) => r.bucket), rows.map((r) => r.attempts), rows.map((r) => r.declines),
+      rows.map((r) => r.smallDeclines), rows.map((r) => r.amount)],
   );
 }
 
-/** A processor declined the attempt: count a decline (small or not) for its entities. */
-export async function countDecline(tx: Db, attemptId: string, smallAmount: number, now: Date): Promise<void> {
+/**
+ * Records a batch of decisions and counts each attempt (and its amount) for every entity:
+ * one statement for the decision rows, one for the counters.
+ */
+export async function recordDecisions(tx: Db, ds: DecisionRow[]): Promise<void> {
+  if (ds.length === 0) return;
   await tx.query(
-    `INSERT INTO fraud_counters AS c (entity, bucket, declines, small_declines)
-     SELECT e, $2, 1, (d.amount <= $3)::int FROM fraud_decisions d, unnest(d.entities) AS e WHERE d.attempt_id = $1 ORDER BY e
-     ON CONFLICT (entity, bucket) DO UPDATE SET declines = c.declines + 1, small_declines = c.small_declines + EXCLUDED.small_declines`,
-    [attemptId, bucketOf(now), smallAmount],
+    `INSERT INTO fraud_decisions (id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
+                                  rule_version, entities, region, inputs, duration_us, decided_at)
+     SELECT id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
+            rule_version, entities, region, inputs, duration_us, decided_at
+       FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, order_id text, attempt_id uuid, customer_id text, amount bigint, currency text,
+            method text, decision text, score smallint, reasons text[], rule_version integer, entities text[], region text, inputs jsonb,
+            duration_us integer, decided_at timestamptz)`,
+    [JSON.stringify(ds.map((d) => ({
+      id: d.id, order_id: d.orderId, attempt_id: d.attemptId, customer_id: d.customerId, amount: d.amount, currency: d.currency,
+      method: d.method, decision: d.decision, score: d.score, reasons: d.reasons, rule_version: d.ruleVersion, entities: d.entities,
+      region: d.region, inputs: d.inputs, duration_us: d.durationUs, decided_at: d.decidedAt.toISOString(),
+    })))],
   );
+  await addToCounters(tx, bumps(ds.map((d) => ({ entities: d.entities, at: d.decidedAt, attempts: 1, amount: d.amount }))));
 }
 
-/** An approved payment becomes history: the customer's profile and the card's regiones. */
-export async function recordApproval(tx: Db, attemptId: string, now: Date): Promise<void> {
+/** Processors declined these attempts: count a decline (small or not) for their entities. */
+export async function countDeclines(tx: Db, attemptIds: string[], smallAmount: number, now: Date): Promise<void> {
+  if (attemptIds.length === 0) return;
+  const { rows } = await tx.query<{ amount: number; entities: string[] }>(
+    'SELECT amount, entities FROM fraud_decisions WHERE attempt_id = ANY($1::uuid[])',
+    [attemptIds],
+  );
+  await addToCounters(tx, bumps(rows.map((d) => ({ entities: d.entities, at: now, declines: 1, smallDeclines: d.amount <= smallAmount ? 1 : 0 }))));
+}
+
+/**
+ * Approved payments become history: the customers' profiles and the cards' regiones, each row
+ * updated once per batch and in key order (concurrent batches cannot deadlock).
+ */
+export async function recordApprovals(tx: Db, attemptIds: string[], now: Date): Promise<void> {
+  if (attemptIds.length === 0) return;
   await tx.query(
-    `WITH d AS (SELECT customer_id, amount, region, entities FROM fraud_decisions WHERE attempt_id = $1),
+    `WITH d AS (SELECT customer_id, amount, region, entities FROM fraud_decisions WHERE attempt_id = ANY($1::uuid[])),
      p AS (
        INSERT INTO fraud_customer_profiles AS p (customer_id, approved_orders, approved_amount, max_amount, updated_at)
-       SELECT customer_id, 1, amount, amount, $2 FROM d
-       ON CONFLICT (customer_id) DO UPDATE SET approved_orders = p.approved_orders + 1, approved_amount = p.approved_amount + EXCLUDED.approved_amount,
+       SELECT customer_id, count(*), sum(amount), max(amount), $2 FROM d GROUP BY customer_id ORDER BY customer_id
+       ON CONFLICT (customer_id) DO UPDATE SET approved_orders = p.approved_orders + EXCLUDED.approved_orders,
+         approved_amount = p.approved_amount + EXCLUDED.approved_amount,
          max_amount = greatest(p.max_amount, EXCLUDED.max_amount), updated_at = EXCLUDED.updated_at)
      INSERT INTO fraud_card_regions AS r (card, region, approvals)
-     SELECT e, d.region, 1 FROM d, unnest(d.entities) AS e WHERE e LIKE 'card:%' AND d.region IS NOT NULL
-     ON CONFLICT (card, region) DO UPDATE SET approvals = r.approvals + 1`,
-    [attemptId, now],
+     SELECT e, d.region, count(*) FROM d, unnest(d.entities) AS e WHERE e LIKE 'card:%' AND d.region IS NOT NULL
+      GROUP BY e, d.region ORDER BY e, d.region
+     ON CONFLICT (card, region) DO UPDATE SET approvals = r.approvals + EXCLUDED.approvals`,
+    [attemptIds, now],
   );
 }
 
@@ -184,14 +232,22 @@ function toReview(r: Record<string, unknown>): ReviewRow {
   };
 }
 
-/** Opens a review for the order, or points its open review at the newest decision. */
-export async function openReview(tx: Db, r: { id: string; orderId: string; decisionId: string; attemptId: string | null; amount: number; currency: string; score: number; reasons: string[]; at: Date }): Promise<void> {
+/** Opens a review for each order, or points its open review at the newest decision (one per order). */
+export async function openReviews(tx: Db, rs: { id: string; orderId: string; decisionId: string; attemptId: string | null; amount: number; currency: string; score: number; reasons: string[]; at: Date }[]): Promise<void> {
+  // ON CONFLICT may touch a row once per statement: the last decision of an order wins.
+  const byOrder = [...new Map(rs.map((r) => [r.orderId, r])).values()].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
+  if (byOrder.length === 0) return;
   await tx.query(
     `INSERT INTO fraud_reviews (id, order_id, decision_id, attempt_id, amount, currency, score, reasons, status, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)
+     SELECT id, order_id, decision_id, attempt_id, amount, currency, score, reasons, 'open', created_at
+       FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, order_id text, decision_id uuid, attempt_id uuid, amount bigint, currency text,
+            score smallint, reasons text[], created_at timestamptz)
      ON CONFLICT (order_id) WHERE status = 'open' DO UPDATE SET decision_id = EXCLUDED.decision_id, attempt_id = EXCLUDED.attempt_id,
        amount = EXCLUDED.amount, score = EXCLUDED.score, reasons = EXCLUDED.reasons`,
-    [r.id, r.orderId, r.decisionId, r.attemptId, r.amount, r.currency, r.score, r.reasons, r.at],
+    [JSON.stringify(byOrder.map((r) => ({
+      id: r.id, order_id: r.orderId, decision_id: r.decisionId, attempt_id: r.attemptId, amount: r.amount, currency: r.currency,
+      score: r.score, reasons: r.reasons, created_at: r.at.toISOString(),
+    })))],
   );
 }
 
@@ -209,10 +265,14 @@ export async function lockReview(tx: Db, id: string): Promise<ReviewRow | undefi
   return rows[0] ? toReview(rows[0]) : undefined;
 }
 
-/** The order's open review, locked (an approval and a reviewer serialise on it). */
-export async function lockOpenReviewForOrder(tx: Db, orderId: string): Promise<ReviewRow | undefined> {
-  const { rows } = await tx.query(`SELECT ${REVIEW_COLS} FROM fraud_reviews WHERE order_id = $1 AND status = 'open' FOR UPDATE`, [orderId]);
-  return rows[0] ? toReview(rows[0]) : undefined;
+/** The orders among these with an open review, locked in order (an approval and a reviewer serialise on it). */
+export async function lockOpenReviewsForOrders(tx: Db, orderIds: string[]): Promise<Set<string>> {
+  if (orderIds.length === 0) return new Set();
+  const { rows } = await tx.query<{ order_id: string }>(
+    `SELECT order_id FROM fraud_reviews WHERE order_id = ANY($1::text[]) AND status = 'open' ORDER BY order_id FOR UPDATE`,
+    [orderIds],
+  );
+  return new Set(rows.map((r) => r.order_id));
 }
 
 export async function closeReview(tx: Db, id: string, c: { status: 'approved' | 'rejected'; reviewer: string; note: string | null; at: Date }): Promise<ReviewRow> {
