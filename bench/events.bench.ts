@@ -13,12 +13,28 @@ import { withDatabase } from '../src/platform/embedded-postgres.js';
 import { createLogger } from '../src/platform/log.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { migrate } from '../src/platform/migrations.js';
+import type { FigureTarget } from './run.js';
 
 const APPEND_EVENTS = 30_000;
 const EVENTS_PER_TX = 5;
 const APPEND_CONCURRENCY = 8;
 const E2E_RATE = 2000;
 const E2E_SECONDS = 5;
+
+/** Issue #7's targets on this machine (2 cores): relay vs a bare acknowledged publish, latency at 2,000 events/s. */
+export const targets: Record<string, FigureTarget> = {
+  append_per_s: { better: 'higher', unit: 'events/s', note: `${EVENTS_PER_TX}-event business transactions, ${APPEND_CONCURRENCY} at once` },
+  relay_per_s: { target: 10_000, better: 'higher', unit: 'events/s', baseline: 'nats_publish_per_s', note: 'outbox → JetStream, acknowledged, position advanced' },
+  nats_publish_per_s: { better: 'higher', unit: 'msgs/s', note: 'bare acknowledged publish loop, 1,000 in flight (the baseline)' },
+  ratio: { target: 0.8, better: 'higher', baseline: 'nats_publish_per_s', note: 'relay_per_s / nats_publish_per_s' },
+  end_to_end_p50_ms: { better: 'lower', unit: 'ms', note: `commit → handler through the relay and a durable pull consumer at ${E2E_RATE} events/s` },
+  end_to_end_p99_ms: { target: 100, better: 'lower', unit: 'ms', note: `commit → handler through the relay and a durable pull consumer at ${E2E_RATE} events/s` },
+  end_to_end_rate_per_s: { unit: 'events/s', better: 'higher' },
+  end_to_end_in_process_p99_ms: { target: 100, better: 'lower', unit: 'ms', note: 'the same without NATS (embedded default), off the outbox table' },
+  events: { better: 'higher', note: 'events the consumers had to apply' },
+  lost: { target: 0, better: 'lower' },
+  duplicated_effects: { target: 0, better: 'lower' },
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
