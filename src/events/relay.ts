@@ -36,8 +36,11 @@ export interface Relay extends Loop {
  * payloads and dates nor serialises them again: it only forwards text. With no row to read,
  * one row of nulls still carries `blocked`.
  */
-const READ = `WITH h AS MATERIALIZED (
-    SELECT s.x, EXISTS (SELECT 1 FROM events_outbox WHERE tx_id >= s.x) AS blocked FROM (SELECT ${HORIZON} AS x) s)
+// The horizon is computed once; `blocked` is an index probe (an EXISTS there was planned as a
+// sequential scan of the outbox, which holds days of events).
+const READ = `WITH s AS MATERIALIZED (SELECT ${HORIZON} AS x),
+  h AS MATERIALIZED (
+    SELECT s.x, (SELECT tx_id FROM events_outbox WHERE tx_id >= s.x ORDER BY tx_id LIMIT 1) IS NOT NULL AS blocked FROM s)
   SELECT h.blocked, r.id, r.event_id, r.tx_id::text AS tx_id, r.type,
     json_build_object('seq', r.id, 'id', r.event_id, 'type', r.type, 'version', r.version, 'context', r.context,
       'aggregateType', r.aggregate_type, 'aggregateId', r.aggregate_id, 'payload', r.payload,
