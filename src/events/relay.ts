@@ -31,7 +31,8 @@ export interface Relay extends Loop {
 
 /**
  * One statement per read: the commit-safe horizon, whether rows wait past it (worth a quick
- * re-poll when the read comes back short) and up to `$3` rows after the position below it.
+ * re-poll when the read comes back short), whether the stored position still is the one read
+ * from (`$4`'s row) and up to `$3` rows after the position below it.
  * PostgreSQL renders each message (a WireEvent) itself, so the relay's thread neither parses
  * payloads and dates nor serialises them again: it only forwards text. With no row to read,
  * one row of nulls still carries `blocked`.
@@ -40,8 +41,10 @@ export interface Relay extends Loop {
 // sequential scan of the outbox, which holds days of events).
 const READ = `WITH s AS MATERIALIZED (SELECT ${HORIZON} AS x),
   h AS MATERIALIZED (
-    SELECT s.x, (SELECT tx_id FROM events_outbox WHERE tx_id >= s.x ORDER BY tx_id LIMIT 1) IS NOT NULL AS blocked FROM s)
-  SELECT h.blocked, r.id, r.event_id, r.tx_id::text AS tx_id, r.type,
+    SELECT s.x, (SELECT tx_id FROM events_outbox WHERE tx_id >= s.x ORDER BY tx_id LIMIT 1) IS NOT NULL AS blocked,
+           EXISTS (SELECT 1 FROM events_positions WHERE consumer = $4 AND tx_id = $1::xid8 AND event_seq = $2) AS stored
+      FROM s)
+  SELECT h.blocked, h.stored, r.id, r.event_id, r.tx_id::text AS tx_id, r.type,
     json_build_object('seq', r.id, 'id', r.event_id, 'type', r.type, 'version', r.version, 'context', r.context,
       'aggregateType', r.aggregate_type, 'aggregateId', r.aggregate_id, 'payload', r.payload,
       'occurredAt', r.occurred_at, 'txId', r.tx_id::text)::text AS wire
@@ -53,7 +56,7 @@ const READ = `WITH s AS MATERIALIZED (SELECT ${HORIZON} AS x),
    ORDER BY r.tx_id, r.id`;
 
 type WireRow = Pick<OutboxRow, 'id' | 'event_id' | 'tx_id' | 'type'> & { wire: string };
-type ReadRow = { blocked: boolean } & (WireRow | { [K in keyof WireRow]: null });
+type ReadRow = { blocked: boolean; stored: boolean } & (WireRow | { [K in keyof WireRow]: null });
 const isRow = (r: ReadRow): r is ReadRow & WireRow => r.id !== null;
 
 /** A batch published to JetStream whose position is not stored yet. */
@@ -157,7 +160,15 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
   };
 
   const read = async (from: Position): Promise<{ rows: WireRow[]; blocked: boolean }> => {
-    const { rows } = await deps.db.query<ReadRow>(READ, [from.txId, from.seq, limit]);
+    // Reading from the stored position itself (nothing in flight or being written), the read
+    // also checks that nobody else moved it (another relay, an operator, a failover): if so,
+    // this relay follows the stored one instead of its memory.
+    const atStored = pending.length === 0 && !writing && stored?.txId === from.txId && stored.seq === from.seq;
+    const { rows } = await deps.db.query<ReadRow>(READ, [from.txId, from.seq, limit, RELAY]);
+    if (atStored && rows[0]?.stored === false) {
+      broken ??= {};
+      return { rows: [], blocked: false };
+    }
     return { rows: rows.filter(isRow), blocked: rows[0]?.blocked ?? false };
   };
 
@@ -171,6 +182,7 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
       next.catch(() => undefined); // awaited below; a read abandoned by an early return is harmless
       for (let n = 0; n < BATCHES_PER_ITERATION; n++) {
         const { rows, blocked } = await next;
+        if (broken) return 'more';
         const last = rows.at(-1);
         if (last) {
           await Promise.all([...new Set(rows.map((r) => contextOf(r.type)))].map((c) => link.ensureStream(c)));
