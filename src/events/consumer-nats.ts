@@ -1,4 +1,5 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { Db } from '../platform/db.js';
 import { wakeableLoop, type Loop, type Next } from './loop.js';
 import { applyInTx, backoff, deadLetter, processReplays, type ConsumerDeps, type ConsumerSpec } from './consumer.js';
 import { consumerBindings, decodeWire, pullDurable, type NatsLink } from './nats.js';
@@ -34,9 +35,10 @@ export function natsConsumer(
   const subscriptions: ConsumerMessages[] = [];
   let replaysAt = 0;
 
-  const record = async (items: Item[]) => {
+  /** Records the newest item's place for lag; in the batch's own transaction, it costs no extra commit. */
+  const record = async (db: Db, items: Item[]) => {
     const last = items.reduce((a, b) => (BigInt(b.txId) > BigInt(a.txId) || (b.txId === a.txId && b.event.seq > a.event.seq) ? b : a));
-    await deps.db.query(
+    await db.query(
       `INSERT INTO events_positions (consumer, tx_id, event_seq) VALUES ($1, $2::xid8, $3)
        ON CONFLICT (consumer) DO UPDATE SET tx_id = excluded.tx_id, event_seq = excluded.event_seq, updated_at = now()
         WHERE (events_positions.tx_id, events_positions.event_seq) < (excluded.tx_id, excluded.event_seq)`,
@@ -54,7 +56,10 @@ export function natsConsumer(
     const items: Item[] = msgs.map((msg) => ({ msg, ...decodeWire(msg) }));
     let applied = false;
     try {
-      await deps.db.transaction((tx) => applyInTx(tx, spec, items.map((i) => i.event)));
+      await deps.db.transaction(async (tx) => {
+        await applyInTx(tx, spec, items.map((i) => i.event));
+        await record(tx, items);
+      });
       applied = true;
     } catch {
       // Fall back to one by one so one poison message does not hold the others.
@@ -64,7 +69,6 @@ export function natsConsumer(
       await hooks.beforeAck?.(items.map((i) => i.event));
       for (const i of items) i.msg.ack();
       done(items);
-      await record(items);
       return 'more';
     }
     for (const item of items) {
@@ -88,7 +92,7 @@ export function natsConsumer(
       item.msg.ack();
       done([item]);
     }
-    await record(items);
+    await record(deps.db, items);
     return 'more';
   };
 

@@ -5,8 +5,8 @@ import { listDeadLetters } from '../../src/events/index.js';
 import { natsConsumer } from '../../src/events/consumer-nats.js';
 import { eventMetrics } from '../../src/events/metrics.js';
 import { connectNats, streamName } from '../../src/events/nats.js';
-import { createRelay } from '../../src/events/relay.js';
-import { safeHead } from '../../src/events/reader.js';
+import { createRelay, RELAY } from '../../src/events/relay.js';
+import { safeHead, START } from '../../src/events/reader.js';
 import { createLogger } from '../../src/platform/log.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { systemClock } from '../../src/platform/clock.js';
@@ -119,6 +119,37 @@ if (natsUrl) {
       }
     } finally {
       await bus.close();
+    }
+  });
+  test('relay: small pipelined batches keep commit order; a stored position moved behind it is followed (duplicates dropped)', async () => {
+    const ctx = uniqueContext();
+    streams.push(streamName(ctx));
+    const before = (await safeHead(db)) ?? START;
+    for (let n = 0; n < 20; n++) await publish(db, `${ctx}.e`, { n });
+    const metrics = eventMetrics(createMetrics().registry);
+    // Batches of 3, two unacknowledged at once: several batches per position write.
+    const relay = createRelay({ db, logger, metrics, link: async () => link, batchSize: 3, window: 2 }, 50);
+    const position = async () =>
+      (await db.query<{ tx_id: string; event_seq: number }>(`SELECT tx_id::text AS tx_id, event_seq FROM events_positions WHERE consumer = $1`, [RELAY])).rows[0];
+    const atHead = async () => {
+      const [p, head] = [await position(), await safeHead(db)];
+      return p?.tx_id === head?.txId && p?.event_seq === head?.seq;
+    };
+    relay.start();
+    try {
+      await waitFor(atHead, 10_000, 'relay position at the head');
+      const ns: unknown[] = [];
+      for (let seq = 1; seq <= 20; seq++) ns.push((await link.jsm.streams.getMessage(streamName(ctx), { seq }))?.json<{ payload: { n: number } }>().payload.n);
+      assert.deepEqual(ns, Array.from({ length: 20 }, (_, n) => n), 'published in commit order');
+
+      // Someone moves the stored position back (an operator, a failover): the idle relay
+      // notices on its next read and republishes from there; JetStream drops every copy.
+      await db.query(`UPDATE events_positions SET tx_id = $2::xid8, event_seq = $3 WHERE consumer = $1`, [RELAY, before.txId, before.seq]);
+      await waitFor(async () => ((await metrics.duplicates.get()).values[0]?.value ?? 0) >= 20 && (await atHead()), 10_000, 'the republished copies');
+      assert.equal((await link.jsm.streams.info(streamName(ctx))).state.messages, 20);
+      assert.equal((await metrics.duplicates.get()).values[0]?.value, 20);
+    } finally {
+      await relay.stop();
     }
   });
 }
