@@ -64,6 +64,39 @@ if (natsUrl) {
     }
   });
 
+  test('relay publishes in transaction-id order across a power of ten (9, 10, 11), none passed', async () => {
+    const ctx = uniqueContext();
+    streams.push(streamName(ctx));
+    // Transaction ids set by hand, far below the relay's position: start it from the beginning.
+    await db.query(
+      `INSERT INTO events_outbox (tx_id, event_id, type, version, context, aggregate_type, aggregate_id, payload)
+       SELECT t::text::xid8, gen_random_uuid(), $1, 1, $2, 'probe', t::text, jsonb_build_object('n', t)
+         FROM unnest(ARRAY[11, 10, 9]) AS t`,
+      [`${ctx}.e`, ctx],
+    );
+    await db.query(`DELETE FROM events_positions WHERE consumer = '$relay'`);
+    const metrics = eventMetrics(createMetrics().registry);
+    // Two per read: a text sort would read 10 and 11 first and move the position past 9.
+    const relay = createRelay({ db, logger, metrics, link: async () => link, batchSize: 2 }, 50);
+    relay.start();
+    try {
+      await waitFor(async () => {
+        const { rows } = await db.query<{ event_seq: number }>(`SELECT event_seq FROM events_positions WHERE consumer = '$relay'`);
+        return rows[0]?.event_seq === (await safeHead(db))?.seq;
+      }, 20_000, 'relay position at the head');
+      const stream = streamName(ctx);
+      const { messages } = (await link.jsm.streams.info(stream)).state;
+      const published: number[] = [];
+      for (let seq = 1; seq <= messages; seq++) {
+        const m = await link.jsm.streams.getMessage(stream, { seq });
+        if (m) published.push(m.json<{ payload: { n: number } }>().payload.n);
+      }
+      assert.deepEqual(published, [9, 10, 11]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   test('same handler through JetStream: crash after commit before ack → effect once; poison → dead letter', async () => {
     const ctx = uniqueContext();
     streams.push(streamName(ctx));

@@ -120,6 +120,30 @@ test('archive is restart-safe: a run stopped before its commit leaves no duplica
   assert.equal((await archiveOutbox(db, options)).archived, 0, 'a second run finds nothing to do');
 });
 
+test('archive keeps what the slowest consumer has not read, across a power of ten of transaction ids', async () => {
+  const ctx = uniqueContext();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'embudo-lake-'));
+  const old = new Date(Date.now() - 10 * 86_400_000);
+  // Transaction ids set by hand: one consumer has read up to transaction 9, another up to 10.
+  const { rows } = await db.query<{ id: number; n: number }>(
+    `INSERT INTO events_outbox (tx_id, event_id, type, version, context, aggregate_type, aggregate_id, payload, occurred_at)
+     SELECT t::text::xid8, gen_random_uuid(), $1, 1, $2, 'probe', t::text, jsonb_build_object('n', t), $3
+       FROM unnest(ARRAY[9, 10]) AS t
+     RETURNING id, (payload->>'n')::int AS n`,
+    [`${ctx}.e`, ctx, old],
+  );
+  const idOf = (n: number) => rows.find((r) => r.n === n)?.id;
+  await db.query(`DELETE FROM events_positions`);
+  await db.query(
+    `INSERT INTO events_positions (consumer, tx_id, event_seq) VALUES ($1, '9', $2), ($3, '10', $4)`,
+    [`${ctx}.slow`, idOf(9), `${ctx}.fast`, idOf(10)],
+  );
+  await archiveOutbox(db, { dataDir, retentionMs: 7 * 86_400_000, now: new Date(), natsMode: false });
+  const hot = (await db.query<{ n: number }>(`SELECT (payload->>'n')::int AS n FROM events_outbox WHERE context = $1`, [ctx])).rows;
+  assert.deepEqual(hot.map((r) => r.n), [10], 'transaction 10 stays hot: the slow consumer has not read it');
+  assert.deepEqual((await readLake(dataDir)).filter((l) => l.type === `${ctx}.e`).map((l) => l.n), [9]);
+});
+
 test('the catalogue renders registered payload schemas; build() refuses a payload off contract', () => {
   const stockChanged = defineEvent({
     type: 'inventory.stock_changed',

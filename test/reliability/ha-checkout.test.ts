@@ -2,8 +2,8 @@
 // checkout, payments, the event bus's consumer) against a primary, a synchronous standby and
 // a lagging asynchronous replica on loopback, the processor simulator (Oneclick saved cards),
 // shoppers checking out over HTTP; kill -9 of the primary, promotion of the standby, then an
-// audit of the new primary and of the processor. Slow (two servers plus a replica cloned,
-// load, failover): run with `npm run test:reliability`.
+// audit of the new primary and of the processor. Too slow for `npm test` (two servers plus a
+// replica cloned, load, failover: about a minute): CI runs it with the short reliability form.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { createCustomers } from '../../src/customers/index.js';
 import { createEventBus } from '../../src/events/index.js';
 import { createInventory } from '../../src/inventory/index.js';
 import { canRunServers, findPostgresBinDir, startHaCluster } from '../../src/main/ha-cluster.js';
-import { createPayments } from '../../src/payments/index.js';
+import { createPayments, DEFAULT_FRAUD_RULES } from '../../src/payments/index.js';
 import type { Clock } from '../../src/platform/clock.js';
 import { createDatabase } from '../../src/platform/db.js';
 import { createHttpApp } from '../../src/platform/http.js';
@@ -34,6 +34,9 @@ const CLIENTS = 8;
 const LOAD_MS = 3_000;
 const MIN_ACKED = 15;
 const AFTER_MS = 1_500;
+// Bounds, not expectations (the figures are printed): a busy 2-core machine is slow to recover.
+const SERVE_AGAIN_WITHIN_MS = 30_000;
+const SETTLE_WITHIN_MS = 30_000;
 const APPLY_DELAY_MS = 300;
 
 if (findPostgresBinDir() && canRunServers()) {
@@ -89,6 +92,13 @@ if (findPostgresBinDir() && canRunServers()) {
     const idempotency = createIdempotencyGuard({ db, clock, leaseMs: 1_500, waitMs: 5_000 });
     const customers = createCustomers({ db, clock, logger, idempotent: idempotency.idempotent });
     const payments = createPayments({ config, db, logger, metrics, clock, publicUrl: () => 'http://shop.test' });
+    // Six shoppers buying every second are what the velocity rules (and the daily amount per
+    // customer) exist to hold for review: on hold, an approved order is not paid. Keep every
+    // other default rule, as the checkout bench does, so each approval should pay its order.
+    await payments.fraudRules.update(
+      { ...DEFAULT_FRAUD_RULES, rules: DEFAULT_FRAUD_RULES.rules.filter((r) => !r.id.startsWith('velocity_') && r.id !== 'amount_velocity_customer_24h') },
+      'ha-checkout', 'synthetic shoppers buy far faster than real ones',
+    );
     const events = createEventBus({ db, logger, metrics, clock, pollMs: 50 });
     const checkout = createCheckout({ db, clock, logger, metrics, customers, catalog, inventory, payments, idempotency, events });
     const app = await createHttpApp({ logger, metrics, readiness: {}, modules: [customers.routes, payments.routes, ...checkout.routes] });
@@ -227,7 +237,7 @@ if (findPostgresBinDir() && canRunServers()) {
     await cluster.primary.kill();
     await target.promote();
     const promotedAt = performance.now();
-    for (let i = 0; i < 400 && firstAckAfterKill === undefined; i++) await sleep(25);
+    for (const until = performance.now() + SERVE_AGAIN_WITHIN_MS; firstAckAfterKill === undefined && performance.now() < until;) await sleep(25);
     await sleep(AFTER_MS);
     stop = true;
     await Promise.all(running);
@@ -242,9 +252,15 @@ if (findPostgresBinDir() && canRunServers()) {
     cleanup.push(() => audit.end());
     const count = async (sql: string, params: unknown[] = []) =>
       (await audit.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sql}`, params)).rows[0]?.n ?? -1;
-    // The consumer moves approved orders to paid (it follows the new primary too).
-    for (let i = 0; i < 200; i++) {
-      if ((await count(`orders o WHERE o.id = ANY($1::uuid[]) AND o.status <> 'paid'`, [acked.map((a) => a.orderId)])) === 0) break;
+    // The consumer moves approved orders to paid (it follows the new primary too): how long
+    // after the janitor it takes for every acknowledged order to be paid.
+    const settleFrom = performance.now();
+    let paidAllAfterMs: number | null = null;
+    while (performance.now() - settleFrom < SETTLE_WITHIN_MS) {
+      if ((await count(`orders o WHERE o.id = ANY($1::uuid[]) AND o.status <> 'paid'`, [acked.map((a) => a.orderId)])) === 0) {
+        paidAllAfterMs = Math.round(performance.now() - settleFrom);
+        break;
+      }
       await sleep(50);
     }
 
@@ -254,6 +270,11 @@ if (findPostgresBinDir() && canRunServers()) {
       [ackedBeforeKill.map((a) => a.attemptId)],
     );
     const ackedNotPaid = await count(`orders o WHERE o.id = ANY($1::uuid[]) AND o.status <> 'paid'`, [acked.map((a) => a.orderId)]);
+    // Where the unpaid ones stand: pending_payment means the consumer never applied the approval.
+    const { rows: notPaidByStatus } = await audit.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM orders WHERE id = ANY($1::uuid[]) AND status <> 'paid' GROUP BY 1 ORDER BY 1`,
+      [acked.map((a) => a.orderId)],
+    );
     const ordersApprovedTwice = await count(`(SELECT order_id FROM payment_attempt_events WHERE status = 'approved' GROUP BY 1 HAVING count(*) > 1) d`);
     const capturesTwice = await count(
       `(SELECT a.order_id FROM ledger_transactions t JOIN payment_attempts a ON a.id = t.attempt_id WHERE t.kind = 'payment_captured' GROUP BY 1 HAVING count(*) > 1) d`,
@@ -280,6 +301,7 @@ if (findPostgresBinDir() && canRunServers()) {
       lostOrders,
       lostApprovals,
       ackedNotPaid,
+      notPaidByStatus: Object.fromEntries(notPaidByStatus.map((r) => [r.status, r.n])),
       ordersApprovedTwice,
       capturesTwice,
       cartsWithTwoOrders,
@@ -291,6 +313,7 @@ if (findPostgresBinDir() && canRunServers()) {
       killToPromotedMs: Math.round(promotedAt - killedAt),
       servedAgainAfterKillMs: firstAckAfterKill === undefined ? null : Math.round(firstAckAfterKill - killedAt),
       servedAgainAfterPromoteMs: firstAckAfterKill === undefined ? null : Math.round(firstAckAfterKill - promotedAt),
+      paidAllAfterMs,
       statusPolls: polls,
       statusRegressions: regressions,
       staleWithoutToken,
@@ -301,7 +324,7 @@ if (findPostgresBinDir() && canRunServers()) {
     assert.ok(ackedBeforeKill.length >= MIN_ACKED, `load really ran before the kill (${ackedBeforeKill.length} checkouts)`);
     assert.equal(lostOrders, 0, 'every order acknowledged before the kill is on the new primary');
     assert.equal(lostApprovals, 0, 'every approval acknowledged before the kill is on the new primary');
-    assert.equal(ackedNotPaid, 0, 'every acknowledged approval paid its order');
+    assert.equal(ackedNotPaid, 0, `every acknowledged approval paid its order (not paid: ${JSON.stringify(report.notPaidByStatus)})`);
     assert.equal(ordersApprovedTwice + capturesTwice + cartsWithTwoOrders, 0, 'one order per cart, one approval and one capture per order');
     assert.equal(chargedTwiceAtProcessor, 0, 'the processor kept at most one charge per order');
     assert.ok(unavailable > 0, 'requests during the outage were answered 503');
