@@ -13,7 +13,7 @@ import { wakeableLoop, type Loop } from './loop.js';
 import { eventMetrics, type EventMetrics } from './metrics.js';
 import { connectNats, type NatsLink } from './nats.js';
 import { observeAppends, type EventEnvelope } from './outbox.js';
-import { HORIZON, matches, readBatch, safeHead, toEnvelope, typeFilter, type Position, type TypeFilter } from './reader.js';
+import { after, HORIZON, matches, readBatch, safeHead, toEnvelope, typeFilter, type Position, type TypeFilter } from './reader.js';
 import { createRelay, RELAY, type Relay } from './relay.js';
 
 export interface EventBusDeps {
@@ -44,6 +44,15 @@ export interface EventBus {
    *   handle: (tx, event) => orders.onPayment(tx, event) }));
    */
   consumer(spec: ConsumerSpec): Worker;
+  /**
+   * Resolves once the named durable consumer (running here or elsewhere) has passed every
+   * event up to the outbox's commit-safe head at the time of the call: a drain, e.g.
+   * `embudo etl run` before it loads. Throws after `timeoutMs` (default 10 minutes).
+   *
+   * @example
+   * worker.start(); await events.drained('analytics.etl'); await worker.stop();
+   */
+  drained(consumer: string, options?: { timeoutMs?: number }): Promise<void>;
   /** Non-durable, in-process, after-commit fan-out (SSE pushes). Returns the unsubscribe. */
   subscribe(types: string[], listener: (event: EventEnvelope) => void): () => void;
   /** Registers a context's event contracts for the catalogue. */
@@ -222,6 +231,21 @@ export function createEventBus(deps: EventBusDeps): EventBus {
       if (consumers.some((c) => c.name === spec.name)) throw new Error(`consumer "${spec.name}" is already registered`);
       consumers.push(spec);
       return mode === 'nats' ? natsConsumer({ ...consumerDeps, link: nats }, spec, pollMs) : track(inProcessConsumer(consumerDeps, spec, pollMs));
+    },
+    async drained(consumer, options = {}) {
+      const head = await safeHead(deps.db);
+      if (!head) return;
+      const timeoutMs = options.timeoutMs ?? 600_000;
+      const deadline = Date.now() + timeoutMs;
+      const position = mode === 'nats' ? natsPositionName(consumer) : consumer;
+      for (;;) {
+        const { rows } = await deps.db.query<{ tx_id: string; event_seq: string }>(
+          'SELECT tx_id::text AS tx_id, event_seq::text AS event_seq FROM events_positions WHERE consumer = $1', [position]);
+        const at = rows[0];
+        if (at && !after(head, { txId: at.tx_id, seq: Number(at.event_seq) })) return;
+        if (Date.now() > deadline) throw new Error(`consumer ${consumer} did not reach the outbox head within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
     },
     subscribe(types, fn) {
       const entry = { filter: typeFilter(types), fn };

@@ -13,8 +13,6 @@ const USAGE = `Usage: embudo etl <subcommand>
   backfill --from YYYY-MM-DD --to YYYY-MM-DD   reload landed events of [from, to) (idempotent), rewrite the lake
 Both rebuild the market-research silo. Stop the analytics role first: one process holds the DuckDB file.`;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** `embudo etl run|backfill`. */
 export async function etlCommand(args: string[], config: Config): Promise<number> {
   const [sub, ...rest] = args;
@@ -41,18 +39,17 @@ export async function etlCommand(args: string[], config: Config): Promise<number
   try {
     await migrate(server.db);
     if (sub === 'run') {
-      // Drain the durable consumer into the landing table, then load.
-      const consumer = analytics.workers.find((w) => w.name !== 'analytics-etl');
-      consumer?.start();
-      let last = -1;
-      for (;;) {
-        await sleep(500);
-        const res = await server.db.query<{ n: string }>('SELECT count(*) AS n FROM analytics_landing');
-        const n = Number(res.rows[0]?.n);
-        if (n === last) break;
-        last = n;
+      // Drain the durable consumer into the landing table (up to the outbox's head when the
+      // drain began: a landing count that stood still for a moment only meant a batch was
+      // still running), then load.
+      const consumer = analytics.workers.find((w) => w.name.includes('analytics.etl'));
+      if (!consumer) throw new Error('the analytics.etl consumer is missing');
+      consumer.start();
+      try {
+        await events.drained('analytics.etl');
+      } finally {
+        await consumer.stop();
       }
-      await consumer?.stop();
       const r = await analytics.runEtl();
       await analytics.exportLake();
       process.stdout.write(`loaded ${r.loaded} event(s); high-water mark ${r.highWaterMark}\n`);

@@ -266,3 +266,21 @@ test('subscribe fans out committed events only, after commit', async () => {
     unsubscribe();
   }
 });
+
+test('drained waits until the consumer passed every event committed before it, however long a batch runs', async () => {
+  const ctx = uniqueContext();
+  const name = `${ctx}.slow`;
+  for (let i = 0; i < 12; i++) await publish(db, `${ctx}.e`, { n: i });
+  // One batch, one transaction of ~1.2 s: nothing lands until it commits (what `etl run` used
+  // to take for "drained" when the landing count stood still for half a second).
+  const worker = bus.consumer({ name, types: [`${ctx}.*`], handle: async () => { await sleep(100); } });
+  await assert.rejects(bus.drained(name, { timeoutMs: 300 }), /did not reach the outbox head/);
+  worker.start();
+  try {
+    await bus.drained(name);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events_inbox WHERE consumer = $1', [name]);
+    assert.equal(rows[0]?.n, 12);
+  } finally {
+    await worker.stop();
+  }
+});
