@@ -12,8 +12,9 @@ export async function benchFraudRules(payments: Payments): Promise<void> {
 }
 
 /**
- * p99 (ms) of the time the fraud check adds before each authorization (features read, rules,
- * decision recorded), from `embudo_fraud_decision_seconds`: linear within the histogram bucket.
+ * p99 (ms) of the fraud decision's own cost before each authorization (its group commit's
+ * features read + its rules evaluated), from `embudo_fraud_decision_seconds`: linear within the
+ * histogram bucket.
  */
 export async function fraudDecisionP99Ms(metrics: Metrics): Promise<number | null> {
   const values = ((await metrics.registry.getSingleMetric('embudo_fraud_decision_seconds')?.get())?.values ?? []) as

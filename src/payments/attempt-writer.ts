@@ -21,8 +21,8 @@ export type Opened =
   | { reuse: AttemptState }
   | { blocked: FraudAssessment };
 
-/** A request to open an attempt, with the fraud decision taken for it before any authorization. */
-export type OpenRequest = StartPaymentInput & { fraud?: { assessment: FraudAssessment; subject: FraudSubject } | undefined };
+/** A request to open an attempt; with `fraud`, the fraud decision is taken for it in the batch, before any authorization. */
+export type OpenRequest = StartPaymentInput & { fraud?: { subject: FraudSubject } | undefined };
 
 type OpenOutcome = { ok: Opened } | { error: unknown };
 
@@ -44,7 +44,10 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], ap
   const cardOf = (i: StartPaymentInput) => cards.find((c) => c.id === i.savedCardId && c.customerId === i.customerId);
   const now = core.clock.now();
   const rows: Parameters<typeof batch.insertAttempts>[1] = [];
-  const decisions: { request: OpenRequest; attemptId: string | null }[] = [];
+  const decisions: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[] = [];
+  // One read of every payment's fraud features, under the orders' locks.
+  const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
+  const fraud = core.fraud && subjects.length > 0 ? await core.fraud.prepare(tx, subjects) : undefined;
 
   const decideOne = (input: OpenRequest): Opened => {
     const card = input.method === 'oneclick' ? cardOf(input) : undefined;
@@ -59,12 +62,15 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], ap
         throw paymentsError('payment_in_progress', 'another payment for this order is in progress', { attemptId: a.id, status: a.status });
       }
     }
-    if (input.fraud?.assessment.decision === 'block') {
-      decisions.push({ request: input, attemptId: null });
-      return { blocked: input.fraud.assessment };
+    const subject = input.fraud?.subject;
+    const assessment = subject && fraud?.assess(subject);
+    if (subject && assessment) fraud?.count(assessment, subject);
+    if (subject && assessment?.decision === 'block') {
+      decisions.push({ assessment, subject, attemptId: null });
+      return { blocked: assessment };
     }
     const id = randomUUID();
-    if (input.fraud) decisions.push({ request: input, attemptId: id });
+    if (subject && assessment) decisions.push({ assessment, subject, attemptId: id });
     const processor = processorOf(input.method);
     const row: AttemptRow = {
       id,
@@ -98,7 +104,7 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], ap
   });
   await batch.insertAttempts(tx, rows);
   // Each decision is recorded with its attempt (or alone, when blocked), in this transaction.
-  await core.fraud?.recordMany(tx, decisions.flatMap(({ request, attemptId }) => (request.fraud ? [{ ...request.fraud, attemptId }] : [])), append);
+  await core.fraud?.recordMany(tx, decisions, append);
   return out;
 }
 

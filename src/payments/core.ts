@@ -12,10 +12,12 @@ import { paymentsEvent } from './events.js';
 import * as batch from './batch-store.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
-import type { Assessment as FraudAssessment, FraudSubject } from './fraud/service.js';
+import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
 
 /** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
 export interface FraudHooks {
+  /** Reads the features of a batch of payments in `tx` and returns their decider. */
+  prepare(tx: Db, subjects: FraudSubject[]): Promise<FraudBatch>;
   /** Declines feed the velocity counters; approvals the history. Answers the attempts whose order to hold. */
   onOutcomes(tx: Db, outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Set<string>>;
   /** Records decisions taken before authorization in the caller's transaction (attemptId null: blocked). */
@@ -43,9 +45,9 @@ export interface Core {
     janitorChecks: Counter;
   };
   /**
-   * Where a payment's time goes (`embudo_payment_step_seconds{step}`): fraud (decision), open
-   * (queue + the attempts' group commit), authorize (processor call), record (queue + the
-   * verdicts' group commit); `open_batch` / `record_batch` time each group commit's transaction.
+   * Where a payment's time goes (`embudo_payment_step_seconds{step}`): open (queue + the
+   * attempts' group commit, fraud decision included), authorize (processor call), record (queue
+   * + the verdicts' group commit); `open_batch` / `record_batch` time each group commit's transaction.
    */
   steps?: Histogram | undefined;
   /**

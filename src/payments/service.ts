@@ -130,10 +130,10 @@ export function createAttempts(core: Core, vault: Vault, fraud?: Fraud) {
         orderId: input.orderId, customerId: input.customerId, amount: input.amount, currency: input.currency, method: input.method,
         savedCardId: input.savedCardId, payerEmail: input.payerEmail, risk: input.risk,
       };
-      // Decided before any authorization; recorded with the attempt (same transaction).
-      const assessment = fraud ? await timed(core, 'fraud', () => fraud.assess(subject)) : undefined;
-      // One durable group commit opens this attempt with those of concurrent checkouts.
-      const opened = await timed(core, 'open', () => writer.open({ ...input, fraud: assessment ? { assessment, subject } : undefined }));
+      // One durable group commit opens this attempt with those of concurrent checkouts; the
+      // fraud decision is taken there (features read once per batch), before any authorization,
+      // and recorded with the attempt.
+      const opened = await timed(core, 'open', () => writer.open({ ...input, fraud: fraud ? { subject } : undefined }));
       if ('reuse' in opened) return result(opened.reuse);
       if ('blocked' in opened) {
         // Nothing is sent to the processor; the shopper learns no rule (only the decision id).

@@ -50,6 +50,14 @@ export interface Assessment {
   decidedAt: Date;
 }
 
+/** The fraud decisions of one group commit: features read once, payments decided in order. */
+export interface FraudBatch {
+  /** Decides one payment (not yet recorded). */
+  assess(s: FraudSubject): Assessment;
+  /** Counts a recorded decision's attempt for the payments decided after it in the batch. */
+  count(a: Assessment, s: FraudSubject): void;
+}
+
 export interface FraudReview {
   id: string; orderId: string; paymentAttemptId: string | null;
   amount: number; currency: string;
@@ -137,42 +145,77 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
     };
   };
 
-  /** Reads the features and evaluates the rules; the caller records the result. */
-  async function assess(s: FraudSubject): Promise<Assessment> {
+  /**
+   * Reads the features of a batch of payments in one query, in the caller's transaction (the
+   * attempts' group commit, under the orders' locks), and returns the decider for them. Each
+   * decision counts the attempts decided before it in the batch, as one after the other would.
+   */
+  async function prepare(db: Db, subjects: FraudSubject[]): Promise<FraudBatch> {
     const startedAt = performance.now();
     const { version, ruleSet } = await current();
     const decidedAt = core.clock.now();
-    const byEntity = entitiesOf(s, ruleSet);
-    const entities = Object.values(byEntity).sort();
-    const region = s.risk?.deliveryRegion?.trim().toUpperCase().slice(0, 10) || null;
-    const raw = await store.readFeatures(core.db, { entities, customerId: s.customerId, card: byEntity.card ?? null, now: decidedAt });
-    const x: Features = zeroFeatures();
-    x.amount = s.amount;
-    for (const e of ENTITIES) {
-      const key = byEntity[e];
-      const c = key ? raw.counters.get(key) : undefined;
-      if (!c) continue;
-      for (const [k, v] of Object.entries(c)) if (k !== 'entity') x[`${e}.${k}` as keyof Features] = Number(v);
-    }
-    const p = raw.profile;
-    x['customer.approved_orders'] = p?.approvedOrders ?? 0;
-    x['customer.avg_amount'] = p && p.approvedOrders > 0 ? Math.round(p.approvedAmount / p.approvedOrders) : 0;
-    x['customer.max_amount'] = p?.maxAmount ?? 0;
-    x.amount_to_avg = x['customer.avg_amount'] > 0 ? s.amount / x['customer.avg_amount'] : 0;
-    x.first_purchase = (p?.approvedOrders ?? 0) === 0 ? 1 : 0;
-    x.region_unusual = region && raw.cardRegions.length > 0 && !raw.cardRegions.includes(region) ? 1 : 0;
-    const domain = emailDomain(s.payerEmail);
-    x.email_disposable = domain && ruleSet.disposableDomains.includes(domain) ? 1 : 0;
-    const verdict = evaluate(ruleSet, x);
-    const nonZero = Object.fromEntries(Object.entries(x).filter(([, v]) => v !== 0));
-    // The decision's own cost: features read and rules evaluated. Recording it is one more row
-    // in the attempt's group commit (a statement of the batch, not a wait of its own).
-    const seconds = (performance.now() - startedAt) / 1000;
-    opts.timing?.observe({ decision: verdict.decision }, seconds);
+    const all = subjects.map((s) => entitiesOf(s, ruleSet));
+    const raw = await store.readFeaturesMany(db, {
+      entities: [...new Set(all.flatMap((e) => Object.values(e)))],
+      customerIds: [...new Set(subjects.map((s) => s.customerId))],
+      cards: [...new Set(all.flatMap((e) => (e.card ? [e.card] : [])))],
+      now: decidedAt,
+    });
+    // Every decision of the batch waits for this one read: it is part of each one's cost.
+    const readMs = performance.now() - startedAt;
+    const counted = new Map<string, { attempts: number; amount: number }>();
+
     return {
-      id: randomUUID(), ...verdict, ruleVersion: version, entities, region,
-      inputs: { features: nonZero, signals: { ...byEntity, emailDomain: domain || null, region } },
-      durationUs: Math.round(seconds * 1_000_000), decidedAt,
+      assess(s: FraudSubject): Assessment {
+        const t0 = performance.now();
+        const byEntity = entitiesOf(s, ruleSet);
+        const entities = Object.values(byEntity).sort();
+        const region = s.risk?.deliveryRegion?.trim().toUpperCase().slice(0, 10) || null;
+        const x: Features = zeroFeatures();
+        x.amount = s.amount;
+        for (const e of ENTITIES) {
+          const key = byEntity[e];
+          if (!key) continue;
+          const c = raw.counters.get(key);
+          if (c) for (const [k, v] of Object.entries(c)) if (k !== 'entity') x[`${e}.${k}` as keyof Features] = Number(v);
+          const before = counted.get(key);
+          if (before) {
+            x[`${e}.attempts_1h`] += before.attempts;
+            x[`${e}.attempts_24h`] += before.attempts;
+            x[`${e}.amount_1h`] += before.amount;
+            x[`${e}.amount_24h`] += before.amount;
+          }
+        }
+        const p = raw.profiles.get(s.customerId);
+        x['customer.approved_orders'] = p?.approvedOrders ?? 0;
+        x['customer.avg_amount'] = p && p.approvedOrders > 0 ? Math.round(p.approvedAmount / p.approvedOrders) : 0;
+        x['customer.max_amount'] = p?.maxAmount ?? 0;
+        x.amount_to_avg = x['customer.avg_amount'] > 0 ? s.amount / x['customer.avg_amount'] : 0;
+        x.first_purchase = (p?.approvedOrders ?? 0) === 0 ? 1 : 0;
+        const cardRegions = (byEntity.card ? raw.cardRegions.get(byEntity.card) : undefined) ?? [];
+        x.region_unusual = region && cardRegions.length > 0 && !cardRegions.includes(region) ? 1 : 0;
+        const domain = emailDomain(s.payerEmail);
+        x.email_disposable = domain && ruleSet.disposableDomains.includes(domain) ? 1 : 0;
+        const verdict = evaluate(ruleSet, x);
+        const nonZero = Object.fromEntries(Object.entries(x).filter(([, v]) => v !== 0));
+        // The decision's own cost: the batch's features read plus this payment's evaluation.
+        // Recording it is more rows in the same group commit, not a wait of its own.
+        const seconds = (readMs + performance.now() - t0) / 1000;
+        opts.timing?.observe({ decision: verdict.decision }, seconds);
+        return {
+          id: randomUUID(), ...verdict, ruleVersion: version, entities, region,
+          inputs: { features: nonZero, signals: { ...byEntity, emailDomain: domain || null, region } },
+          durationUs: Math.round(seconds * 1_000_000), decidedAt,
+        };
+      },
+      count(a: Assessment, s: FraudSubject): void {
+        for (const e of a.entities) {
+          const c = counted.get(e) ?? { attempts: 0, amount: 0 };
+          c.attempts += 1;
+          c.amount += s.amount;
+          counted.set(e, c);
+        }
+      },
     };
   }
 
@@ -241,7 +284,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
   };
 
   return {
-    assess,
+    prepare,
     recordMany,
     onOutcomes,
     reviews,

@@ -42,19 +42,23 @@ export interface CounterSums {
 
 export interface RawFeatures {
   counters: Map<string, CounterSums>;
-  profile: { approvedOrders: number; approvedAmount: number; maxAmount: number } | undefined;
-  cardRegions: string[];
+  profiles: Map<string, { approvedOrders: number; approvedAmount: number; maxAmount: number }>;
+  cardRegions: Map<string, string[]>;
 }
 
 /**
- * Everything a decision reads, in one round trip over primary-key ranges: the entities'
- * counters of the last 24 h, the customer's profile and the card's usual regiones.
+ * Everything the decisions of a batch read, in one round trip over primary-key ranges: the
+ * entities' counters of the last 24 h, the customers' profiles and the cards' usual regiones.
  */
-export async function readFeatures(db: Db, q: { entities: string[]; customerId: string; card: string | null; now: Date }): Promise<RawFeatures> {
+export async function readFeaturesMany(db: Db, q: { entities: string[]; customerIds: string[]; cards: string[]; now: Date }): Promise<RawFeatures> {
   const current = bucketOf(q.now).getTime();
   const from1h = new Date(current - 5 * BUCKET_MS);
   const from24h = new Date(current - 143 * BUCKET_MS);
-  const { rows } = await db.query<{ counters: (CounterSums & { entity: string })[] | null; profile: { approved_orders: number; approved_amount: string; max_amount: string } | null; regions: string[] | null }>(
+  const { rows } = await db.query<{
+    counters: (CounterSums & { entity: string })[] | null;
+    profiles: { customer_id: string; approved_orders: number; approved_amount: number; max_amount: number }[] | null;
+    regions: { card: string; regions: string[] }[] | null;
+  }>(
     `SELECT
        (SELECT json_agg(c) FROM (
           SELECT entity,
@@ -63,19 +67,18 @@ export async function readFeatures(db: Db, q: { entities: string[]; customerId: 
                  coalesce(sum(small_declines) FILTER (WHERE bucket >= $2), 0)::int AS small_declines_1h, sum(small_declines)::int AS small_declines_24h,
                  coalesce(sum(amount) FILTER (WHERE bucket >= $2), 0)::float8 AS amount_1h, sum(amount)::float8 AS amount_24h
             FROM fraud_counters WHERE entity = ANY($1::text[]) AND bucket >= $3 GROUP BY entity) c) AS counters,
-       (SELECT row_to_json(p) FROM (SELECT approved_orders, approved_amount, max_amount FROM fraud_customer_profiles WHERE customer_id = $4) p) AS profile,
-       (SELECT array_agg(region) FROM fraud_card_regions WHERE card = $5) AS regions`,
-    [q.entities, from1h, from24h, q.customerId, q.card],
+       (SELECT json_agg(p) FROM (SELECT customer_id, approved_orders, approved_amount::float8 AS approved_amount, max_amount::float8 AS max_amount
+          FROM fraud_customer_profiles WHERE customer_id = ANY($4::text[])) p) AS profiles,
+       (SELECT json_agg(r) FROM (SELECT card, array_agg(region) AS regions FROM fraud_card_regions WHERE card = ANY($5::text[]) GROUP BY card) r) AS regions`,
+    [q.entities, from1h, from24h, q.customerIds, q.cards],
   );
   const r = rows[0];
-  const counters = new Map<string, CounterSums>();
-  for (const c of r?.counters ?? []) counters.set(c.entity, c);
   return {
-    counters,
-    profile: r?.profile
-      ? { approvedOrders: r.profile.approved_orders, approvedAmount: Number(r.profile.approved_amount), maxAmount: Number(r.profile.max_amount) }
-      : undefined,
-    cardRegions: r?.regions ?? [],
+    counters: new Map((r?.counters ?? []).map((c) => [c.entity, c])),
+    profiles: new Map((r?.profiles ?? []).map((p) => [p.customer_id, {
+      approvedOrders: p.approved_orders, approvedAmount: Number(p.approved_amount), maxAmount: Number(p.max_amount),
+    }])),
+    cardRegions: new Map((r?.regions ?? []).map((x) => [x.card, x.regions])),
   };
 }
 

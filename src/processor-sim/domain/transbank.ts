@@ -44,15 +44,20 @@ export function cardOutcome(pan: string): TestCard & { last4: string } {
 }
 
 /** Transbank's accounting date: MMDD in Chile's time zone. */
+// Built once: constructing an Intl.DateTimeFormat (time zone data) costs far more than using
+// one, and every authorization formats dates (it was a fifth of the simulator's CPU).
+const SANTIAGO_MONTH_DAY = new Intl.DateTimeFormat('en-US', { timeZone: 'America/Santiago', month: '2-digit', day: '2-digit' });
+const SANTIAGO_DAY = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' });
+
 export function accountingDate(at: Date): string {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: 'America/Santiago', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  const parts = SANTIAGO_MONTH_DAY.formatToParts(at);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
   return `${get('month')}${get('day')}`;
 }
 
 /** Chile calendar day, for the reversal window (same accounting day only). */
 export function chileDay(at: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(at);
+  return SANTIAGO_DAY.format(at);
 }
 
 /** Transbank timestamps: ISO with milliseconds and Z. */
