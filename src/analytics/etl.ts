@@ -20,6 +20,18 @@ export interface LoadResult {
   inserted: number;
   checks: CheckResult[];
   highWaterMark: number;
+  /** Milliseconds per stage of the load (staging, each mart, checks, commit): where the time went. */
+  timings: Record<string, number>;
+}
+
+/** Adds the time since the last lap to `timings[name]`. */
+function stopwatch(timings: Record<string, number>) {
+  let last = performance.now();
+  return (name: string) => {
+    const now = performance.now();
+    timings[name] = (timings[name] ?? 0) + Math.round((now - last) * 10) / 10;
+    last = now;
+  };
 }
 
 // stg_events has no PRIMARY KEY: an ART index makes bulk inserts ~5x slower. Loads insert only
@@ -97,36 +109,71 @@ export const toStaged = (e: EventEnvelope): StagedEvent => ({
 });
 
 /**
- * Appends a batch to the temp table `stg_incoming` with DuckDB's appender (measured ~6x
- * faster here than writing NDJSON and reading it back with read_json), then moves the event
- * ids not staged yet into `stg_events` (first copy by seq wins; an anti-join instead of a key).
+ * Stages the pages of one load. Duplicates inside the load are dropped in JS (per page the
+ * copy with the lowest seq, then the first page wins) instead of a window over the batch.
+ * Each page goes through DuckDB's appender into the temp table `stg_incoming` as plain text
+ * and numbers (the appender's fast path: its per-value casts to UUID/TIMESTAMPTZ/JSON measured
+ * slower than casting the columns in one INSERT), then into `stg_events` leaving out event ids
+ * already staged (an anti-join instead of a key; skipped while staging was empty at the start).
  */
-async function stage(conn: DuckDBConnection, events: readonly StagedEvent[], loadedAt: string): Promise<void> {
-  if (events.length === 0) return;
-  await conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
-    aggregate_id VARCHAR, occurred_at VARCHAR, payload VARCHAR)`);
-  const app = await conn.createAppender('stg_incoming', 'main', 'temp');
-  try {
-    for (const e of events) {
-      app.appendVarchar(e.id);
-      app.appendBigInt(BigInt(e.seq));
-      app.appendVarchar(e.type);
-      app.appendInteger(e.version);
-      app.appendVarchar(e.aggregateId);
-      app.appendVarchar(e.occurredAt.toISOString());
-      app.appendVarchar(e.payloadJson);
-      app.endRow();
+class Stager {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly loadedAt: string,
+    private readonly wasEmpty: boolean,
+    private readonly lap: (name: string) => void,
+  ) {}
+
+  async page(events: readonly StagedEvent[], last: boolean): Promise<void> {
+    const keep = this.fresh(events, last);
+    this.lap('stage_dedupe');
+    if (keep.length === 0) return;
+    await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
+      aggregate_id VARCHAR, occurred_at VARCHAR, payload VARCHAR)`);
+    const app = await this.conn.createAppender('stg_incoming', 'main', 'temp');
+    try {
+      for (const e of keep) {
+        app.appendVarchar(e.id);
+        app.appendBigInt(BigInt(e.seq));
+        app.appendVarchar(e.type);
+        app.appendInteger(e.version);
+        app.appendVarchar(e.aggregateId);
+        app.appendVarchar(e.occurredAt.toISOString());
+        app.appendVarchar(e.payloadJson);
+        app.endRow();
+      }
+    } finally {
+      app.closeSync();
     }
-  } finally {
-    app.closeSync();
+    this.lap('stage_append');
+    const typed = `SELECT CAST(event_id AS UUID) AS event_id, seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at,
+      CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at FROM temp.stg_incoming`;
+    await this.conn.run(this.wasEmpty ? `INSERT INTO stg_events ${typed}`
+      : `INSERT INTO stg_events SELECT i.* FROM (${typed}) i ANTI JOIN stg_events s ON s.event_id = i.event_id`, [this.loadedAt]);
+    await this.conn.run('DROP TABLE temp.stg_incoming');
+    this.lap('stage_insert');
   }
-  await conn.run(`INSERT INTO stg_events
-    SELECT i.* FROM (
-      SELECT CAST(event_id AS UUID) AS event_id, seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at,
-             CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at
-      FROM temp.stg_incoming QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1) i
-    ANTI JOIN stg_events s ON s.event_id = i.event_id`, [loadedAt]);
-  await conn.run('DROP TABLE temp.stg_incoming');
+
+  /** The events of a page not seen earlier in this load, one copy per id (the lowest seq). */
+  private fresh(events: readonly StagedEvent[], last: boolean): readonly StagedEvent[] {
+    const first = new Map<string, StagedEvent>();
+    let dup = false;
+    for (const e of events) {
+      const had = first.get(e.id);
+      if (had === undefined) {
+        if (this.seen.has(e.id)) dup = true;
+        else first.set(e.id, e);
+      } else {
+        dup = true;
+        if (e.seq < had.seq) first.set(e.id, e);
+      }
+    }
+    // Ids are remembered only when another page may follow.
+    if (!last) for (const id of first.keys()) this.seen.add(id);
+    return dup ? [...first.values()] : events;
+  }
 }
 
 export interface LoadOptions {
@@ -147,24 +194,34 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
   let checks: CheckResult[];
   let inserted = 0;
   let received = 0;
+  const timings: Record<string, number> = {};
+  const lap = stopwatch(timings);
   await conn.run('BEGIN TRANSACTION');
   try {
     const before = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
     const loadedAt = opts.now.toISOString();
+    const stager = new Stager(conn, loadedAt, Number(before[0]?.n) === 0, lap);
     if (typeof source === 'function') {
       for await (const page of source()) {
+        lap('read');
         received += page.length;
-        await stage(conn, page, loadedAt);
+        await stager.page(page, false);
       }
     } else {
       received = source.length;
-      await stage(conn, source, loadedAt);
+      await stager.page(source, true);
     }
     const after = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
     inserted = Number(after[0]?.n) - Number(before[0]?.n);
-    for (const m of MARTS) await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
+    lap('stage_count');
+    for (const m of MARTS) {
+      await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
+      lap(m.table);
+    }
     await conn.run(`CREATE OR REPLACE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
+    lap('reconciliation');
     checks = await runChecks(conn, opts.now);
+    lap('checks');
     const failed = checks.filter((c) => c.blocking && !c.passed);
     if (failed.length > 0) throw new QualityCheckFailed(failed);
     const mark = typeof opts.highWaterMark === 'function' ? opts.highWaterMark() : opts.highWaterMark;
@@ -173,14 +230,16 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
         WHERE name = 'analytics.etl'`, [mark, loadedAt]);
     }
     await recordChecks(conn, opts.now, checks);
+    lap('record');
     await conn.run('COMMIT');
+    lap('commit');
   } catch (err) {
     await conn.run('ROLLBACK');
     if (err instanceof QualityCheckFailed) await recordChecks(conn, opts.now, err.failed);
     throw err;
   }
   const [state] = await rows(conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
-  return { received, inserted, checks, highWaterMark: Number(state?.high_water_mark ?? 0) };
+  return { received, inserted, checks, highWaterMark: Number(state?.high_water_mark ?? 0), timings };
 }
 
 async function recordChecks(conn: DuckDBConnection, now: Date, checks: CheckResult[]): Promise<void> {
