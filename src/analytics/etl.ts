@@ -2,7 +2,8 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { EventEnvelope } from '../events/index.js';
-import { MARTS } from './mapping.js';
+import { createHash } from 'node:crypto';
+import { MART_MERGES, MARTS, type MartMerge, type MartSpec } from './mapping.js';
 import { DEFAULT_CHECKS, runChecks, type CheckResult } from './quality.js';
 import { CATALOG_DDL, refreshCatalog } from './catalog.js';
 import { rows } from './warehouse.js';
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS stg_events (
   event_id UUID NOT NULL, seq BIGINT NOT NULL, type VARCHAR NOT NULL, version INTEGER NOT NULL,
   aggregate_id VARCHAR, occurred_at TIMESTAMPTZ NOT NULL, payload JSON NOT NULL, loaded_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE IF NOT EXISTS etl_state (name VARCHAR PRIMARY KEY, high_water_mark BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE IF NOT EXISTS etl_mart (table_name VARCHAR PRIMARY KEY, definition VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS dq_check (name VARCHAR PRIMARY KEY, "table" VARCHAR NOT NULL, kind VARCHAR NOT NULL,
   "column" VARCHAR, arg VARCHAR, blocking BOOLEAN NOT NULL);
 CREATE TABLE IF NOT EXISTS dq_result (run_at TIMESTAMPTZ NOT NULL, name VARCHAR NOT NULL, "table" VARCHAR NOT NULL,
@@ -69,7 +71,9 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
   await conn.run(`INSERT OR IGNORE INTO etl_state VALUES ('analytics.etl', 0, now())`);
   const existing = new Set((await rows(conn, `SELECT table_name FROM information_schema.tables`)).map((r) => String(r.table_name)));
   for (const m of MARTS) {
-    if (!existing.has(m.table)) await conn.run(`CREATE TABLE ${m.table} AS ${m.sql}`);
+    if (existing.has(m.table)) continue;
+    await conn.run(`CREATE TABLE ${m.table} AS ${m.sql}`);
+    await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definitionOf(m)]);
   }
   if (!existing.has('reconciliation')) await conn.run(`CREATE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
   // Loads rebuild the marts with the same columns, so the catalogue is written once per open.
@@ -115,9 +119,12 @@ export const toStaged = (e: EventEnvelope): StagedEvent => ({
  * and numbers (the appender's fast path: its per-value casts to UUID/TIMESTAMPTZ/JSON measured
  * slower than casting the columns in one INSERT), then into `stg_events` leaving out event ids
  * already staged (an anti-join instead of a key; skipped while staging was empty at the start).
+ * On a warehouse with history, the new events also stay in the temp table `stg_window` (the
+ * load's window) for the marts merged in place.
  */
 class Stager {
   private readonly seen = new Set<string>();
+  private windowMade = false;
 
   constructor(
     private readonly conn: DuckDBConnection,
@@ -150,10 +157,26 @@ class Stager {
     this.lap('stage_append');
     const typed = `SELECT CAST(event_id AS UUID) AS event_id, seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at,
       CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at FROM temp.stg_incoming`;
-    await this.conn.run(this.wasEmpty ? `INSERT INTO stg_events ${typed}`
-      : `INSERT INTO stg_events SELECT i.* FROM (${typed}) i ANTI JOIN stg_events s ON s.event_id = i.event_id`, [this.loadedAt]);
+    if (this.wasEmpty) {
+      await this.conn.run(`INSERT INTO stg_events ${typed}`, [this.loadedAt]);
+    } else {
+      if (!this.windowMade) {
+        await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_window AS SELECT * FROM main.stg_events LIMIT 0`);
+        this.windowMade = true;
+      }
+      // Earlier pages are still only in the window: the JS dedupe covers them.
+      await this.conn.run(`INSERT INTO temp.stg_window SELECT i.* FROM (${typed}) i ANTI JOIN main.stg_events s ON s.event_id = i.event_id`, [this.loadedAt]);
+    }
     await this.conn.run('DROP TABLE temp.stg_incoming');
     this.lap('stage_insert');
+  }
+
+  /** Moves the window into `stg_events`; whether there is a window to merge marts from. */
+  async finish(): Promise<boolean> {
+    if (!this.windowMade) return false;
+    await this.conn.run(`INSERT INTO main.stg_events SELECT * FROM temp.stg_window`);
+    this.lap('stage_insert');
+    return true;
   }
 
   /** The events of a page not seen earlier in this load, one copy per id (the lowest seq). */
@@ -211,13 +234,12 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
       received = source.length;
       await stager.page(source, true);
     }
+    const windowed = await stager.finish();
     const after = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
     inserted = Number(after[0]?.n) - Number(before[0]?.n);
     lap('stage_count');
-    for (const m of MARTS) {
-      await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
-      lap(m.table);
-    }
+    // A window past a quarter of the history: rebuilding every mart whole is cheaper.
+    await buildMarts(conn, inserted, windowed && inserted * 4 <= Number(before[0]?.n), lap);
     await conn.run(`CREATE OR REPLACE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
     lap('reconciliation');
     checks = await runChecks(conn, opts.now);
@@ -235,11 +257,64 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
     lap('commit');
   } catch (err) {
     await conn.run('ROLLBACK');
+    await conn.run('DROP TABLE IF EXISTS temp.stg_window');
     if (err instanceof QualityCheckFailed) await recordChecks(conn, opts.now, err.failed);
     throw err;
   }
   const [state] = await rows(conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
   return { received, inserted, checks, highWaterMark: Number(state?.high_water_mark ?? 0), timings };
+}
+
+/** What a mart is built from: a change (a new deploy) makes the next load rebuild it whole. */
+function definitionOf(m: MartSpec): string {
+  return createHash('sha256').update(JSON.stringify([m.sql, MART_MERGES[m.table] ?? null])).digest('hex');
+}
+
+/**
+ * Brings every mart up to date with staging, in mapping order (marts built on other marts come
+ * after them). Nothing new staged: marts are a function of staging, so only a changed definition
+ * is rebuilt. With a window (`merge`), the marts in MART_MERGES are updated in place from it and
+ * the others rebuilt whole; without one (first load, or a window too big), all are rebuilt.
+ */
+async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boolean, lap: (name: string) => void): Promise<void> {
+  const built = new Map((await rows(conn, `SELECT table_name, definition FROM etl_mart`)).map((r) => [String(r.table_name), String(r.definition)]));
+  for (const m of MARTS) {
+    const definition = definitionOf(m);
+    const current = built.get(m.table) === definition;
+    const how = MART_MERGES[m.table];
+    if (current && inserted === 0) continue;
+    if (current && merge && how) {
+      await mergeMart(conn, m, how);
+    } else {
+      await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
+      if (!current) await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definition]);
+    }
+    lap(m.table);
+  }
+  await conn.run('DROP TABLE IF EXISTS temp.stg_window');
+  await conn.run('DROP TABLE IF EXISTS temp.mart_keys');
+}
+
+/**
+ * Updates one mart from the load's window (temp.stg_window): the keys its new events touch are
+ * deleted and rebuilt from all of their events. A NULL key is a key too (the rows a NULL
+ * `eventKey` groups into, e.g. ledger postings without an attempt), matched with IS NULL.
+ */
+async function mergeMart(conn: DuckDBConnection, m: MartSpec, how: MartMerge): Promise<void> {
+  if ('perEvent' in how) {
+    await conn.run(`INSERT INTO ${m.table} BY NAME WITH stg_events AS (SELECT * FROM temp.stg_window) SELECT * FROM (${m.sql})`);
+    return;
+  }
+  await conn.run(`CREATE OR REPLACE TEMP TABLE mart_keys AS SELECT DISTINCT ${how.eventKey} AS k FROM temp.stg_window WHERE ${how.events}`);
+  const [keys] = await rows(conn, `SELECT count(*) AS n, count(*) FILTER (WHERE k IS NULL) AS nulls FROM temp.mart_keys`);
+  if (Number(keys?.n) === 0) return;
+  const nulls = Number(keys?.nulls) > 0;
+  const touched = (col: string) => `(${col} IN (SELECT k FROM temp.mart_keys WHERE k IS NOT NULL)${nulls ? ` OR ${col} IS NULL` : ''})`;
+  await conn.run(`DELETE FROM ${m.table} WHERE ${touched(how.key)}`);
+  // The mart's own SQL, over the touched keys' events only (a CTE named stg_events shadows the table).
+  await conn.run(`INSERT INTO ${m.table} BY NAME
+    WITH stg_events AS (SELECT * FROM main.stg_events WHERE ${how.events} AND ${touched(how.eventKey)})
+    SELECT * FROM (${m.sql})`);
 }
 
 async function recordChecks(conn: DuckDBConnection, now: Date, checks: CheckResult[]): Promise<void> {
