@@ -2,7 +2,8 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { EventEnvelope } from '../events/index.js';
-import { MARTS } from './mapping.js';
+import { createHash } from 'node:crypto';
+import { MART_MERGES, MARTS, type MartMerge, type MartSpec } from './mapping.js';
 import { DEFAULT_CHECKS, runChecks, type CheckResult } from './quality.js';
 import { CATALOG_DDL, refreshCatalog } from './catalog.js';
 import { rows } from './warehouse.js';
@@ -20,6 +21,18 @@ export interface LoadResult {
   inserted: number;
   checks: CheckResult[];
   highWaterMark: number;
+  /** Milliseconds per stage of the load (staging, each mart, checks, commit): where the time went. */
+  timings: Record<string, number>;
+}
+
+/** Adds the time since the last lap to `timings[name]`. */
+function stopwatch(timings: Record<string, number>) {
+  let last = performance.now();
+  return (name: string) => {
+    const now = performance.now();
+    timings[name] = (timings[name] ?? 0) + Math.round((now - last) * 10) / 10;
+    last = now;
+  };
 }
 
 // stg_events has no PRIMARY KEY: an ART index makes bulk inserts ~5x slower. Loads insert only
@@ -29,6 +42,7 @@ CREATE TABLE IF NOT EXISTS stg_events (
   event_id UUID NOT NULL, seq BIGINT NOT NULL, type VARCHAR NOT NULL, version INTEGER NOT NULL,
   aggregate_id VARCHAR, occurred_at TIMESTAMPTZ NOT NULL, payload JSON NOT NULL, loaded_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE IF NOT EXISTS etl_state (name VARCHAR PRIMARY KEY, high_water_mark BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE IF NOT EXISTS etl_mart (table_name VARCHAR PRIMARY KEY, definition VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS dq_check (name VARCHAR PRIMARY KEY, "table" VARCHAR NOT NULL, kind VARCHAR NOT NULL,
   "column" VARCHAR, arg VARCHAR, blocking BOOLEAN NOT NULL);
 CREATE TABLE IF NOT EXISTS dq_result (run_at TIMESTAMPTZ NOT NULL, name VARCHAR NOT NULL, "table" VARCHAR NOT NULL,
@@ -57,7 +71,9 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
   await conn.run(`INSERT OR IGNORE INTO etl_state VALUES ('analytics.etl', 0, now())`);
   const existing = new Set((await rows(conn, `SELECT table_name FROM information_schema.tables`)).map((r) => String(r.table_name)));
   for (const m of MARTS) {
-    if (!existing.has(m.table)) await conn.run(`CREATE TABLE ${m.table} AS ${m.sql}`);
+    if (existing.has(m.table)) continue;
+    await conn.run(`CREATE TABLE ${m.table} AS ${m.sql}`);
+    await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definitionOf(m)]);
   }
   if (!existing.has('reconciliation')) await conn.run(`CREATE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
   // Loads rebuild the marts with the same columns, so the catalogue is written once per open.
@@ -97,36 +113,90 @@ export const toStaged = (e: EventEnvelope): StagedEvent => ({
 });
 
 /**
- * Appends a batch to the temp table `stg_incoming` with DuckDB's appender (measured ~6x
- * faster here than writing NDJSON and reading it back with read_json), then moves the event
- * ids not staged yet into `stg_events` (first copy by seq wins; an anti-join instead of a key).
+ * Stages the pages of one load. Duplicates inside the load are dropped in JS (per page the
+ * copy with the lowest seq, then the first page wins) instead of a window over the batch.
+ * Each page goes through DuckDB's appender into the temp table `stg_incoming` as plain text
+ * and numbers (the appender's fast path: its per-value casts to UUID/TIMESTAMPTZ/JSON measured
+ * slower than casting the columns in one INSERT), then into `stg_events` leaving out event ids
+ * already staged (an anti-join instead of a key; skipped while staging was empty at the start).
+ * On a warehouse with history, the new events also stay in the temp table `stg_window` (the
+ * load's window) for the marts merged in place.
  */
-async function stage(conn: DuckDBConnection, events: readonly StagedEvent[], loadedAt: string): Promise<void> {
-  if (events.length === 0) return;
-  await conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
-    aggregate_id VARCHAR, occurred_at VARCHAR, payload VARCHAR)`);
-  const app = await conn.createAppender('stg_incoming', 'main', 'temp');
-  try {
-    for (const e of events) {
-      app.appendVarchar(e.id);
-      app.appendBigInt(BigInt(e.seq));
-      app.appendVarchar(e.type);
-      app.appendInteger(e.version);
-      app.appendVarchar(e.aggregateId);
-      app.appendVarchar(e.occurredAt.toISOString());
-      app.appendVarchar(e.payloadJson);
-      app.endRow();
+class Stager {
+  private readonly seen = new Set<string>();
+  private windowMade = false;
+
+  constructor(
+    private readonly conn: DuckDBConnection,
+    private readonly loadedAt: string,
+    private readonly wasEmpty: boolean,
+    private readonly lap: (name: string) => void,
+  ) {}
+
+  async page(events: readonly StagedEvent[], last: boolean): Promise<void> {
+    const keep = this.fresh(events, last);
+    this.lap('stage_dedupe');
+    if (keep.length === 0) return;
+    await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
+      aggregate_id VARCHAR, occurred_at VARCHAR, payload VARCHAR)`);
+    const app = await this.conn.createAppender('stg_incoming', 'main', 'temp');
+    try {
+      for (const e of keep) {
+        app.appendVarchar(e.id);
+        app.appendBigInt(BigInt(e.seq));
+        app.appendVarchar(e.type);
+        app.appendInteger(e.version);
+        app.appendVarchar(e.aggregateId);
+        app.appendVarchar(e.occurredAt.toISOString());
+        app.appendVarchar(e.payloadJson);
+        app.endRow();
+      }
+    } finally {
+      app.closeSync();
     }
-  } finally {
-    app.closeSync();
+    this.lap('stage_append');
+    const typed = `SELECT CAST(event_id AS UUID) AS event_id, seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at,
+      CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at FROM temp.stg_incoming`;
+    if (this.wasEmpty) {
+      await this.conn.run(`INSERT INTO stg_events ${typed}`, [this.loadedAt]);
+    } else {
+      if (!this.windowMade) {
+        await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_window AS SELECT * FROM main.stg_events LIMIT 0`);
+        this.windowMade = true;
+      }
+      // Earlier pages are still only in the window: the JS dedupe covers them.
+      await this.conn.run(`INSERT INTO temp.stg_window SELECT i.* FROM (${typed}) i ANTI JOIN main.stg_events s ON s.event_id = i.event_id`, [this.loadedAt]);
+    }
+    await this.conn.run('DROP TABLE temp.stg_incoming');
+    this.lap('stage_insert');
   }
-  await conn.run(`INSERT INTO stg_events
-    SELECT i.* FROM (
-      SELECT CAST(event_id AS UUID) AS event_id, seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at,
-             CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at
-      FROM temp.stg_incoming QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1) i
-    ANTI JOIN stg_events s ON s.event_id = i.event_id`, [loadedAt]);
-  await conn.run('DROP TABLE temp.stg_incoming');
+
+  /** Moves the window into `stg_events`; whether there is a window to merge marts from. */
+  async finish(): Promise<boolean> {
+    if (!this.windowMade) return false;
+    await this.conn.run(`INSERT INTO main.stg_events SELECT * FROM temp.stg_window`);
+    this.lap('stage_insert');
+    return true;
+  }
+
+  /** The events of a page not seen earlier in this load, one copy per id (the lowest seq). */
+  private fresh(events: readonly StagedEvent[], last: boolean): readonly StagedEvent[] {
+    const first = new Map<string, StagedEvent>();
+    let dup = false;
+    for (const e of events) {
+      const had = first.get(e.id);
+      if (had === undefined) {
+        if (this.seen.has(e.id)) dup = true;
+        else first.set(e.id, e);
+      } else {
+        dup = true;
+        if (e.seq < had.seq) first.set(e.id, e);
+      }
+    }
+    // Ids are remembered only when another page may follow.
+    if (!last) for (const id of first.keys()) this.seen.add(id);
+    return dup ? [...first.values()] : events;
+  }
 }
 
 export interface LoadOptions {
@@ -147,24 +217,33 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
   let checks: CheckResult[];
   let inserted = 0;
   let received = 0;
+  const timings: Record<string, number> = {};
+  const lap = stopwatch(timings);
   await conn.run('BEGIN TRANSACTION');
   try {
     const before = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
     const loadedAt = opts.now.toISOString();
+    const stager = new Stager(conn, loadedAt, Number(before[0]?.n) === 0, lap);
     if (typeof source === 'function') {
       for await (const page of source()) {
+        lap('read');
         received += page.length;
-        await stage(conn, page, loadedAt);
+        await stager.page(page, false);
       }
     } else {
       received = source.length;
-      await stage(conn, source, loadedAt);
+      await stager.page(source, true);
     }
+    const windowed = await stager.finish();
     const after = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
     inserted = Number(after[0]?.n) - Number(before[0]?.n);
-    for (const m of MARTS) await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
+    lap('stage_count');
+    // A window past a quarter of the history: rebuilding every mart whole is cheaper.
+    await buildMarts(conn, inserted, windowed && inserted * 4 <= Number(before[0]?.n), lap);
     await conn.run(`CREATE OR REPLACE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
+    lap('reconciliation');
     checks = await runChecks(conn, opts.now);
+    lap('checks');
     const failed = checks.filter((c) => c.blocking && !c.passed);
     if (failed.length > 0) throw new QualityCheckFailed(failed);
     const mark = typeof opts.highWaterMark === 'function' ? opts.highWaterMark() : opts.highWaterMark;
@@ -173,14 +252,69 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
         WHERE name = 'analytics.etl'`, [mark, loadedAt]);
     }
     await recordChecks(conn, opts.now, checks);
+    lap('record');
     await conn.run('COMMIT');
+    lap('commit');
   } catch (err) {
     await conn.run('ROLLBACK');
+    await conn.run('DROP TABLE IF EXISTS temp.stg_window');
     if (err instanceof QualityCheckFailed) await recordChecks(conn, opts.now, err.failed);
     throw err;
   }
   const [state] = await rows(conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
-  return { received, inserted, checks, highWaterMark: Number(state?.high_water_mark ?? 0) };
+  return { received, inserted, checks, highWaterMark: Number(state?.high_water_mark ?? 0), timings };
+}
+
+/** What a mart is built from: a change (a new deploy) makes the next load rebuild it whole. */
+function definitionOf(m: MartSpec): string {
+  return createHash('sha256').update(JSON.stringify([m.sql, MART_MERGES[m.table] ?? null])).digest('hex');
+}
+
+/**
+ * Brings every mart up to date with staging, in mapping order (marts built on other marts come
+ * after them). Nothing new staged: marts are a function of staging, so only a changed definition
+ * is rebuilt. With a window (`merge`), the marts in MART_MERGES are updated in place from it and
+ * the others rebuilt whole; without one (first load, or a window too big), all are rebuilt.
+ */
+async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boolean, lap: (name: string) => void): Promise<void> {
+  const built = new Map((await rows(conn, `SELECT table_name, definition FROM etl_mart`)).map((r) => [String(r.table_name), String(r.definition)]));
+  for (const m of MARTS) {
+    const definition = definitionOf(m);
+    const current = built.get(m.table) === definition;
+    const how = MART_MERGES[m.table];
+    if (current && inserted === 0) continue;
+    if (current && merge && how) {
+      await mergeMart(conn, m, how);
+    } else {
+      await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
+      if (!current) await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definition]);
+    }
+    lap(m.table);
+  }
+  await conn.run('DROP TABLE IF EXISTS temp.stg_window');
+  await conn.run('DROP TABLE IF EXISTS temp.mart_keys');
+}
+
+/**
+ * Updates one mart from the load's window (temp.stg_window): the keys its new events touch are
+ * deleted and rebuilt from all of their events. A NULL key is a key too (the rows a NULL
+ * `eventKey` groups into, e.g. ledger postings without an attempt), matched with IS NULL.
+ */
+async function mergeMart(conn: DuckDBConnection, m: MartSpec, how: MartMerge): Promise<void> {
+  if ('perEvent' in how) {
+    await conn.run(`INSERT INTO ${m.table} BY NAME WITH stg_events AS (SELECT * FROM temp.stg_window) SELECT * FROM (${m.sql})`);
+    return;
+  }
+  await conn.run(`CREATE OR REPLACE TEMP TABLE mart_keys AS SELECT DISTINCT ${how.eventKey} AS k FROM temp.stg_window WHERE ${how.events}`);
+  const [keys] = await rows(conn, `SELECT count(*) AS n, count(*) FILTER (WHERE k IS NULL) AS nulls FROM temp.mart_keys`);
+  if (Number(keys?.n) === 0) return;
+  const nulls = Number(keys?.nulls) > 0;
+  const touched = (col: string) => `(${col} IN (SELECT k FROM temp.mart_keys WHERE k IS NOT NULL)${nulls ? ` OR ${col} IS NULL` : ''})`;
+  await conn.run(`DELETE FROM ${m.table} WHERE ${touched(how.key)}`);
+  // The mart's own SQL, over the touched keys' events only (a CTE named stg_events shadows the table).
+  await conn.run(`INSERT INTO ${m.table} BY NAME
+    WITH stg_events AS (SELECT * FROM main.stg_events WHERE ${how.events} AND ${touched(how.eventKey)})
+    SELECT * FROM (${m.sql})`);
 }
 
 async function recordChecks(conn: DuckDBConnection, now: Date, checks: CheckResult[]): Promise<void> {

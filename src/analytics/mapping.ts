@@ -172,3 +172,24 @@ export const MARTS: MartSpec[] = [
                 FROM stg_events) WHERE d IS NOT NULL`,
   },
 ];
+
+/**
+ * How a load updates a mart in place instead of rebuilding it whole (marts not listed here are
+ * rebuilt from staging on every load that staged new events). `perEvent`: each row comes from
+ * one event alone, so the new events' rows are appended. Otherwise the rows with a given `key`
+ * depend only on the events (among those `events` selects, a superset of what the SQL reads is
+ * fine) whose `eventKey` equals it: the load deletes the keys its new events touch and inserts
+ * the mart's own SQL run over all of those keys' events, late and out-of-order ones included.
+ * test/analytics/etl-merge.test.ts checks each against a full rebuild.
+ */
+export type MartMerge = { perEvent: true } | { key: string; eventKey: string; events: string };
+
+export const MART_MERGES: Readonly<Record<string, MartMerge>> = {
+  fact_order_line: { key: 'order_id', eventKey: `json_extract_string(payload, '$.orderId')`, events: `type = 'checkout.order_placed'` },
+  fact_payment_attempt: { key: 'attempt_id', eventKey: `json_extract_string(payload, '$.attemptId')`, events: `type LIKE 'payments.payment_%'` },
+  fact_refund: { key: 'refund_id', eventKey: `coalesce(json_extract_string(payload, '$.refundId'), CAST(event_id AS VARCHAR))`, events: `type = 'payments.refund_succeeded'` },
+  // A posting's rows hang on its attempt: the transaction's ledger events and the attempt's approval.
+  fact_ledger_posting: { key: 'attempt_id', eventKey: `json_extract_string(payload, '$.attemptId')`, events: `type IN ('payments.ledger_posted', 'payments.payment_approved')` },
+  fact_stock_movement: { perEvent: true },
+  fact_fraud_decision: { key: 'order_id', eventKey: `json_extract_string(payload, '$.orderId')`, events: `type LIKE 'fraud.%'` },
+};
