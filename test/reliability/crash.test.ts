@@ -14,7 +14,7 @@ import { warehouseViolations } from './warehouse-violations.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('kill -9 under load loses no acknowledged order, charges nobody twice, keeps stock and ledger, and the warehouse has every change once', async () => {
+test('kill -9 under load loses no acknowledged order, charges nobody twice, keeps stock and ledger, and the warehouse has every change once', async (t) => {
   const { db, url } = await freshDatabase();
   // Its own data directory: the warehouse holds this run's events only.
   const dataDir = mkdtempSync(path.join(tmpdir(), 'embudo-crash-'));
@@ -52,7 +52,10 @@ test('kill -9 under load loses no acknowledged order, charges nobody twice, keep
 
   // The ETL as operators run it (`embudo etl run`: land what the consumer has not, load past
   // the high-water mark), over the warehouse the killed platform was streaming into.
+  const t0 = performance.now();
   const etl = spawnEmbudo(['etl', 'run'], stack.env);
   assert.equal(await etl.exited, 0, `embudo etl run failed:\n${etl.output()}`);
+  const t1 = performance.now();
   assert.deepEqual(await warehouseViolations(db, dataDir), [], 'the warehouse holds every committed change exactly once');
+  t.diagnostic(`etl run ${Math.round(t1 - t0)} ms (${etl.output().trim().split('\n').join('; ')}), warehouse check ${Math.round(performance.now() - t1)} ms`);
 });
