@@ -74,10 +74,11 @@ const BATCHES_PER_ITERATION = 50;
 /**
  * Outbox → JetStream. Every event is published with `Nats-Msg-Id` = event id. Batches are
  * pipelined: while JetStream acknowledges some (up to `window` unacknowledged), the next ones
- * are read and published. The position is stored behind the publications, one UPDATE at a
- * time, each past every batch acknowledged so far in order: reads and publications never
- * wait for it, and under load one write covers many batches. A crash before a write
- * republishes from the stored position and JetStream drops the duplicates (within its
+ * are read and published, across iterations too (a commit is relayed without waiting for the
+ * previous one's acks). The position is stored behind the publications, one UPDATE at a time,
+ * each past every batch acknowledged so far in order: reads and publications never wait for
+ * it, and under load one write covers many batches. A failed publication or a crash before a
+ * write republishes from the stored position and JetStream drops the duplicates (within its
  * duplicate window).
  */
 export function createRelay(deps: RelayDeps, idleMs: number): Relay {
@@ -144,8 +145,18 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
         batch.acked = acks;
         flush();
       },
-      () => undefined, // awaited by the iteration, which fails and starts again from the stored position
+      (err: unknown) => {
+        // The position never passes this batch: start again from the stored one.
+        broken ??= { err: err instanceof Error ? err : new Error(String(err)) };
+        loop.wake();
+      },
     );
+  };
+
+  /** Waits while `window` batches are unacknowledged. */
+  const throttle = async () => {
+    const unacked = pending.filter((b) => !b.acked);
+    if (unacked.length >= window) await (unacked[0] as InFlight).acks.catch(() => undefined);
   };
 
   /** Forgets what was published past the stored position (republished next; JetStream drops the copies). */
@@ -177,6 +188,8 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
       if (broken) await restart();
       stored ??= await loadPosition(deps.db, RELAY);
       const link = await deps.link();
+      await throttle();
+      if (broken) return 'more';
       let cursor = pending.at(-1)?.last ?? stored;
       let next = read(cursor);
       next.catch(() => undefined); // awaited below; a read abandoned by an early return is harmless
@@ -187,24 +200,23 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
         if (last) {
           await Promise.all([...new Set(rows.map((r) => contextOf(r.type)))].map((c) => link.ensureStream(c)));
           const acks = publish(link, rows);
-          acks.catch(() => undefined); // awaited below
+          acks.catch(() => undefined); // handled in track()
           cursor = positionOf(last);
           track({ rows, last: cursor, acks });
         }
         if (rows.length < limit) {
-          // Caught up: every publication acknowledged before the iteration ends (a failure
-          // starts again from the stored position); the position write may still be under way.
-          for (const b of pending) await b.acks;
-          if (broken) return 'more';
-          progressAt = Date.now();
-          error = undefined;
+          // Caught up. The acknowledgements and the position write finish behind the loop: the
+          // next commit is read and published without waiting for them.
+          if (pending.length === 0) {
+            progressAt = Date.now();
+            error = undefined;
+          }
           return blocked ? { inMs: 15 } : 'idle';
         }
         // The next read runs while JetStream acknowledges the batches in flight.
         next = read(cursor);
         next.catch(() => undefined);
-        const unacked = pending.filter((b) => !b.acked);
-        if (unacked.length >= window) await (unacked[0] as InFlight).acks;
+        await throttle();
         if (broken) return 'more';
       }
       return 'more';

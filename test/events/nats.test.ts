@@ -185,4 +185,34 @@ if (natsUrl) {
       await relay.stop();
     }
   });
+  test('relay: a publication that fails is republished from the stored position; nothing lost', async () => {
+    const ctx = uniqueContext();
+    streams.push(streamName(ctx));
+    for (let n = 0; n < 20; n++) await publish(db, `${ctx}.e`, { n });
+    const metrics = eventMetrics(createMetrics().registry);
+    // JetStream refuses the 5th publication once (its batch and the ones after it stay unstored).
+    let calls = 0;
+    const js = new Proxy(link.js, {
+      get: (target, prop, receiver) =>
+        prop === 'publish'
+          ? (...args: Parameters<typeof link.js.publish>) => (++calls === 5 ? Promise.reject(new Error('no ack')) : target.publish(...args))
+          : (Reflect.get(target, prop, receiver) as unknown),
+    });
+    const relay = createRelay({ db, logger, metrics, link: async () => ({ ...link, js }), batchSize: 3, window: 2 }, 50);
+    relay.start();
+    try {
+      await waitFor(async () => {
+        const [p, head] = [(await db.query<{ event_seq: number }>(`SELECT event_seq FROM events_positions WHERE consumer = $1`, [RELAY])).rows[0], await safeHead(db)];
+        return p?.event_seq === head?.seq;
+      }, 10_000, 'relay position at the head');
+      assert.ok(calls > 20, 'the failed batch was published again');
+      const info = await link.jsm.streams.info(streamName(ctx));
+      assert.equal(info.state.messages, 20);
+      const ns = new Set<number>();
+      for (let seq = 1; seq <= 20; seq++) ns.add((await link.jsm.streams.getMessage(streamName(ctx), { seq }))?.json<{ payload: { n: number } }>().payload.n ?? -1);
+      assert.equal(ns.size, 20);
+    } finally {
+      await relay.stop();
+    }
+  });
 }
