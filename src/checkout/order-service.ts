@@ -46,11 +46,26 @@ const isCode = (err: unknown, ...codes: string[]) => isAppError(err) && codes.in
 export function createOrderService(deps: OrderServiceDeps) {
   const { db, clock, logger, inventory, payments } = deps;
 
-  /** Takes stock again for an order whose reservation is gone and commits it at once. */
+  /**
+   * Takes stock again for an order whose reservation is gone and commits it at once. The new
+   * reservation is recorded (committed on its own) before it is sold, so a retry after a crash
+   * sells that one again (idempotent) rather than a second lot; one that lapsed unsold before
+   * the retry is replaced.
+   */
   const reserveAgain = async (order: store.OrderRow, tx: Db): Promise<string | undefined> => {
+    const taken = await store.lateReservation(db, order.id);
+    if (taken) {
+      try {
+        await inventory.commit(taken);
+        return taken;
+      } catch (err) {
+        if (!isCode(err, 'reservation_expired', 'reservation_released', 'reservation_not_found')) throw err;
+      }
+    }
     const lines = await store.orderLines(tx, order.id);
     try {
       const r = await inventory.reserve({ lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })), ttlSeconds: 300, reference: order.id });
+      await store.recordLateReservation(db, order.id, r.id, clock.now());
       await inventory.commit(r.id);
       return r.id;
     } catch (err) {

@@ -253,3 +253,18 @@ export async function listOrders(db: Db, f: OrderFilter): Promise<OrderRow[]> {
   );
   return rows;
 }
+
+/** The stock reservation taken again for an order's late approval, if one was recorded. */
+export async function lateReservation(db: Db, orderId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ reservation_id: string }>('SELECT reservation_id FROM checkout_late_reservations WHERE order_id = $1', [orderId]);
+  return rows[0]?.reservation_id;
+}
+
+/** Records (or replaces, when the earlier one lapsed unsold) an order's late-approval reservation. */
+export async function recordLateReservation(db: Db, orderId: string, reservationId: string, now: Date): Promise<void> {
+  await db.query(
+    `INSERT INTO checkout_late_reservations (order_id, reservation_id, created_at) VALUES ($1, $2, $3)
+     ON CONFLICT (order_id) DO UPDATE SET reservation_id = EXCLUDED.reservation_id, created_at = EXCLUDED.created_at`,
+    [orderId, reservationId, now],
+  );
+}

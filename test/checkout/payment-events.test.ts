@@ -71,6 +71,25 @@ test('reservation expired, then a late approval: the stock is reserved again and
   assert.equal(after.reserved, before.reserved - 1);
 });
 
+test('a crash after a late approval sold the stock again but before the order committed: the retry sells nothing more', async () => {
+  const o = await pendingWebpayOrder();
+  const before = await inventory.stock('BOOK');
+  await db.transaction((tx) => handle(tx, fakeEnvelope('payments.payment_expired', { attemptId: o.payment.attemptId, orderId: o.orderId })));
+  assert.equal(await status(o.orderId), 'expired');
+  // The handler re-reserves and sells (inventory commits on its own), then the process dies
+  // before the order's transaction commits: the consumer will deliver the approval again.
+  await assert.rejects(db.transaction(async (tx) => {
+    await handle(tx, approved(o));
+    throw new Error('crash before commit');
+  }), /crash before commit/);
+  assert.equal(await status(o.orderId), 'expired');
+  await db.transaction((tx) => handle(tx, approved(o)));
+  assert.equal(await status(o.orderId), 'paid');
+  const after = await inventory.stock('BOOK');
+  assert.equal(after.onHand, before.onHand - 1, 'one unit sold, not two');
+  assert.equal(after.reserved, before.reserved - 1, 'the first reservation released, the second sold');
+});
+
 test('late approval with the stock gone: refunded automatically, and the order says so', async () => {
   const o = await pendingWebpayOrder('RARE');
   await db.transaction((tx) => handle(tx, fakeEnvelope('payments.payment_expired', { attemptId: o.payment.attemptId, orderId: o.orderId })));
