@@ -112,6 +112,9 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], ap
  * The group commits of the payment hot path: opening attempts and recording processor
  * verdicts. Concurrent checkouts share one durable transaction per batch, so the commit wait
  * (local flush, or the synchronous standby's apply) is paid once per batch, not per payment.
+ * One batch in flight per writer by default: the next batch gathers everyone who arrived
+ * meanwhile (checkout bench, 64 shoppers: 7 payments per batch instead of 3, 39 → 70
+ * checkouts/s on the same loaded machine), which costs fewer statements per payment.
  */
 export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFlight?: number } = {}) {
   // The batch's events wake the consumers after its commit, not with a NOTIFY inside it
@@ -125,11 +128,11 @@ export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFli
   };
   const open = groupCommit(
     (inputs: OpenRequest[]) => committed('open_batch', (tx) => openAttempts(core, tx, inputs, append)),
-    { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
+    { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 1 },
   );
   const record = groupCommit(
     (items: VerdictItem[]) => committed('record_batch', (tx) => recordVerdicts(core, tx, items, append)),
-    { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 3 },
+    { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 1 },
   );
   return {
     /** Opens (or finds) the attempt for a payment; throws the request's refusal. */
