@@ -278,16 +278,18 @@ function definitionOf(m: MartSpec): string {
  */
 async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boolean, lap: (name: string) => void): Promise<void> {
   const built = new Map((await rows(conn, `SELECT table_name, definition FROM etl_mart`)).map((r) => [String(r.table_name), String(r.definition)]));
+  const current = new Set(MARTS.filter((m) => built.get(m.table) === definitionOf(m)).map((m) => m.table));
+  const keys = merge && inserted > 0 ? await touchedKeys(conn, MARTS.filter((m) => current.has(m.table))) : undefined;
+  if (keys) lap('mart_keys');
   for (const m of MARTS) {
-    const definition = definitionOf(m);
-    const current = built.get(m.table) === definition;
     const how = MART_MERGES[m.table];
-    if (current && inserted === 0) continue;
-    if (current && merge && how) {
-      await mergeMart(conn, m, how);
+    if (current.has(m.table) && inserted === 0) continue;
+    if (current.has(m.table) && keys && how) {
+      await mergeMart(conn, m, how, keys?.get(m.table));
     } else {
+      const definition = definitionOf(m);
       await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
-      if (!current) await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definition]);
+      if (!current.has(m.table)) await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definition]);
     }
     lap(m.table);
   }
@@ -295,24 +297,34 @@ async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boole
   await conn.run('DROP TABLE IF EXISTS temp.mart_keys');
 }
 
+/** Per merged mart, how many keys the window touches and whether one is NULL (one query for all). */
+async function touchedKeys(conn: DuckDBConnection, marts: readonly MartSpec[]): Promise<Map<string, { n: number; nulls: boolean }>> {
+  const keyed = marts.flatMap((m) => {
+    const how = MART_MERGES[m.table];
+    return how && !('perEvent' in how) ? [`SELECT DISTINCT '${m.table}' AS mart, ${how.eventKey} AS k FROM temp.stg_window WHERE ${how.events}`] : [];
+  });
+  if (keyed.length === 0) return new Map();
+  await conn.run(`CREATE OR REPLACE TEMP TABLE mart_keys AS ${keyed.join(' UNION ALL ')}`);
+  const found = await rows(conn, `SELECT mart, count(*) AS n, count(*) FILTER (WHERE k IS NULL) AS nulls FROM temp.mart_keys GROUP BY mart`);
+  return new Map(found.map((r) => [String(r.mart), { n: Number(r.n), nulls: Number(r.nulls) > 0 }]));
+}
+
 /**
  * Updates one mart from the load's window (temp.stg_window): the keys its new events touch are
- * deleted and rebuilt from all of their events. A NULL key is a key too (the rows a NULL
- * `eventKey` groups into, e.g. ledger postings without an attempt), matched with IS NULL.
+ * deleted and rebuilt from all of their events, in one round trip. A NULL key is a key too (the
+ * rows a NULL `eventKey` groups into, e.g. ledger postings without an attempt), matched with IS NULL.
  */
-async function mergeMart(conn: DuckDBConnection, m: MartSpec, how: MartMerge): Promise<void> {
+async function mergeMart(conn: DuckDBConnection, m: MartSpec, how: MartMerge, keys: { n: number; nulls: boolean } | undefined): Promise<void> {
   if ('perEvent' in how) {
     await conn.run(`INSERT INTO ${m.table} BY NAME WITH stg_events AS (SELECT * FROM temp.stg_window) SELECT * FROM (${m.sql})`);
     return;
   }
-  await conn.run(`CREATE OR REPLACE TEMP TABLE mart_keys AS SELECT DISTINCT ${how.eventKey} AS k FROM temp.stg_window WHERE ${how.events}`);
-  const [keys] = await rows(conn, `SELECT count(*) AS n, count(*) FILTER (WHERE k IS NULL) AS nulls FROM temp.mart_keys`);
-  if (Number(keys?.n) === 0) return;
-  const nulls = Number(keys?.nulls) > 0;
-  const touched = (col: string) => `(${col} IN (SELECT k FROM temp.mart_keys WHERE k IS NOT NULL)${nulls ? ` OR ${col} IS NULL` : ''})`;
-  await conn.run(`DELETE FROM ${m.table} WHERE ${touched(how.key)}`);
+  if (!keys || keys.n === 0) return;
+  const touched = (col: string) =>
+    `(${col} IN (SELECT k FROM temp.mart_keys WHERE mart = '${m.table}' AND k IS NOT NULL)${keys.nulls ? ` OR ${col} IS NULL` : ''})`;
   // The mart's own SQL, over the touched keys' events only (a CTE named stg_events shadows the table).
-  await conn.run(`INSERT INTO ${m.table} BY NAME
+  await conn.run(`DELETE FROM ${m.table} WHERE ${touched(how.key)};
+    INSERT INTO ${m.table} BY NAME
     WITH stg_events AS (SELECT * FROM main.stg_events WHERE ${how.events} AND ${touched(how.eventKey)})
     SELECT * FROM (${m.sql})`);
 }
