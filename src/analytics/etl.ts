@@ -181,21 +181,29 @@ class Stager {
 
   /** The events of a page not seen earlier in this load, one copy per id (the lowest seq). */
   private fresh(events: readonly StagedEvent[], last: boolean): readonly StagedEvent[] {
-    const first = new Map<string, StagedEvent>();
+    // Usually nothing repeats: one Set pass finds that out, the Map below runs only on duplicates.
+    const ids = new Set<string>();
     let dup = false;
     for (const e of events) {
-      const had = first.get(e.id);
-      if (had === undefined) {
-        if (this.seen.has(e.id)) dup = true;
-        else first.set(e.id, e);
-      } else {
+      const n = ids.size;
+      if (ids.add(e.id).size === n || (this.seen.size > 0 && this.seen.has(e.id))) {
         dup = true;
-        if (e.seq < had.seq) first.set(e.id, e);
+        break;
       }
     }
+    let keep = events;
+    if (dup) {
+      const first = new Map<string, StagedEvent>();
+      for (const e of events) {
+        if (this.seen.has(e.id)) continue;
+        const had = first.get(e.id);
+        if (had === undefined || e.seq < had.seq) first.set(e.id, e);
+      }
+      keep = [...first.values()];
+    }
     // Ids are remembered only when another page may follow.
-    if (!last) for (const id of first.keys()) this.seen.add(id);
-    return dup ? [...first.values()] : events;
+    if (!last) for (const e of keep) this.seen.add(e.id);
+    return keep;
   }
 }
 
