@@ -113,18 +113,17 @@ export const toStaged = (e: EventEnvelope): StagedEvent => ({
 });
 
 /**
- * Stages the pages of one load. Duplicates inside the load are dropped in JS (per page the
- * copy with the lowest seq, then the first page wins) instead of a window over the batch.
- * Each page goes through DuckDB's appender into the temp table `stg_incoming` as plain text
- * and numbers (the appender's fast path: its per-value casts to UUID/TIMESTAMPTZ/JSON measured
- * slower than casting the columns in one INSERT), then into `stg_events` leaving out event ids
- * already staged (an anti-join instead of a key; skipped while staging was empty at the start).
- * On a warehouse with history, the new events also stay in the temp table `stg_window` (the
- * load's window) for the marts merged in place.
+ * Stages the pages of one load. Each page goes through DuckDB's appender into the temp table
+ * `stg_incoming` as plain text and numbers (the appender's fast path: its per-value casts to
+ * UUID/TIMESTAMPTZ/JSON measured slower than casting the columns in one INSERT), then into
+ * staging: one copy per event id (the lowest seq; the window over the page runs only when a
+ * count finds a repeated id), leaving out ids staged before (anti-joins instead of a key: with
+ * `stg_events` unless it was empty at the start, and with the load's earlier pages). On a
+ * warehouse with history the new events go to the temp table `stg_window` (the load's window,
+ * which the merged marts read) and into `stg_events` at the end.
  */
 class Stager {
-  private readonly seen = new Set<string>();
-  private windowMade = false;
+  private pages = 0;
 
   constructor(
     private readonly conn: DuckDBConnection,
@@ -133,15 +132,18 @@ class Stager {
     private readonly lap: (name: string) => void,
   ) {}
 
-  async page(events: readonly StagedEvent[], last: boolean): Promise<void> {
-    const keep = this.fresh(events, last);
-    this.lap('stage_dedupe');
-    if (keep.length === 0) return;
+  private get target(): string {
+    return this.wasEmpty ? 'main.stg_events' : 'temp.stg_window';
+  }
+
+  async page(events: readonly StagedEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    if (this.pages++ === 0 && !this.wasEmpty) await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_window AS SELECT * FROM main.stg_events LIMIT 0`);
     await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
       aggregate_id VARCHAR, occurred_at VARCHAR, payload VARCHAR)`);
     const app = await this.conn.createAppender('stg_incoming', 'main', 'temp');
     try {
-      for (const e of keep) {
+      for (const e of events) {
         app.appendVarchar(e.id);
         app.appendBigInt(BigInt(e.seq));
         app.appendVarchar(e.type);
@@ -155,55 +157,23 @@ class Stager {
       app.closeSync();
     }
     this.lap('stage_append');
+    const [d] = await rows(this.conn, `SELECT count(*) - count(DISTINCT CAST(event_id AS UUID)) AS dups FROM temp.stg_incoming`);
+    const once = Number(d?.dups) > 0 ? 'QUALIFY row_number() OVER (PARTITION BY CAST(event_id AS UUID) ORDER BY seq) = 1' : '';
     const typed = `SELECT CAST(event_id AS UUID) AS event_id, seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at,
-      CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at FROM temp.stg_incoming`;
-    if (this.wasEmpty) {
-      await this.conn.run(`INSERT INTO stg_events ${typed}`, [this.loadedAt]);
-    } else {
-      if (!this.windowMade) {
-        await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_window AS SELECT * FROM main.stg_events LIMIT 0`);
-        this.windowMade = true;
-      }
-      // Earlier pages are still only in the window: the JS dedupe covers them.
-      await this.conn.run(`INSERT INTO temp.stg_window SELECT i.* FROM (${typed}) i ANTI JOIN main.stg_events s ON s.event_id = i.event_id`, [this.loadedAt]);
-    }
+      CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at FROM temp.stg_incoming ${once}`;
+    const staged = [...(this.wasEmpty ? [] : ['main.stg_events']), ...(this.pages > 1 ? [this.target] : [])];
+    await this.conn.run(`INSERT INTO ${this.target} SELECT i.* FROM (${typed}) i
+      ${staged.map((t, n) => `ANTI JOIN ${t} s${n} ON s${n}.event_id = i.event_id`).join(' ')}`, [this.loadedAt]);
     await this.conn.run('DROP TABLE temp.stg_incoming');
     this.lap('stage_insert');
   }
 
   /** Moves the window into `stg_events`; whether there is a window to merge marts from. */
   async finish(): Promise<boolean> {
-    if (!this.windowMade) return false;
+    if (this.wasEmpty || this.pages === 0) return false;
     await this.conn.run(`INSERT INTO main.stg_events SELECT * FROM temp.stg_window`);
     this.lap('stage_insert');
     return true;
-  }
-
-  /** The events of a page not seen earlier in this load, one copy per id (the lowest seq). */
-  private fresh(events: readonly StagedEvent[], last: boolean): readonly StagedEvent[] {
-    // Usually nothing repeats: one Set pass finds that out, the Map below runs only on duplicates.
-    const ids = new Set<string>();
-    let dup = false;
-    for (const e of events) {
-      const n = ids.size;
-      if (ids.add(e.id).size === n || (this.seen.size > 0 && this.seen.has(e.id))) {
-        dup = true;
-        break;
-      }
-    }
-    let keep = events;
-    if (dup) {
-      const first = new Map<string, StagedEvent>();
-      for (const e of events) {
-        if (this.seen.has(e.id)) continue;
-        const had = first.get(e.id);
-        if (had === undefined || e.seq < had.seq) first.set(e.id, e);
-      }
-      keep = [...first.values()];
-    }
-    // Ids are remembered only when another page may follow.
-    if (!last) for (const e of keep) this.seen.add(e.id);
-    return keep;
   }
 }
 
@@ -236,11 +206,11 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
       for await (const page of source()) {
         lap('read');
         received += page.length;
-        await stager.page(page, false);
+        await stager.page(page);
       }
     } else {
       received = source.length;
-      await stager.page(source, true);
+      await stager.page(source);
     }
     const windowed = await stager.finish();
     const after = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
