@@ -113,18 +113,17 @@ export const toStaged = (e: EventEnvelope): StagedEvent => ({
 });
 
 /**
- * Stages the pages of one load. Duplicates inside the load are dropped in JS (per page the
- * copy with the lowest seq, then the first page wins) instead of a window over the batch.
- * Each page goes through DuckDB's appender into the temp table `stg_incoming` as plain text
- * and numbers (the appender's fast path: its per-value casts to UUID/TIMESTAMPTZ/JSON measured
- * slower than casting the columns in one INSERT), then into `stg_events` leaving out event ids
- * already staged (an anti-join instead of a key; skipped while staging was empty at the start).
- * On a warehouse with history, the new events also stay in the temp table `stg_window` (the
- * load's window) for the marts merged in place.
+ * Stages the pages of one load. Each page goes through DuckDB's appender into the temp table
+ * `stg_incoming` as plain text and numbers (the appender's fast path: its per-value casts to
+ * UUID/TIMESTAMPTZ/JSON measured slower than casting the columns in one INSERT), then into
+ * staging: one copy per event id (the lowest seq; the window over the page runs only when a
+ * count finds a repeated id), leaving out ids staged before (anti-joins instead of a key: with
+ * `stg_events` unless it was empty at the start, and with the load's earlier pages). On a
+ * warehouse with history the new events go to the temp table `stg_window` (the load's window,
+ * which the merged marts read) and into `stg_events` at the end.
  */
 class Stager {
-  private readonly seen = new Set<string>();
-  private windowMade = false;
+  private pages = 0;
 
   constructor(
     private readonly conn: DuckDBConnection,
@@ -133,15 +132,18 @@ class Stager {
     private readonly lap: (name: string) => void,
   ) {}
 
-  async page(events: readonly StagedEvent[], last: boolean): Promise<void> {
-    const keep = this.fresh(events, last);
-    this.lap('stage_dedupe');
-    if (keep.length === 0) return;
+  private get target(): string {
+    return this.wasEmpty ? 'main.stg_events' : 'temp.stg_window';
+  }
+
+  async page(events: readonly StagedEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    if (this.pages++ === 0 && !this.wasEmpty) await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_window AS SELECT * FROM main.stg_events LIMIT 0`);
     await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (event_id VARCHAR, seq BIGINT, type VARCHAR, version INTEGER,
       aggregate_id VARCHAR, occurred_at VARCHAR, payload VARCHAR)`);
     const app = await this.conn.createAppender('stg_incoming', 'main', 'temp');
     try {
-      for (const e of keep) {
+      for (const e of events) {
         app.appendVarchar(e.id);
         app.appendBigInt(BigInt(e.seq));
         app.appendVarchar(e.type);
@@ -155,47 +157,23 @@ class Stager {
       app.closeSync();
     }
     this.lap('stage_append');
+    const [d] = await rows(this.conn, `SELECT count(*) - count(DISTINCT CAST(event_id AS UUID)) AS dups FROM temp.stg_incoming`);
+    const once = Number(d?.dups) > 0 ? 'QUALIFY row_number() OVER (PARTITION BY CAST(event_id AS UUID) ORDER BY seq) = 1' : '';
     const typed = `SELECT CAST(event_id AS UUID) AS event_id, seq, type, version, aggregate_id, CAST(occurred_at AS TIMESTAMPTZ) AS occurred_at,
-      CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at FROM temp.stg_incoming`;
-    if (this.wasEmpty) {
-      await this.conn.run(`INSERT INTO stg_events ${typed}`, [this.loadedAt]);
-    } else {
-      if (!this.windowMade) {
-        await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_window AS SELECT * FROM main.stg_events LIMIT 0`);
-        this.windowMade = true;
-      }
-      // Earlier pages are still only in the window: the JS dedupe covers them.
-      await this.conn.run(`INSERT INTO temp.stg_window SELECT i.* FROM (${typed}) i ANTI JOIN main.stg_events s ON s.event_id = i.event_id`, [this.loadedAt]);
-    }
+      CAST(payload AS JSON) AS payload, $1::TIMESTAMPTZ AS loaded_at FROM temp.stg_incoming ${once}`;
+    const staged = [...(this.wasEmpty ? [] : ['main.stg_events']), ...(this.pages > 1 ? [this.target] : [])];
+    await this.conn.run(`INSERT INTO ${this.target} SELECT i.* FROM (${typed}) i
+      ${staged.map((t, n) => `ANTI JOIN ${t} s${n} ON s${n}.event_id = i.event_id`).join(' ')}`, [this.loadedAt]);
     await this.conn.run('DROP TABLE temp.stg_incoming');
     this.lap('stage_insert');
   }
 
   /** Moves the window into `stg_events`; whether there is a window to merge marts from. */
   async finish(): Promise<boolean> {
-    if (!this.windowMade) return false;
+    if (this.wasEmpty || this.pages === 0) return false;
     await this.conn.run(`INSERT INTO main.stg_events SELECT * FROM temp.stg_window`);
     this.lap('stage_insert');
     return true;
-  }
-
-  /** The events of a page not seen earlier in this load, one copy per id (the lowest seq). */
-  private fresh(events: readonly StagedEvent[], last: boolean): readonly StagedEvent[] {
-    const first = new Map<string, StagedEvent>();
-    let dup = false;
-    for (const e of events) {
-      const had = first.get(e.id);
-      if (had === undefined) {
-        if (this.seen.has(e.id)) dup = true;
-        else first.set(e.id, e);
-      } else {
-        dup = true;
-        if (e.seq < had.seq) first.set(e.id, e);
-      }
-    }
-    // Ids are remembered only when another page may follow.
-    if (!last) for (const id of first.keys()) this.seen.add(id);
-    return dup ? [...first.values()] : events;
   }
 }
 
@@ -228,11 +206,11 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
       for await (const page of source()) {
         lap('read');
         received += page.length;
-        await stager.page(page, false);
+        await stager.page(page);
       }
     } else {
       received = source.length;
-      await stager.page(source, true);
+      await stager.page(source);
     }
     const windowed = await stager.finish();
     const after = await rows(conn, `SELECT count(*) AS n FROM stg_events`);
@@ -278,16 +256,18 @@ function definitionOf(m: MartSpec): string {
  */
 async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boolean, lap: (name: string) => void): Promise<void> {
   const built = new Map((await rows(conn, `SELECT table_name, definition FROM etl_mart`)).map((r) => [String(r.table_name), String(r.definition)]));
+  const current = new Set(MARTS.filter((m) => built.get(m.table) === definitionOf(m)).map((m) => m.table));
+  const keys = merge && inserted > 0 ? await touchedKeys(conn, MARTS.filter((m) => current.has(m.table))) : undefined;
+  if (keys) lap('mart_keys');
   for (const m of MARTS) {
-    const definition = definitionOf(m);
-    const current = built.get(m.table) === definition;
     const how = MART_MERGES[m.table];
-    if (current && inserted === 0) continue;
-    if (current && merge && how) {
-      await mergeMart(conn, m, how);
+    if (current.has(m.table) && inserted === 0) continue;
+    if (current.has(m.table) && keys && how) {
+      await mergeMart(conn, m, how, keys?.get(m.table));
     } else {
+      const definition = definitionOf(m);
       await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
-      if (!current) await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definition]);
+      if (!current.has(m.table)) await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definition]);
     }
     lap(m.table);
   }
@@ -295,24 +275,34 @@ async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boole
   await conn.run('DROP TABLE IF EXISTS temp.mart_keys');
 }
 
+/** Per merged mart, how many keys the window touches and whether one is NULL (one query for all). */
+async function touchedKeys(conn: DuckDBConnection, marts: readonly MartSpec[]): Promise<Map<string, { n: number; nulls: boolean }>> {
+  const keyed = marts.flatMap((m) => {
+    const how = MART_MERGES[m.table];
+    return how && !('perEvent' in how) ? [`SELECT DISTINCT '${m.table}' AS mart, ${how.eventKey} AS k FROM temp.stg_window WHERE ${how.events}`] : [];
+  });
+  if (keyed.length === 0) return new Map();
+  await conn.run(`CREATE OR REPLACE TEMP TABLE mart_keys AS ${keyed.join(' UNION ALL ')}`);
+  const found = await rows(conn, `SELECT mart, count(*) AS n, count(*) FILTER (WHERE k IS NULL) AS nulls FROM temp.mart_keys GROUP BY mart`);
+  return new Map(found.map((r) => [String(r.mart), { n: Number(r.n), nulls: Number(r.nulls) > 0 }]));
+}
+
 /**
  * Updates one mart from the load's window (temp.stg_window): the keys its new events touch are
- * deleted and rebuilt from all of their events. A NULL key is a key too (the rows a NULL
- * `eventKey` groups into, e.g. ledger postings without an attempt), matched with IS NULL.
+ * deleted and rebuilt from all of their events, in one round trip. A NULL key is a key too (the
+ * rows a NULL `eventKey` groups into, e.g. ledger postings without an attempt), matched with IS NULL.
  */
-async function mergeMart(conn: DuckDBConnection, m: MartSpec, how: MartMerge): Promise<void> {
+async function mergeMart(conn: DuckDBConnection, m: MartSpec, how: MartMerge, keys: { n: number; nulls: boolean } | undefined): Promise<void> {
   if ('perEvent' in how) {
     await conn.run(`INSERT INTO ${m.table} BY NAME WITH stg_events AS (SELECT * FROM temp.stg_window) SELECT * FROM (${m.sql})`);
     return;
   }
-  await conn.run(`CREATE OR REPLACE TEMP TABLE mart_keys AS SELECT DISTINCT ${how.eventKey} AS k FROM temp.stg_window WHERE ${how.events}`);
-  const [keys] = await rows(conn, `SELECT count(*) AS n, count(*) FILTER (WHERE k IS NULL) AS nulls FROM temp.mart_keys`);
-  if (Number(keys?.n) === 0) return;
-  const nulls = Number(keys?.nulls) > 0;
-  const touched = (col: string) => `(${col} IN (SELECT k FROM temp.mart_keys WHERE k IS NOT NULL)${nulls ? ` OR ${col} IS NULL` : ''})`;
-  await conn.run(`DELETE FROM ${m.table} WHERE ${touched(how.key)}`);
+  if (!keys || keys.n === 0) return;
+  const touched = (col: string) =>
+    `(${col} IN (SELECT k FROM temp.mart_keys WHERE mart = '${m.table}' AND k IS NOT NULL)${keys.nulls ? ` OR ${col} IS NULL` : ''})`;
   // The mart's own SQL, over the touched keys' events only (a CTE named stg_events shadows the table).
-  await conn.run(`INSERT INTO ${m.table} BY NAME
+  await conn.run(`DELETE FROM ${m.table} WHERE ${touched(how.key)};
+    INSERT INTO ${m.table} BY NAME
     WITH stg_events AS (SELECT * FROM main.stg_events WHERE ${how.events} AND ${touched(how.eventKey)})
     SELECT * FROM (${m.sql})`);
 }

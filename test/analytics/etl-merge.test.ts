@@ -94,4 +94,27 @@ describe('marts merged from the load window', () => {
       w.close();
     }
   });
+
+  it('pages of one load: repeats across and inside pages are staged once, on an empty warehouse and on one with history', async () => {
+    const w = await warehouse();
+    try {
+      const { events } = generateMonth(80, 29);
+      const staged = events.map(toStaged);
+      const half = Math.floor(staged.length / 2);
+      const pagesOf = (list: typeof staged) => async function* () {
+        for (let i = 0; i < list.length; i += 150) yield list.slice(i, i + 150);
+      };
+      // Each page repeats a few events of the page before it and one of its own.
+      const withRepeats = (list: typeof staged) => list.flatMap((e, i) => (i % 150 === 0 && i > 0 ? [e, list[i - 3]!, list[i - 40]!] : i % 97 === 0 ? [e, e] : [e]));
+      const first = await load(w.conn, pagesOf(withRepeats(staged.slice(0, half))), { now: now() });
+      assert.equal(first.inserted, half);
+      const second = await load(w.conn, pagesOf(withRepeats([...staged.slice(half - 20, half), ...staged.slice(half)])), { now: now() });
+      assert.equal(second.inserted, staged.length - half);
+      const [stg] = await rows(w.conn, `SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM stg_events`);
+      assert.deepEqual([Number(stg?.n), Number(stg?.d)], [staged.length, staged.length]);
+      await assertLikeRebuilt(w.conn);
+    } finally {
+      w.close();
+    }
+  });
 });
