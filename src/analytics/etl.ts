@@ -2,6 +2,7 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { EventEnvelope } from '../events/index.js';
+import { AGGREGATES, rebuildAggregates } from './aggregates.js';
 import { MARTS } from './mapping.js';
 import { DEFAULT_CHECKS, runChecks, type CheckResult } from './quality.js';
 import { CATALOG_DDL, refreshCatalog } from './catalog.js';
@@ -60,6 +61,17 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     if (!existing.has(m.table)) await conn.run(`CREATE TABLE ${m.table} AS ${m.sql}`);
   }
   if (!existing.has('reconciliation')) await conn.run(`CREATE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
+  // Warehouses older than the BI marts (or written by other tools): derive them from the facts once.
+  if (AGGREGATES.some((a) => !existing.has(a.table))) {
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      await rebuildAggregates(conn);
+      await conn.run('COMMIT');
+    } catch (err) {
+      await conn.run('ROLLBACK');
+      throw err;
+    }
+  }
   // Loads rebuild the marts with the same columns, so the catalogue is written once per open.
   await conn.run('BEGIN TRANSACTION');
   await refreshCatalog(conn);
@@ -140,7 +152,7 @@ export type LoadSource = readonly StagedEvent[] | (() => AsyncIterable<readonly 
 
 /**
  * Loads in ONE DuckDB transaction: every page staged (dedupe by event id) → marts rebuilt once
- * from staging (latest state by the resource's own time) → quality checks → commit, or roll
+ * from staging (latest state by the resource's own time) → BI marts from the facts → quality checks → commit, or roll
  * back on a blocking failure (or any error): readers never see a half-loaded state.
  */
 export async function load(conn: DuckDBConnection, source: LoadSource, opts: LoadOptions): Promise<LoadResult> {
@@ -164,6 +176,7 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
     inserted = Number(after[0]?.n) - Number(before[0]?.n);
     for (const m of MARTS) await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
     await conn.run(`CREATE OR REPLACE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
+    await rebuildAggregates(conn);
     checks = await runChecks(conn, opts.now);
     const failed = checks.filter((c) => c.blocking && !c.passed);
     if (failed.length > 0) throw new QualityCheckFailed(failed);
