@@ -25,6 +25,8 @@ export interface WarehousePanel {
   limit?: number;
   /** Where a click leads (default: the panel's own source and dim). */
   drill?: { source: (s: Sources, q: SqlParams) => string; dim?: string };
+  /** Reads `Sources.demand()`: the dashboard computes it once and hands it to every such panel. */
+  usesDemand?: boolean;
   note?: string;
 }
 
@@ -285,12 +287,12 @@ export function dashboards(): Dashboard[] {
         { kind: 'warehouse', id: 'stockouts', title: 'Stockouts', chart: 'kpi', format: 'int', source: (s) => `SELECT * FROM (${s.stock()}) WHERE available <= 0`, measures: [{ name: 'value', expr: 'count(*)' }] },
         { kind: 'warehouse', id: 'units_on_hand', title: 'Units on hand', chart: 'kpi', format: 'int', source: (s) => s.stock(), measures: [{ name: 'value', expr: 'coalesce(sum(on_hand), 0)' }] },
         {
-          kind: 'warehouse', id: 'low_cover', title: 'Lowest days of cover', chart: 'hbar', format: 'num', source: stockWithCover,
+          kind: 'warehouse', id: 'low_cover', title: 'Lowest days of cover', chart: 'hbar', format: 'num', source: stockWithCover, usesDemand: true,
           dim: `sku || ' @ ' || location_id`, measures: [{ name: 'Days of cover', expr: 'min(days_of_cover)' }], orderBy: '2 ASC NULLS LAST', limit: 15,
           drill: { source: movements, dim: `sku || ' @ ' || location_id` },
         },
         {
-          kind: 'warehouse', id: 'stock_table', title: 'Stock on hand and days of cover', chart: 'table', source: stockWithCover, dim: 'sku',
+          kind: 'warehouse', id: 'stock_table', title: 'Stock on hand and days of cover', chart: 'table', source: stockWithCover, dim: 'sku', usesDemand: true,
           measures: [], orderBy: 'days_of_cover ASC NULLS LAST, sku', limit: 200, drill: { source: movements, dim: 'sku' },
           note: 'Demand is units sold per day over the date range (order filters applied), across locations.',
         },
@@ -300,7 +302,7 @@ export function dashboards(): Dashboard[] {
         },
         {
           kind: 'warehouse', id: 'slow_movers', title: 'Slow movers (stock on hand, fewest units sold)', chart: 'table',
-          source: (s, q) => `SELECT * FROM (${stockWithCover(s, q)}) WHERE on_hand > 0`, dim: 'sku', measures: [], orderBy: 'units_sold ASC, on_hand DESC', limit: 20,
+          source: (s, q) => `SELECT * FROM (${stockWithCover(s, q)}) WHERE on_hand > 0`, dim: 'sku', measures: [], orderBy: 'units_sold ASC, on_hand DESC', limit: 20, usesDemand: true,
           drill: { source: movements, dim: 'sku' },
         },
         { kind: 'port', id: 'reorder', title: 'Reorder suggestions', chart: 'table', port: 'reorder' },

@@ -63,9 +63,9 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
   };
 
   /** The SQL and parameters of a warehouse panel. */
-  function panelQuery(p: WarehousePanel, f: Filters): { sql: string; params: SqlParams } {
+  function panelQuery(p: WarehousePanel, f: Filters, shared: { demand?: string } = {}): { sql: string; params: SqlParams } {
     const q = new SqlParams();
-    const src = p.source(new Sources(q, f), q);
+    const src = p.source(new Sources(q, f, shared), q);
     const measures = p.measures.map((m) => `${m.expr} AS "${m.name}"`).join(', ');
     let sql: string;
     if (p.chart === 'table') sql = `SELECT * FROM (${src}) src ORDER BY ${p.orderBy ?? '1'} LIMIT ${p.limit ?? 200}`;
@@ -125,7 +125,23 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
     }
   }
 
-  async function runPanel(p: Panel, f: Filters, access: Access): Promise<PanelResult> {
+  /**
+   * The demand rows several stock panels share, read once per dashboard (undefined: each panel
+   * computes its own, e.g. when there are too many SKUs to pass as a parameter).
+   */
+  async function sharedDemand(f: Filters): Promise<string | undefined> {
+    const q = new SqlParams();
+    const max = 50_000;
+    try {
+      const rows = await ports.warehouse.query(`SELECT sku, units, days_with_sales FROM (${new Sources(q, f).demand()})`, { params: q.values, timeoutMs: opts.timeoutMs, rowLimit: max + 1 });
+      if (rows.length > max) return undefined;
+      return JSON.stringify(rows.map((r) => ({ sku: r.sku, units: Number(r.units), days_with_sales: Number(r.days_with_sales) })));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function runPanel(p: Panel, f: Filters, access: Access, demand?: Promise<string | undefined>): Promise<PanelResult> {
     const started = performance.now();
     const base = {
       id: p.id, title: p.title, chart: p.chart, ...(p.format ? { format: p.format } : {}), ...(p.note ? { note: p.note } : {}),
@@ -136,7 +152,8 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
         const rows = await portRows(p, f);
         return { ...base, rows: maskRows(rows ?? [], access), available: rows !== undefined, drillable: false, ms: performance.now() - started };
       }
-      const { sql, params } = panelQuery(p, f);
+      const shared = p.usesDemand && demand ? await demand : undefined;
+      const { sql, params } = panelQuery(p, f, shared === undefined ? {} : { demand: shared });
       const rows = await ports.warehouse.query(sql, { params: params.values, timeoutMs: opts.timeoutMs, rowLimit: opts.rowLimit });
       const drillKey = p.chart === 'table' ? p.dim : p.dim ? 'label' : undefined;
       return { ...base, rows: maskRows(rows, access), available: true, drillable: true, ...(drillKey ? { drillKey } : {}), ms: performance.now() - started };
@@ -174,7 +191,8 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
     async open(id: string, filterInput: unknown, access: Access): Promise<{ dashboard: Omit<Dashboard, 'panels'>; panels: PanelResult[]; rows: number }> {
       const d = dashboard(id, access);
       const f = parseFilters(filterInput);
-      const panels = await Promise.all(d.panels.map((p) => runPanel(p, f, access)));
+      const demand = d.panels.some((p) => p.kind === 'warehouse' && p.usesDemand) ? sharedDemand(f) : undefined;
+      const panels = await Promise.all(d.panels.map((p) => runPanel(p, f, access, demand)));
       return { dashboard: { id: d.id, title: d.title, description: d.description, filters: d.filters, ...(d.filterNotes ? { filterNotes: d.filterNotes } : {}) }, panels, rows: panels.reduce((n, p) => n + p.rows.length, 0) };
     },
 

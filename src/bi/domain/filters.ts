@@ -59,7 +59,11 @@ export type Aggregate = 'agg_sales_daily' | 'agg_payment_daily' | 'agg_decline_m
  * same ones the aggregates were built with, so a panel and its drill-down always agree.
  */
 export class Sources {
-  constructor(private readonly q: SqlParams, private readonly f: Filters) {}
+  /**
+   * `shared.demand`: the demand rows (`demandRows()`), already read once for the whole
+   * dashboard, as JSON; panels then read them from a parameter instead of scanning the lines again.
+   */
+  constructor(private readonly q: SqlParams, private readonly f: Filters, private readonly shared: { demand?: string } = {}) {}
 
   private skus(): string | undefined {
     if (!this.f.category) return undefined;
@@ -191,6 +195,9 @@ export class Sources {
 
   /** Units sold per SKU over the date range (order filters applied). */
   demand(): string {
+    if (this.shared.demand !== undefined) {
+      return `SELECT unnest(from_json(${this.q.p(this.shared.demand)}::VARCHAR, '[{"sku":"VARCHAR","units":"BIGINT","days_with_sales":"BIGINT"}]'), recursive := true)`;
+    }
     return `SELECT sku, sum(quantity) AS units, count(DISTINCT date_key) AS days_with_sales FROM (${this.lines()}) GROUP BY sku`;
   }
 
