@@ -69,6 +69,18 @@ export const AGGREGATES: MartSpec[] = [
       ORDER BY o.date_key, o.occurred_at`,
   },
   {
+    table: 'fact_order_member',
+    description: `fact_order exploded for filtering: one row per order × each of its categories and '${ALL}' × each of its methods and '${ALL}' (amount and units those of the category), sorted by (category, method, day). Customers, hour of day, cohorts and RFM read a few contiguous rows of it.`,
+    sources: ['fact_order'],
+    sql: `
+      SELECT * EXCLUDE (ms), unnest(list_prepend('${ALL}', ms)) AS method FROM (
+        SELECT date_key, region, customer_id, occurred_at, first_order_at, methods AS ms,
+               unnest(list_prepend('${ALL}', categories)) AS category, unnest(list_prepend(amount, category_amounts)) AS amount,
+               unnest(list_prepend(units, category_units)) AS units
+        FROM fact_order)
+      ORDER BY category, method, date_key`,
+  },
+  {
     table: 'agg_sales_daily',
     description: `Order lines per day × category × región × payment method ('${ALL}' = all): GMV, units, orders, new and returning orders.`,
     sources: ['fact_order'],

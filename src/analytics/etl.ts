@@ -61,11 +61,13 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     if (!existing.has(m.table)) await conn.run(`CREATE TABLE ${m.table} AS ${m.sql}`);
   }
   if (!existing.has('reconciliation')) await conn.run(`CREATE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
-  // Warehouses older than the BI marts (or written by other tools): derive them from the facts once.
-  if (AGGREGATES.some((a) => !existing.has(a.table))) {
+  // Warehouses older than (some of) the BI marts, or written by other tools: derive the missing
+  // ones from the facts once (in order: later marts read earlier ones).
+  const missing = AGGREGATES.filter((a) => !existing.has(a.table));
+  if (missing.length > 0) {
     await conn.run('BEGIN TRANSACTION');
     try {
-      await rebuildAggregates(conn);
+      for (const a of missing) await conn.run(`CREATE TABLE ${a.table} AS ${a.sql}`);
       await conn.run('COMMIT');
     } catch (err) {
       await conn.run('ROLLBACK');

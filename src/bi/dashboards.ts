@@ -77,15 +77,20 @@ const scoreBand = (col: string, top: string) =>
 
 const newVsReturning = (s: Sources) => `SELECT * FROM (${s.orders()}) WHERE customer_kind IS NOT NULL`;
 
-const cohorts = (s: Sources) =>
-  `SELECT order_id, customer_id, strftime(first_order_at, '%Y-%m') AS cohort,
-          datediff('month', date_trunc('month', first_order_at), date_trunc('month', occurred_at)) AS month_offset, amount
-   FROM (${s.orders()}) WHERE first_order_at IS NOT NULL`;
+/** `orders`: the filtered orders, from `fact_order_member` (panels) or `fact_order` (drill-downs, with order ids). */
+type OrderRows = (s: Sources) => string;
+const fromMembers: OrderRows = (s) => s.orderMembers();
+const fromOrders: OrderRows = (s) => s.orders();
+
+const cohorts = (orders: OrderRows) => (s: Sources) =>
+  `SELECT *, strftime(first_order_at, '%Y-%m') AS cohort,
+          datediff('month', date_trunc('month', first_order_at), date_trunc('month', occurred_at)) AS month_offset
+   FROM (${orders(s)}) WHERE first_order_at IS NOT NULL`;
 
 /** RFM: quintile scores over the filtered customers, then the usual segment names. */
-const rfm = (s: Sources) =>
+const rfm = (orders: OrderRows) => (s: Sources) =>
   `WITH c AS (SELECT customer_id, datediff('day', max(date_key), ${s.toDate()}) AS recency_days, count(*) AS frequency, sum(amount) AS monetary
-              FROM (${s.orders()}) WHERE customer_id IS NOT NULL GROUP BY customer_id),
+              FROM (${orders(s)}) WHERE customer_id IS NOT NULL GROUP BY customer_id),
    scored AS (SELECT *, ntile(5) OVER (ORDER BY recency_days DESC) AS r, ntile(5) OVER (ORDER BY frequency) AS f,
                      ntile(5) OVER (ORDER BY monetary) AS m FROM c)
    SELECT customer_id, recency_days, frequency, monetary, r, f, m,
@@ -239,13 +244,16 @@ export function dashboards(): Dashboard[] {
           measures: [{ name: 'value', expr: 'coalesce(round(sum(gmv) / nullif(sum(orders), 0)), 0)' }], drill: { source: (s) => s.orders() },
         },
         { kind: 'warehouse', id: 'units', title: 'Units sold', chart: 'kpi', format: 'int', source: sales, measures: [{ name: 'value', expr: 'coalesce(sum(units), 0)' }], drill: { source: (s) => s.lines() } },
-        { kind: 'warehouse', id: 'customers', title: 'Customers', chart: 'kpi', format: 'int', source: (s) => s.orders(), measures: [{ name: 'value', expr: 'count(DISTINCT customer_id)' }] },
+        {
+          kind: 'warehouse', id: 'customers', title: 'Customers', chart: 'kpi', format: 'int', source: fromMembers, measures: [{ name: 'value', expr: 'count(DISTINCT customer_id)' }],
+          drill: { source: fromOrders },
+        },
         {
           kind: 'warehouse', id: 'by_week', title: 'Sales by week', chart: 'line', format: 'clp', source: sales, dim: `strftime(date_trunc('week', date_key), '%Y-%m-%d')`,
           measures: [{ name: 'GMV', expr: 'sum(gmv)' }], drill: { source: (s) => s.lines(), dim: `strftime(date_trunc('week', date_key), '%Y-%m-%d')` },
         },
         {
-          kind: 'warehouse', id: 'by_hour', title: 'Sales by hour of day', chart: 'bar', format: 'clp', source: (s) => s.orders(), dim: `lpad(CAST(hour(occurred_at) AS VARCHAR), 2, '0')`,
+          kind: 'warehouse', id: 'by_hour', title: 'Sales by hour of day', chart: 'bar', format: 'clp', source: fromMembers, dim: `lpad(CAST(hour(occurred_at) AS VARCHAR), 2, '0')`,
           measures: [{ name: 'GMV', expr: 'sum(amount)' }], drill: { source: (s) => s.lines(), dim: `lpad(CAST(hour(occurred_at) AS VARCHAR), 2, '0')` },
         },
         {
@@ -268,12 +276,14 @@ export function dashboards(): Dashboard[] {
           drill: { source: newVsReturning, dim: 'customer_kind' },
         },
         {
-          kind: 'warehouse', id: 'cohorts', title: 'Cohort retention (customers active by months since first order)', chart: 'heatmap', format: 'int', source: cohorts,
+          kind: 'warehouse', id: 'cohorts', title: 'Cohort retention (customers active by months since first order)', chart: 'heatmap', format: 'int', source: cohorts(fromMembers),
           dim: 'cohort', dim2: 'month_offset', measures: [{ name: 'Customers', expr: 'count(DISTINCT customer_id)' }], orderBy: '1, 2', limit: 400,
+          drill: { source: cohorts(fromOrders), dim: 'cohort' },
         },
         {
-          kind: 'warehouse', id: 'rfm', title: 'RFM segments: size and value', chart: 'bar', format: 'int', source: rfm, dim: 'segment',
+          kind: 'warehouse', id: 'rfm', title: 'RFM segments: size and value', chart: 'bar', format: 'int', source: rfm(fromMembers), dim: 'segment',
           measures: [{ name: 'Customers', expr: 'count(*)' }, { name: 'Value', expr: 'sum(monetary)', format: 'clp' }], orderBy: '3 DESC',
+          drill: { source: rfm(fromOrders), dim: 'segment' },
         },
       ],
     },

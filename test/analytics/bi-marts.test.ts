@@ -15,7 +15,7 @@ import { freshDatabase } from '../support/db.js';
 import { generateVaried, shuffled, VARIED } from './generate.js';
 
 const { db } = await freshDatabase();
-const BI_MARTS = ['fact_order', 'agg_sales_daily', 'agg_payment_daily', 'agg_decline_minute', 'agg_refund_daily', 'agg_ledger_daily', 'agg_reconciliation_daily', 'agg_fraud_daily'];
+const BI_MARTS = ['fact_order', 'fact_order_member', 'agg_sales_daily', 'agg_payment_daily', 'agg_decline_minute', 'agg_refund_daily', 'agg_ledger_daily', 'agg_reconciliation_daily', 'agg_fraud_daily'];
 
 const open = (dir: string): Analytics => createAnalytics({ db, logger: createLogger('silent'), metrics: createMetrics(), clock: systemClock, dataDir: dir });
 
@@ -75,7 +75,7 @@ describe('analytics: BI marts', () => {
       const [fraud] = await a.query(`SELECT sum(decisions) AS d FROM agg_fraud_daily WHERE category = '*' AND method = '*'`);
       const [fraudRef] = await a.query(`SELECT count(*) AS d FROM fact_fraud_decision`);
       assert.equal(n(fraud?.d), n(fraudRef?.d));
-      const catalogued = await a.query(`SELECT table_name, lineage FROM catalog_table WHERE table_name LIKE 'agg_%' OR table_name = 'fact_order' ORDER BY 1`);
+      const catalogued = await a.query(`SELECT table_name, lineage FROM catalog_table WHERE table_name LIKE 'agg_%' OR table_name IN ('fact_order', 'fact_order_member') ORDER BY 1`);
       assert.deepEqual(catalogued.map((r) => r.table_name), [...BI_MARTS].sort());
     } finally {
       await a.close();

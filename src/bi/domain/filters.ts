@@ -88,6 +88,16 @@ export class Sources {
     return `SELECT * FROM ${table} WHERE ${w.join(' AND ')}`;
   }
 
+  /**
+   * One row per order placed in the range matching the filters (`fact_order_member`: the
+   * category's amount under a category filter), for customers, hours, cohorts and RFM.
+   */
+  orderMembers(): string {
+    const w = [this.dates(), `category = ${this.q.p(this.f.category ?? ALL)}`, `method = ${this.q.p(this.f.method ?? ALL)}`];
+    if (this.f.region) w.push(`region = ${this.q.p(this.f.region)}`);
+    return `SELECT customer_id, region, date_key, occurred_at, amount, units, first_order_at FROM fact_order_member WHERE ${w.join(' AND ')}`;
+  }
+
   /** Conditions on `fact_order` for región, category and (unless `method: false`) payment method. */
   private orderConditions(opts: { method?: boolean } = {}): string[] {
     const w: string[] = [];
