@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { AGGREGATES } from './aggregates.js';
 import { MARTS } from './mapping.js';
 
 /** The data catalogue, as data: tables (description, owner, lineage) and columns (type, PII class). */
@@ -35,7 +36,7 @@ export function piiOf(column: string): PiiClass {
 export async function refreshCatalog(conn: DuckDBConnection): Promise<void> {
   await conn.run('DELETE FROM catalog_table');
   await conn.run('DELETE FROM catalog_column');
-  for (const t of [...MARTS, ...EXTRA]) {
+  for (const t of [...MARTS, ...EXTRA, ...AGGREGATES]) {
     await conn.run(`INSERT INTO catalog_table VALUES ($1, $2, $3, string_split($4, '|'))`, [t.table, t.description, OWNER, t.sources.join('|')]);
   }
   await conn.run(`INSERT INTO catalog_column SELECT c.table_name, c.column_name, c.data_type,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { EventEnvelope } from '../events/index.js';
 import { createHash } from 'node:crypto';
+import { AGGREGATES, rebuildAggregates } from './aggregates.js';
 import { MART_MERGES, MARTS, type MartMerge, type MartSpec } from './mapping.js';
 import { DEFAULT_CHECKS, runChecks, type CheckResult } from './quality.js';
 import { CATALOG_DDL, refreshCatalog } from './catalog.js';
@@ -76,6 +77,19 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definitionOf(m)]);
   }
   if (!existing.has('reconciliation')) await conn.run(`CREATE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
+  // Warehouses older than (some of) the BI marts, or written by other tools: derive the missing
+  // ones from the facts once (in order: later marts read earlier ones).
+  const missing = AGGREGATES.filter((a) => !existing.has(a.table));
+  if (missing.length > 0) {
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      for (const a of missing) await conn.run(`CREATE TABLE ${a.table} AS ${a.sql}`);
+      await conn.run('COMMIT');
+    } catch (err) {
+      await conn.run('ROLLBACK');
+      throw err;
+    }
+  }
   // Loads rebuild the marts with the same columns, so the catalogue is written once per open.
   await conn.run('BEGIN TRANSACTION');
   await refreshCatalog(conn);
@@ -188,7 +202,7 @@ export type LoadSource = readonly StagedEvent[] | (() => AsyncIterable<readonly 
 
 /**
  * Loads in ONE DuckDB transaction: every page staged (dedupe by event id) → marts rebuilt once
- * from staging (latest state by the resource's own time) → quality checks → commit, or roll
+ * from staging (latest state by the resource's own time) → BI marts from the facts → quality checks → commit, or roll
  * back on a blocking failure (or any error): readers never see a half-loaded state.
  */
 export async function load(conn: DuckDBConnection, source: LoadSource, opts: LoadOptions): Promise<LoadResult> {
@@ -220,6 +234,8 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
     await buildMarts(conn, inserted, windowed && inserted * 4 <= Number(before[0]?.n), lap);
     await conn.run(`CREATE OR REPLACE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
     lap('reconciliation');
+    await rebuildAggregates(conn);
+    lap('aggregates');
     checks = await runChecks(conn, opts.now);
     lap('checks');
     const failed = checks.filter((c) => c.blocking && !c.passed);

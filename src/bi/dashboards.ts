@@ -25,6 +25,8 @@ export interface WarehousePanel {
   limit?: number;
   /** Where a click leads (default: the panel's own source and dim). */
   drill?: { source: (s: Sources, q: SqlParams) => string; dim?: string };
+  /** Reads `Sources.demand()`: the dashboard computes it once and hands it to every such panel. */
+  usesDemand?: boolean;
   note?: string;
 }
 
@@ -41,39 +43,54 @@ export interface PortPanel {
 
 export type Panel = WarehousePanel | PortPanel;
 
+export type FilterKey = 'date' | 'category' | 'location' | 'region' | 'method';
+
 export interface Dashboard {
   id: DashboardId;
   title: string;
   description: string;
-  /** Which global filters apply (the others are shown as not applicable). */
-  filters: ('date' | 'category' | 'location' | 'region' | 'method')[];
+  /** Which global filters apply (the others are shown disabled, with `filterNotes` saying why). */
+  filters: FilterKey[];
+  filterNotes?: Partial<Record<FilterKey, string>>;
   panels: Panel[];
 }
 
 const day = `strftime(date_key, '%Y-%m-%d')`;
-const ORDER_FILTERS: Dashboard['filters'] = ['date', 'category', 'region', 'method'];
+const ORDER_FILTERS: FilterKey[] = ['date', 'category', 'region', 'method'];
+
+/**
+ * Why the location filter does not reach order, payment and fraud panels: the warehouse has no
+ * fulfilment location for an order (checkout's order events name none, and inventory's stock
+ * events name no order), so there is nothing to filter those rows by.
+ */
+export const LOCATION_NOT_APPLICABLE = 'Orders carry no fulfilment location in the warehouse (order events name none; stock events name no order): location filters the stock panels only.';
+const ORDER_NOTES: Dashboard['filterNotes'] = { location: LOCATION_NOT_APPLICABLE };
 
 const approvedPayments = (s: Sources) => `SELECT * FROM (${s.payments()}) WHERE status = 'approved'`;
 const chargebacks = (s: Sources) => `SELECT * FROM (${s.ledger()}) WHERE account = 'chargebacks'`;
+const sales = (s: Sources) => s.agg('agg_sales_daily');
+const paymentAgg = (s: Sources, status?: string) => `SELECT * FROM (${s.agg('agg_payment_daily')})${status ? ` WHERE status = '${status}'` : ''}`;
+const recon = (s: Sources) => s.agg('agg_reconciliation_daily');
+const fraudAgg = (s: Sources) => s.agg('agg_fraud_daily');
+const scoreBand = (col: string, top: string) =>
+  `CAST(least(90, CAST(floor(${col} / 10) * 10 AS INTEGER)) AS VARCHAR) || '–' || CAST(least(90, CAST(floor(${col} / 10) * 10 AS INTEGER)) + 9 + CASE WHEN ${top} THEN 1 ELSE 0 END AS VARCHAR)`;
 
-const categorised = (s: Sources, q: SqlParams, ctxCategories: () => [string, string][]) =>
-  `SELECT l.*, coalesce(c.category, 'uncategorised') AS category FROM (${s.lines()}) l
-   LEFT JOIN (SELECT m.sku, m.category FROM (SELECT unnest(from_json(${q.p(JSON.stringify(ctxCategories().map(([sku, category]) => ({ sku, category }))))}::VARCHAR,
-     '[{"sku":"VARCHAR","category":"VARCHAR"}]')) AS m)) c ON c.sku = l.sku`;
+const newVsReturning = (s: Sources) => `SELECT * FROM (${s.orders()}) WHERE customer_kind IS NOT NULL`;
 
-const newVsReturning = (s: Sources) =>
-  `SELECT o.*, CASE WHEN o.occurred_at <= d.first_order_at THEN 'new' ELSE 'returning' END AS customer_kind
-   FROM (${s.orders()}) o JOIN dim_customer d USING (customer_id)`;
+/** `orders`: the filtered orders, from `fact_order_member` (panels) or `fact_order` (drill-downs, with order ids). */
+type OrderRows = (s: Sources) => string;
+const fromMembers: OrderRows = (s) => s.orderMembers();
+const fromOrders: OrderRows = (s) => s.orders();
 
-const cohorts = (s: Sources) =>
-  `SELECT o.order_id, o.customer_id, strftime(d.first_order_at, '%Y-%m') AS cohort,
-          datediff('month', date_trunc('month', d.first_order_at), date_trunc('month', o.occurred_at)) AS month_offset, o.amount
-   FROM (${s.orders()}) o JOIN dim_customer d USING (customer_id)`;
+const cohorts = (orders: OrderRows) => (s: Sources) =>
+  `SELECT *, strftime(first_order_at, '%Y-%m') AS cohort,
+          datediff('month', date_trunc('month', first_order_at), date_trunc('month', occurred_at)) AS month_offset
+   FROM (${orders(s)}) WHERE first_order_at IS NOT NULL`;
 
 /** RFM: quintile scores over the filtered customers, then the usual segment names. */
-const rfm = (s: Sources) =>
+const rfm = (orders: OrderRows) => (s: Sources) =>
   `WITH c AS (SELECT customer_id, datediff('day', max(date_key), ${s.toDate()}) AS recency_days, count(*) AS frequency, sum(amount) AS monetary
-              FROM (${s.orders()}) WHERE customer_id IS NOT NULL GROUP BY customer_id),
+              FROM (${orders(s)}) WHERE customer_id IS NOT NULL GROUP BY customer_id),
    scored AS (SELECT *, ntile(5) OVER (ORDER BY recency_days DESC) AS r, ntile(5) OVER (ORDER BY frequency) AS f,
                      ntile(5) OVER (ORDER BY monetary) AS m FROM c)
    SELECT customer_id, recency_days, frequency, monetary, r, f, m,
@@ -94,51 +111,72 @@ const stockWithCover = (s: Sources, q: SqlParams) =>
 const movements = (s: Sources) => `SELECT sku, location_id, on_hand, reserved, available, occurred_at FROM fact_stock_movement
   WHERE sku IN (SELECT sku FROM (${s.stock()}))`;
 
-/** The dashboards, panel by panel. `categories` reads the catalogue map the request resolved. */
-export function dashboards(categories: () => [string, string][]): Dashboard[] {
+/**
+ * The dashboards, panel by panel. Order, payment and fraud figures read the `agg_*_daily` marts
+ * (exact under every filter, see src/analytics/aggregates.ts); their drill-downs, and the
+ * panels that need a finer grain (hour, minute, customer), read the facts.
+ */
+export function dashboards(): Dashboard[] {
   return [
     {
       id: 'earnings',
       title: 'Earnings reconciliation',
       description: 'GMV, net revenue, fees, refunds and chargebacks; ledger vs processor settlements and the breaks to fix.',
       filters: ORDER_FILTERS,
+      filterNotes: ORDER_NOTES,
       panels: [
-        { kind: 'warehouse', id: 'gmv', title: 'GMV', chart: 'kpi', format: 'clp', source: (s) => s.lines(), measures: [{ name: 'value', expr: 'coalesce(sum(amount), 0)' }] },
+        {
+          kind: 'warehouse', id: 'gmv', title: 'GMV', chart: 'kpi', format: 'clp', source: sales, measures: [{ name: 'value', expr: 'coalesce(sum(gmv), 0)' }],
+          drill: { source: (s) => s.lines() },
+        },
         {
           kind: 'warehouse', id: 'net_revenue', title: 'Net revenue', chart: 'kpi', format: 'clp',
-          source: (s) => `SELECT (SELECT coalesce(sum(amount), 0) FROM (${approvedPayments(s)}))
-              - (SELECT coalesce(sum(amount), 0) FROM (${s.refunds()}))
-              - (SELECT coalesce(sum(fee), 0) FROM (${s.reconciliation()}))
-              - (SELECT coalesce(sum(amount), 0) FROM (${chargebacks(s)})) AS net`,
+          source: (s) => `SELECT (SELECT coalesce(sum(amount), 0) FROM (${paymentAgg(s, 'approved')}))
+              - (SELECT coalesce(sum(amount), 0) FROM (${s.agg('agg_refund_daily')}))
+              - (SELECT coalesce(sum(fee), 0) FROM (${recon(s)}))
+              - (SELECT coalesce(sum(amount), 0) FROM (${s.agg('agg_ledger_daily')}) WHERE account = 'chargebacks') AS net`,
           measures: [{ name: 'value', expr: 'any_value(net)' }],
           drill: { source: approvedPayments },
           note: 'Approved payments − refunds − processor fees − chargebacks',
         },
-        { kind: 'warehouse', id: 'fees', title: 'Processor fees', chart: 'kpi', format: 'clp', source: (s) => s.reconciliation(), measures: [{ name: 'value', expr: 'coalesce(sum(fee), 0)' }] },
-        { kind: 'warehouse', id: 'refunds', title: 'Refunds', chart: 'kpi', format: 'clp', source: (s) => s.refunds(), measures: [{ name: 'value', expr: 'coalesce(sum(amount), 0)' }] },
-        { kind: 'warehouse', id: 'chargebacks', title: 'Chargebacks', chart: 'kpi', format: 'clp', source: chargebacks, measures: [{ name: 'value', expr: 'coalesce(sum(amount), 0)' }] },
+        {
+          kind: 'warehouse', id: 'fees', title: 'Processor fees', chart: 'kpi', format: 'clp', source: recon, measures: [{ name: 'value', expr: 'coalesce(sum(fee), 0)' }],
+          drill: { source: (s) => s.reconciliation() },
+        },
+        {
+          kind: 'warehouse', id: 'refunds', title: 'Refunds', chart: 'kpi', format: 'clp', source: (s) => s.agg('agg_refund_daily'), measures: [{ name: 'value', expr: 'coalesce(sum(amount), 0)' }],
+          drill: { source: (s) => s.refunds() },
+        },
+        {
+          kind: 'warehouse', id: 'chargebacks', title: 'Chargebacks', chart: 'kpi', format: 'clp',
+          source: (s) => `SELECT * FROM (${s.agg('agg_ledger_daily')}) WHERE account = 'chargebacks'`, measures: [{ name: 'value', expr: 'coalesce(sum(amount), 0)' }],
+          drill: { source: chargebacks },
+        },
         {
           kind: 'warehouse', id: 'gmv_by_day', title: 'GMV and approved payments per day', chart: 'line', format: 'clp',
-          source: (s) => `SELECT date_key, amount, 'gmv' AS kind FROM (${s.lines()}) UNION ALL SELECT date_key, amount, 'approved' FROM (${approvedPayments(s)})`,
+          source: (s) => `SELECT date_key, gmv AS amount, 'gmv' AS kind FROM (${sales(s)}) UNION ALL SELECT date_key, amount, 'approved' FROM (${paymentAgg(s, 'approved')})`,
           dim: day,
           measures: [{ name: 'GMV', expr: `coalesce(sum(amount) FILTER (WHERE kind = 'gmv'), 0)` }, { name: 'Approved', expr: `coalesce(sum(amount) FILTER (WHERE kind = 'approved'), 0)` }],
           drill: { source: (s) => s.lines(), dim: day },
         },
         {
           kind: 'warehouse', id: 'ledger_vs_processor', title: 'Ledger vs processor settlement per day', chart: 'bar', format: 'clp',
-          source: (s) => s.reconciliation(), dim: day,
+          source: recon, dim: day,
           measures: [{ name: 'Ledger', expr: 'coalesce(sum(ledger_amount), 0)' }, { name: 'Processor', expr: 'coalesce(sum(processor_amount), 0)' }],
+          drill: { source: (s) => s.reconciliation(), dim: day },
         },
         {
           kind: 'warehouse', id: 'by_payout', title: 'Settlement per payout', chart: 'hbar', format: 'clp',
-          source: (s) => s.reconciliation(), dim: `coalesce(payout_id, '(not paid out)')`,
+          source: recon, dim: `coalesce(payout_id, '(not paid out)')`,
           measures: [{ name: 'Ledger', expr: 'coalesce(sum(ledger_amount), 0)' }, { name: 'Processor', expr: 'coalesce(sum(processor_amount), 0)' }, { name: 'Fees', expr: 'sum(fee)' }],
           limit: 30,
+          drill: { source: (s) => s.reconciliation(), dim: `coalesce(payout_id, '(not paid out)')` },
         },
         {
           kind: 'warehouse', id: 'breaks', title: 'Breaks by type (click for the rows to fix)', chart: 'bar', format: 'int',
-          source: (s) => `SELECT * FROM (${s.reconciliation()}) WHERE status <> 'matched'`, dim: 'status',
-          measures: [{ name: 'Breaks', expr: 'count(*)' }, { name: 'Difference', expr: 'sum(abs(coalesce(ledger_amount, 0) - coalesce(processor_amount, 0)))', format: 'clp' }],
+          source: (s) => `SELECT * FROM (${recon(s)}) WHERE status <> 'matched'`, dim: 'status',
+          measures: [{ name: 'Breaks', expr: 'sum(items)' }, { name: 'Difference', expr: 'sum(difference)', format: 'clp' }],
+          drill: { source: (s) => `SELECT * FROM (${s.reconciliation()}) WHERE status <> 'matched'`, dim: 'status' },
         },
       ],
     },
@@ -147,33 +185,46 @@ export function dashboards(categories: () => [string, string][]): Dashboard[] {
       title: 'Fraud',
       description: 'Approval rate, declines, rule hits, reviews, card-testing bursts, risk scores and blocked amount.',
       filters: ORDER_FILTERS,
+      filterNotes: ORDER_NOTES,
       panels: [
         {
-          kind: 'warehouse', id: 'approval_rate', title: 'Approval rate', chart: 'kpi', format: 'pct', source: (s) => s.payments(),
-          measures: [{ name: 'value', expr: `coalesce(count(*) FILTER (WHERE status = 'approved') / nullif(count(*) FILTER (WHERE status IN ('approved', 'rejected')), 0), 0)` }],
+          kind: 'warehouse', id: 'approval_rate', title: 'Approval rate', chart: 'kpi', format: 'pct', source: (s) => paymentAgg(s),
+          measures: [{ name: 'value', expr: `coalesce(sum(attempts) FILTER (WHERE status = 'approved') / nullif(sum(attempts) FILTER (WHERE status IN ('approved', 'rejected')), 0), 0)` }],
+          drill: { source: (s) => s.payments() },
         },
-        { kind: 'warehouse', id: 'declined', title: 'Declined attempts', chart: 'kpi', format: 'int', source: (s) => `SELECT * FROM (${s.payments()}) WHERE status = 'rejected'`, measures: [{ name: 'value', expr: 'count(*)' }] },
-        { kind: 'warehouse', id: 'under_review', title: 'Orders under review', chart: 'kpi', format: 'int', source: (s) => `SELECT * FROM (${s.fraud()}) WHERE decision = 'review'`, measures: [{ name: 'value', expr: 'count(*)' }] },
+        {
+          kind: 'warehouse', id: 'declined', title: 'Declined attempts', chart: 'kpi', format: 'int', source: (s) => paymentAgg(s, 'rejected'), measures: [{ name: 'value', expr: 'coalesce(sum(attempts), 0)' }],
+          drill: { source: (s) => `SELECT * FROM (${s.payments()}) WHERE status = 'rejected'` },
+        },
+        {
+          kind: 'warehouse', id: 'under_review', title: 'Orders under review', chart: 'kpi', format: 'int',
+          source: (s) => `SELECT * FROM (${fraudAgg(s)}) WHERE decision = 'review'`, measures: [{ name: 'value', expr: 'coalesce(sum(decisions), 0)' }],
+          drill: { source: (s) => `SELECT * FROM (${s.fraud()}) WHERE decision = 'review'` },
+        },
         {
           kind: 'warehouse', id: 'blocked_amount', title: 'Blocked amount', chart: 'kpi', format: 'clp',
-          source: (s) => `SELECT * FROM (${s.orders()}) WHERE order_id IN (SELECT order_id FROM (${s.fraud()}) WHERE decision = 'block')`,
-          measures: [{ name: 'value', expr: 'coalesce(sum(amount), 0)' }],
+          source: (s) => `SELECT * FROM (${fraudAgg(s)}) WHERE decision = 'block'`, measures: [{ name: 'value', expr: 'coalesce(sum(blocked_amount), 0)' }],
+          drill: { source: (s) => s.ordersDecided('block') },
+          note: 'Amount of the orders blocked by a fraud decision in the range',
         },
         {
           kind: 'warehouse', id: 'declines_by_reason', title: 'Declines by reason', chart: 'hbar', format: 'int',
-          source: (s) => `SELECT * FROM (${s.payments()}) WHERE status = 'rejected'`, dim: `coalesce(reason, 'unknown')`,
-          measures: [{ name: 'Declines', expr: 'count(*)' }], orderBy: '2 DESC', limit: 20,
+          source: (s) => paymentAgg(s, 'rejected'), dim: `coalesce(reason, 'unknown')`,
+          measures: [{ name: 'Declines', expr: 'sum(attempts)' }], orderBy: '2 DESC', limit: 20,
+          drill: { source: (s) => `SELECT * FROM (${s.payments()}) WHERE status = 'rejected'`, dim: `coalesce(reason, 'unknown')` },
         },
-        { kind: 'warehouse', id: 'decisions', title: 'Fraud decisions', chart: 'pie', format: 'int', source: (s) => s.fraud(), dim: 'decision', measures: [{ name: 'Orders', expr: 'count(*)' }] },
         {
-          kind: 'warehouse', id: 'score_distribution', title: 'Risk-score distribution', chart: 'bar', format: 'int', source: (s) => s.fraud(),
-          dim: `CAST(least(90, CAST(floor(score / 10) * 10 AS INTEGER)) AS VARCHAR) || '–' || CAST(least(90, CAST(floor(score / 10) * 10 AS INTEGER)) + 9 + CASE WHEN score >= 90 THEN 1 ELSE 0 END AS VARCHAR)`,
-          measures: [{ name: 'Orders', expr: 'count(*)' }], orderBy: 'min(score)',
+          kind: 'warehouse', id: 'decisions', title: 'Fraud decisions', chart: 'pie', format: 'int', source: fraudAgg, dim: 'decision', measures: [{ name: 'Orders', expr: 'sum(decisions)' }],
+          drill: { source: (s) => s.fraud(), dim: 'decision' },
+        },
+        {
+          kind: 'warehouse', id: 'score_distribution', title: 'Risk-score distribution', chart: 'bar', format: 'int', source: (s) => `SELECT * FROM (${fraudAgg(s)}) WHERE decisions > 0`,
+          dim: scoreBand('score_band', 'score_band >= 90'), measures: [{ name: 'Orders', expr: 'sum(decisions)' }], orderBy: 'min(score_band)',
+          drill: { source: (s) => s.fraud(), dim: scoreBand('score', 'score >= 90') },
         },
         {
           kind: 'warehouse', id: 'card_testing', title: 'Card-testing bursts (minutes with ≥ 5 declines)', chart: 'bar', format: 'int',
-          source: (s) => `SELECT strftime(date_trunc('minute', occurred_at), '%Y-%m-%d %H:%M') AS minute, count(*) AS declines
-                          FROM (${s.payments()}) WHERE status = 'rejected' GROUP BY 1 HAVING count(*) >= 5`,
+          source: (s) => `SELECT minute, sum(declines) AS declines FROM (${s.agg('agg_decline_minute')}) GROUP BY 1 HAVING sum(declines) >= 5`,
           dim: 'minute', measures: [{ name: 'Declines', expr: 'sum(declines)' }], limit: 60,
           drill: { source: (s) => `SELECT * FROM (${s.payments()}) WHERE status = 'rejected'`, dim: `strftime(date_trunc('minute', occurred_at), '%Y-%m-%d %H:%M')` },
         },
@@ -185,27 +236,54 @@ export function dashboards(categories: () => [string, string][]): Dashboard[] {
       title: 'Trends & customer profiles',
       description: 'Sales by hour, weekday and week, by category and región; AOV; new vs returning; cohorts; RFM segments.',
       filters: ORDER_FILTERS,
+      filterNotes: ORDER_NOTES,
       panels: [
-        { kind: 'warehouse', id: 'orders', title: 'Orders', chart: 'kpi', format: 'int', source: (s) => s.orders(), measures: [{ name: 'value', expr: 'count(*)' }] },
-        { kind: 'warehouse', id: 'aov', title: 'Average order value', chart: 'kpi', format: 'clp', source: (s) => s.orders(), measures: [{ name: 'value', expr: 'coalesce(round(avg(amount)), 0)' }] },
-        { kind: 'warehouse', id: 'units', title: 'Units sold', chart: 'kpi', format: 'int', source: (s) => s.lines(), measures: [{ name: 'value', expr: 'coalesce(sum(quantity), 0)' }] },
-        { kind: 'warehouse', id: 'customers', title: 'Customers', chart: 'kpi', format: 'int', source: (s) => s.orders(), measures: [{ name: 'value', expr: 'count(DISTINCT customer_id)' }] },
-        { kind: 'warehouse', id: 'by_week', title: 'Sales by week', chart: 'line', format: 'clp', source: (s) => s.lines(), dim: `strftime(date_trunc('week', date_key), '%Y-%m-%d')`, measures: [{ name: 'GMV', expr: 'sum(amount)' }] },
-        { kind: 'warehouse', id: 'by_hour', title: 'Sales by hour of day', chart: 'bar', format: 'clp', source: (s) => s.lines(), dim: `lpad(CAST(hour(occurred_at) AS VARCHAR), 2, '0')`, measures: [{ name: 'GMV', expr: 'sum(amount)' }] },
-        { kind: 'warehouse', id: 'by_weekday', title: 'Sales by weekday', chart: 'bar', format: 'clp', source: (s) => s.lines(), dim: `CAST(isodow(date_key) AS VARCHAR) || ' ' || dayname(date_key)`, measures: [{ name: 'GMV', expr: 'sum(amount)' }] },
-        { kind: 'warehouse', id: 'by_category', title: 'Sales by category', chart: 'pie', format: 'clp', source: (s, q) => categorised(s, q, categories), dim: 'category', measures: [{ name: 'GMV', expr: 'sum(amount)' }] },
-        { kind: 'warehouse', id: 'by_region', title: 'Sales by región', chart: 'hbar', format: 'clp', source: (s) => s.lines(), dim: `coalesce(region, 'unknown')`, measures: [{ name: 'GMV', expr: 'sum(amount)' }], orderBy: '2 DESC' },
+        { kind: 'warehouse', id: 'orders', title: 'Orders', chart: 'kpi', format: 'int', source: sales, measures: [{ name: 'value', expr: 'coalesce(sum(orders), 0)' }], drill: { source: (s) => s.orders() } },
         {
-          kind: 'warehouse', id: 'new_vs_returning', title: 'New vs returning customers', chart: 'pie', format: 'int', source: newVsReturning, dim: 'customer_kind',
-          measures: [{ name: 'Orders', expr: 'count(*)' }, { name: 'GMV', expr: 'sum(amount)', format: 'clp' }],
+          kind: 'warehouse', id: 'aov', title: 'Average order value', chart: 'kpi', format: 'clp', source: sales,
+          measures: [{ name: 'value', expr: 'coalesce(round(sum(gmv) / nullif(sum(orders), 0)), 0)' }], drill: { source: (s) => s.orders() },
+        },
+        { kind: 'warehouse', id: 'units', title: 'Units sold', chart: 'kpi', format: 'int', source: sales, measures: [{ name: 'value', expr: 'coalesce(sum(units), 0)' }], drill: { source: (s) => s.lines() } },
+        {
+          kind: 'warehouse', id: 'customers', title: 'Customers', chart: 'kpi', format: 'int', source: fromMembers, measures: [{ name: 'value', expr: 'count(DISTINCT customer_id)' }],
+          drill: { source: fromOrders },
         },
         {
-          kind: 'warehouse', id: 'cohorts', title: 'Cohort retention (customers active by months since first order)', chart: 'heatmap', format: 'int', source: cohorts,
+          kind: 'warehouse', id: 'by_week', title: 'Sales by week', chart: 'line', format: 'clp', source: sales, dim: `strftime(date_trunc('week', date_key), '%Y-%m-%d')`,
+          measures: [{ name: 'GMV', expr: 'sum(gmv)' }], drill: { source: (s) => s.lines(), dim: `strftime(date_trunc('week', date_key), '%Y-%m-%d')` },
+        },
+        {
+          kind: 'warehouse', id: 'by_hour', title: 'Sales by hour of day', chart: 'bar', format: 'clp', source: fromMembers, dim: `lpad(CAST(hour(occurred_at) AS VARCHAR), 2, '0')`,
+          measures: [{ name: 'GMV', expr: 'sum(amount)' }], drill: { source: (s) => s.lines(), dim: `lpad(CAST(hour(occurred_at) AS VARCHAR), 2, '0')` },
+        },
+        {
+          kind: 'warehouse', id: 'by_weekday', title: 'Sales by weekday', chart: 'bar', format: 'clp', source: sales, dim: `CAST(isodow(date_key) AS VARCHAR) || ' ' || dayname(date_key)`,
+          measures: [{ name: 'GMV', expr: 'sum(gmv)' }], drill: { source: (s) => s.lines(), dim: `CAST(isodow(date_key) AS VARCHAR) || ' ' || dayname(date_key)` },
+        },
+        {
+          kind: 'warehouse', id: 'by_category', title: 'Sales by category', chart: 'pie', format: 'clp', source: (s) => s.agg('agg_sales_daily', { byCategory: true }), dim: 'category',
+          measures: [{ name: 'GMV', expr: 'sum(gmv)' }], drill: { source: (s) => s.categorisedLines(), dim: 'category' },
+        },
+        {
+          kind: 'warehouse', id: 'by_region', title: 'Sales by región', chart: 'hbar', format: 'clp', source: sales, dim: `coalesce(region, 'unknown')`,
+          measures: [{ name: 'GMV', expr: 'sum(gmv)' }], orderBy: '2 DESC', drill: { source: (s) => s.lines(), dim: `coalesce(region, 'unknown')` },
+        },
+        {
+          kind: 'warehouse', id: 'new_vs_returning', title: 'New vs returning customers', chart: 'pie', format: 'int',
+          source: (s) => `SELECT 'new' AS customer_kind, new_orders AS orders, new_gmv AS gmv FROM (${sales(s)}) WHERE new_orders > 0
+                          UNION ALL SELECT 'returning', returning_orders, returning_gmv FROM (${sales(s)}) WHERE returning_orders > 0`,
+          dim: 'customer_kind', measures: [{ name: 'Orders', expr: 'sum(orders)' }, { name: 'GMV', expr: 'sum(gmv)', format: 'clp' }],
+          drill: { source: newVsReturning, dim: 'customer_kind' },
+        },
+        {
+          kind: 'warehouse', id: 'cohorts', title: 'Cohort retention (customers active by months since first order)', chart: 'heatmap', format: 'int', source: cohorts(fromMembers),
           dim: 'cohort', dim2: 'month_offset', measures: [{ name: 'Customers', expr: 'count(DISTINCT customer_id)' }], orderBy: '1, 2', limit: 400,
+          drill: { source: cohorts(fromOrders), dim: 'cohort' },
         },
         {
-          kind: 'warehouse', id: 'rfm', title: 'RFM segments: size and value', chart: 'bar', format: 'int', source: rfm, dim: 'segment',
+          kind: 'warehouse', id: 'rfm', title: 'RFM segments: size and value', chart: 'bar', format: 'int', source: rfm(fromMembers), dim: 'segment',
           measures: [{ name: 'Customers', expr: 'count(*)' }, { name: 'Value', expr: 'sum(monetary)', format: 'clp' }], orderBy: '3 DESC',
+          drill: { source: rfm(fromOrders), dim: 'segment' },
         },
       ],
     },
@@ -219,12 +297,12 @@ export function dashboards(categories: () => [string, string][]): Dashboard[] {
         { kind: 'warehouse', id: 'stockouts', title: 'Stockouts', chart: 'kpi', format: 'int', source: (s) => `SELECT * FROM (${s.stock()}) WHERE available <= 0`, measures: [{ name: 'value', expr: 'count(*)' }] },
         { kind: 'warehouse', id: 'units_on_hand', title: 'Units on hand', chart: 'kpi', format: 'int', source: (s) => s.stock(), measures: [{ name: 'value', expr: 'coalesce(sum(on_hand), 0)' }] },
         {
-          kind: 'warehouse', id: 'low_cover', title: 'Lowest days of cover', chart: 'hbar', format: 'num', source: stockWithCover,
+          kind: 'warehouse', id: 'low_cover', title: 'Lowest days of cover', chart: 'hbar', format: 'num', source: stockWithCover, usesDemand: true,
           dim: `sku || ' @ ' || location_id`, measures: [{ name: 'Days of cover', expr: 'min(days_of_cover)' }], orderBy: '2 ASC NULLS LAST', limit: 15,
           drill: { source: movements, dim: `sku || ' @ ' || location_id` },
         },
         {
-          kind: 'warehouse', id: 'stock_table', title: 'Stock on hand and days of cover', chart: 'table', source: stockWithCover, dim: 'sku',
+          kind: 'warehouse', id: 'stock_table', title: 'Stock on hand and days of cover', chart: 'table', source: stockWithCover, dim: 'sku', usesDemand: true,
           measures: [], orderBy: 'days_of_cover ASC NULLS LAST, sku', limit: 200, drill: { source: movements, dim: 'sku' },
           note: 'Demand is units sold per day over the date range (order filters applied), across locations.',
         },
@@ -234,7 +312,7 @@ export function dashboards(categories: () => [string, string][]): Dashboard[] {
         },
         {
           kind: 'warehouse', id: 'slow_movers', title: 'Slow movers (stock on hand, fewest units sold)', chart: 'table',
-          source: (s, q) => `SELECT * FROM (${stockWithCover(s, q)}) WHERE on_hand > 0`, dim: 'sku', measures: [], orderBy: 'units_sold ASC, on_hand DESC', limit: 20,
+          source: (s, q) => `SELECT * FROM (${stockWithCover(s, q)}) WHERE on_hand > 0`, dim: 'sku', measures: [], orderBy: 'units_sold ASC, on_hand DESC', limit: 20, usesDemand: true,
           drill: { source: movements, dim: 'sku' },
         },
         { kind: 'port', id: 'reorder', title: 'Reorder suggestions', chart: 'table', port: 'reorder' },

@@ -1,5 +1,5 @@
 import { dashboards, type Dashboard, type Panel, type PortPanel, type WarehousePanel } from './dashboards.js';
-import { Filters, SqlParams, Sources, type FilterContext } from './domain/filters.js';
+import { Filters, SqlParams, Sources } from './domain/filters.js';
 import { maskRows, type Access, type DashboardId } from './domain/roles.js';
 import { judgeParseTree } from './domain/sql-guard.js';
 import { biError } from './errors.js';
@@ -45,8 +45,7 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
     }
     return categories.map;
   };
-  let current: [string, string][] = [];
-  const defs = dashboards(() => current);
+  const defs = dashboards();
   const byId = new Map(defs.map((d) => [d.id, d]));
 
   const parseFilters = (input: unknown): Filters => {
@@ -63,16 +62,10 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
     return d;
   };
 
-  const context = async (): Promise<FilterContext> => {
-    const map = await categoryMap();
-    current = [...map];
-    return { categories: map };
-  };
-
   /** The SQL and parameters of a warehouse panel. */
-  function panelQuery(p: WarehousePanel, f: Filters, ctx: FilterContext): { sql: string; params: SqlParams } {
+  function panelQuery(p: WarehousePanel, f: Filters, shared: { demand?: string } = {}): { sql: string; params: SqlParams } {
     const q = new SqlParams();
-    const src = p.source(new Sources(q, f, ctx), q);
+    const src = p.source(new Sources(q, f, shared), q);
     const measures = p.measures.map((m) => `${m.expr} AS "${m.name}"`).join(', ');
     let sql: string;
     if (p.chart === 'table') sql = `SELECT * FROM (${src}) src ORDER BY ${p.orderBy ?? '1'} LIMIT ${p.limit ?? 200}`;
@@ -132,7 +125,23 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
     }
   }
 
-  async function runPanel(p: Panel, f: Filters, ctx: FilterContext, access: Access): Promise<PanelResult> {
+  /**
+   * The demand rows several stock panels share, read once per dashboard (undefined: each panel
+   * computes its own, e.g. when there are too many SKUs to pass as a parameter).
+   */
+  async function sharedDemand(f: Filters): Promise<string | undefined> {
+    const q = new SqlParams();
+    const max = 50_000;
+    try {
+      const rows = await ports.warehouse.query(`SELECT sku, units, days_with_sales FROM (${new Sources(q, f).demand()})`, { params: q.values, timeoutMs: opts.timeoutMs, rowLimit: max + 1 });
+      if (rows.length > max) return undefined;
+      return JSON.stringify(rows.map((r) => ({ sku: r.sku, units: Number(r.units), days_with_sales: Number(r.days_with_sales) })));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function runPanel(p: Panel, f: Filters, access: Access, demand?: Promise<string | undefined>): Promise<PanelResult> {
     const started = performance.now();
     const base = {
       id: p.id, title: p.title, chart: p.chart, ...(p.format ? { format: p.format } : {}), ...(p.note ? { note: p.note } : {}),
@@ -143,7 +152,8 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
         const rows = await portRows(p, f);
         return { ...base, rows: maskRows(rows ?? [], access), available: rows !== undefined, drillable: false, ms: performance.now() - started };
       }
-      const { sql, params } = panelQuery(p, f, ctx);
+      const shared = p.usesDemand && demand ? await demand : undefined;
+      const { sql, params } = panelQuery(p, f, shared === undefined ? {} : { demand: shared });
       const rows = await ports.warehouse.query(sql, { params: params.values, timeoutMs: opts.timeoutMs, rowLimit: opts.rowLimit });
       const drillKey = p.chart === 'table' ? p.dim : p.dim ? 'label' : undefined;
       return { ...base, rows: maskRows(rows, access), available: true, drillable: true, ...(drillKey ? { drillKey } : {}), ms: performance.now() - started };
@@ -160,8 +170,8 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
 
     /** The choices the filter bar offers, read from the warehouse and the catalogue. */
     async filterOptions(): Promise<{ categories: string[]; locations: string[]; regions: string[]; methods: string[]; minDate: string | null; maxDate: string | null }> {
-      const map = await categoryMap();
-      const [locations, regions, methods, range] = await Promise.all([
+      const [categories, locations, regions, methods, range] = await Promise.all([
+        ports.warehouse.query(`SELECT DISTINCT coalesce(nullif(category, ''), 'uncategorised') AS v FROM dim_product ORDER BY 1`, { rowLimit: 1000 }),
         ports.warehouse.query(`SELECT location_id AS v FROM dim_location ORDER BY 1`, { rowLimit: 500 }),
         ports.warehouse.query(`SELECT DISTINCT region AS v FROM dim_geography WHERE region IS NOT NULL ORDER BY 1`, { rowLimit: 500 }),
         ports.warehouse.query(`SELECT DISTINCT method AS v FROM fact_payment_attempt WHERE method IS NOT NULL ORDER BY 1`, { rowLimit: 100 }),
@@ -172,7 +182,7 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
       ]);
       const v = (rows: Record<string, unknown>[]) => rows.map((r) => String(r.v));
       return {
-        categories: [...new Set(map.values())].sort(), locations: v(locations), regions: v(regions), methods: v(methods),
+        categories: v(categories), locations: v(locations), regions: v(regions), methods: v(methods),
         minDate: (range[0]?.lo as string | null) ?? null, maxDate: (range[0]?.hi as string | null) ?? null,
       };
     },
@@ -181,9 +191,9 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
     async open(id: string, filterInput: unknown, access: Access): Promise<{ dashboard: Omit<Dashboard, 'panels'>; panels: PanelResult[]; rows: number }> {
       const d = dashboard(id, access);
       const f = parseFilters(filterInput);
-      const ctx = await context();
-      const panels = await Promise.all(d.panels.map((p) => runPanel(p, f, ctx, access)));
-      return { dashboard: { id: d.id, title: d.title, description: d.description, filters: d.filters }, panels, rows: panels.reduce((n, p) => n + p.rows.length, 0) };
+      const demand = d.panels.some((p) => p.kind === 'warehouse' && p.usesDemand) ? sharedDemand(f) : undefined;
+      const panels = await Promise.all(d.panels.map((p) => runPanel(p, f, access, demand)));
+      return { dashboard: { id: d.id, title: d.title, description: d.description, filters: d.filters, ...(d.filterNotes ? { filterNotes: d.filterNotes } : {}) }, panels, rows: panels.reduce((n, p) => n + p.rows.length, 0) };
     },
 
     /** The rows behind a chart element (or behind a KPI when `value` is absent). */
@@ -193,9 +203,8 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
       if (!p) throw biError('unknown_panel', `no panel ${panelId} on ${id}`);
       if (p.kind !== 'warehouse') throw biError('unknown_panel', `panel ${panelId} has no rows to drill into`);
       const f = parseFilters(filterInput);
-      const ctx = await context();
       const q = new SqlParams();
-      const src = (p.drill?.source ?? p.source)(new Sources(q, f, ctx), q);
+      const src = (p.drill?.source ?? p.source)(new Sources(q, f), q);
       const dim = p.drill ? p.drill.dim : p.dim;
       const where = value !== undefined && dim ? `WHERE CAST(${dim} AS VARCHAR) = ${q.p(value)}` : '';
       try {

@@ -113,3 +113,104 @@ export function shuffled<T>(items: readonly T[], seed = 3): T[] {
   }
   return out;
 }
+
+/** The categories, regiones, methods and locations `generateVaried` uses. */
+export const VARIED = {
+  categories: ['hogar', 'ropa', 'tecno', 'juguetes'],
+  regions: ['Metropolitana', 'Biobío', 'Valparaíso'],
+  methods: ['webpay', 'oneclick', 'mercadopago_card'],
+  locations: ['bodega-1', 'tienda-2'],
+};
+
+/**
+ * Three weeks of events that exercise every global filter: SKUs in four categories (one SKU
+ * never catalogued, one re-categorised later), orders with lines of several categories,
+ * orders whose first attempt (another method) was declined before one approved, declines
+ * without a method (as `payments.payment_rejected` publishes them), pending-only attempts,
+ * refunds, chargebacks, fraud decisions of every kind (some just after midnight of the next
+ * day), a settlement report with mismatches and gaps, and stock at two locations.
+ */
+export function generateVaried(orders = 160, seed = 11): { events: EventEnvelope[]; settlement: { reportDate: string; payoutId: string; processorRef: string; amount: number; fee: number }[] } {
+  const rand = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const events: EventEnvelope[] = [];
+  const settlement: { reportDate: string; payoutId: string; processorRef: string; amount: number; fee: number }[] = [];
+  let seq = 0;
+  const push = (type: string, aggregateId: string, payload: unknown, at: Date) => {
+    events.push({ seq: ++seq, id: randomUUID(), type, version: 1, context: type.split('.')[0] ?? '', aggregateType: 'x', aggregateId, payload, occurredAt: at });
+  };
+  const skus = Array.from({ length: 12 }, (_, i) => ({ sku: `V-${i}`, category: i < 11 ? VARIED.categories[i % 4] : undefined, price: 1000 * (1 + (i % 5)) }));
+  for (const s of skus) {
+    if (s.category) push('catalog.sku_changed', s.sku, { sku: s.sku, productId: uuid(5, Number(s.sku.slice(2))), name: s.sku, category: s.category, price: s.price, currency: 'CLP', active: true, attributes: {} }, new Date('2026-10-30T00:00:00Z'));
+  }
+  // V-2 moves from `tecno` to `ropa` later: the latest catalogue state is the one that counts.
+  push('catalog.sku_changed', 'V-2', { sku: 'V-2', productId: uuid(5, 2), name: 'V-2', category: 'ropa', price: 3000, currency: 'CLP', active: true, attributes: {} }, new Date('2026-11-10T00:00:00Z'));
+  const start = Date.parse('2026-11-01T00:00:00Z');
+  for (let i = 0; i < orders; i++) {
+    // Some orders at 23:59:59.9: their fraud decision (100 ms later) falls on the next day.
+    const dayStart = start + Math.floor(rand() * 21) * 86_400_000;
+    const at = new Date(i % 17 === 0 ? dayStart + 86_399_900 : dayStart + Math.floor(rand() * 86_000_000));
+    const orderId = uuid(seed, i);
+    const customerId = uuid(90_000_000 + seed, Math.floor(rand() * 40));
+    const region = pick(VARIED.regions);
+    const lines = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
+      const s = pick(skus);
+      return { sku: s.sku, quantity: 1 + Math.floor(rand() * 3), unitPrice: s.price };
+    });
+    const amount = lines.reduce((n, l) => n + l.quantity * l.unitPrice, 0);
+    const t = (ms: number) => new Date(at.getTime() + ms);
+    const method = pick(VARIED.methods);
+    push('checkout.order_placed', orderId, { orderId, customerId, lines, total: amount, currency: 'CLP', paymentMethod: method,
+      delivery: { comuna: `comuna-${region}`, region, regionCode: 'XX' } }, at);
+    const score = Math.floor(rand() * 101);
+    const decision = score < 60 ? 'allow' : score < 85 ? 'review' : 'block';
+    push('fraud.decision_made', orderId, { orderId, decisionId: `d-${i}`, decision, score, reasons: [], ruleVersion: 1, amount, currency: 'CLP', method }, t(100));
+    const approve = (attemptId: string, m: string, ms: number) => {
+      const ref = `ref-${seed}-${i}-${m}`;
+      push('payments.payment_approved', attemptId, { attemptId, orderId, amount, currency: 'CLP', method: m, processor: 'transbank', processorRef: ref }, t(ms));
+      push('payments.ledger_posted', `tx-${attemptId}`, { transactionId: `tx-${attemptId}`, kind: 'payment_captured', attemptId,
+        entries: [{ account: 'processor_clearing:transbank', amount }, { account: 'sales_revenue', amount: -amount }] }, t(ms));
+      const r = rand();
+      const reportDate = new Date(at.getTime() + 2 * 86_400_000).toISOString().slice(0, 10);
+      if (r < 0.7) settlement.push({ reportDate, payoutId: `P-${reportDate}`, processorRef: ref, amount, fee: Math.round(amount * 0.02) });
+      else if (r < 0.8) settlement.push({ reportDate, payoutId: `P-${reportDate}`, processorRef: ref, amount: amount - 100, fee: Math.round(amount * 0.02) });
+      if (rand() < 0.15) {
+        const refundId = `rf-${attemptId}`;
+        push('payments.refund_succeeded', refundId, { orderId, attemptId, amount: Math.floor(amount / 2), refundId, refundType: 'partial' }, t(3 * 86_400_000));
+        push('payments.ledger_posted', `tx-${refundId}`, { transactionId: `tx-${refundId}`, kind: 'refund', attemptId, refundId,
+          entries: [{ account: 'refunds', amount: Math.floor(amount / 2) }, { account: 'processor_clearing:transbank', amount: -Math.floor(amount / 2) }] }, t(3 * 86_400_000));
+      }
+      if (rand() < 0.08) {
+        push('payments.ledger_posted', `cb-${attemptId}`, { transactionId: `cb-${attemptId}`, kind: 'chargeback', attemptId,
+          entries: [{ account: 'chargebacks', amount }, { account: 'processor_clearing:transbank', amount: -amount }] }, t(5 * 86_400_000));
+      }
+    };
+    const r = rand();
+    const a1 = `att-${seed}-${i}-1`;
+    if (r < 0.55) {
+      push('payments.payment_pending', a1, { attemptId: a1, orderId, method }, t(500));
+      approve(a1, method, 1000);
+    } else if (r < 0.7) {
+      // Declined first with one method, approved with another.
+      push('payments.payment_rejected', a1, { attemptId: a1, orderId, reason: 'insufficient_funds' }, t(1000));
+      push('payments.payment_pending', a1, { attemptId: a1, orderId, method }, t(500));
+      const other = VARIED.methods[(VARIED.methods.indexOf(method) + 1) % VARIED.methods.length] ?? 'webpay';
+      const a2 = `att-${seed}-${i}-2`;
+      push('payments.payment_pending', a2, { attemptId: a2, orderId, method: other }, t(60_000));
+      approve(a2, other, 61_000);
+    } else if (r < 0.85) {
+      push('payments.payment_rejected', a1, { attemptId: a1, orderId, reason: pick(['insufficient_funds', 'do_not_honor', 'fraud_block']) }, t(1000));
+    } else if (r < 0.93) {
+      push('payments.payment_pending', a1, { attemptId: a1, orderId, method }, t(500));
+    }
+  }
+  // Reported by the processor, unknown here (missing_here: no order behind it).
+  settlement.push({ reportDate: '2026-11-12', payoutId: 'P-2026-11-12', processorRef: `ref-${seed}-unknown`, amount: 4321, fee: 86 });
+  for (const s of skus) {
+    for (const [k, loc] of VARIED.locations.entries()) {
+      const onHand = (Number(s.sku.slice(2)) * 7 + k * 3) % 11 === 0 ? 0 : 5 + ((Number(s.sku.slice(2)) + k) % 9) * 4;
+      push('inventory.stock_changed', `${s.sku}@${loc}`, { sku: s.sku, locationId: loc, onHand, reserved: 0, available: onHand }, new Date('2026-11-21T08:00:00Z'));
+    }
+  }
+  return { events, settlement };
+}

@@ -63,6 +63,10 @@ function fixtureEvents(): EventEnvelope[] {
     payments.get(type)?.parse(payload);
     events.push({ seq: ++seq, id: randomUUID(), type, version: 1, context: type.split('.')[0] ?? '', aggregateType: 'x', aggregateId, payload, occurredAt: new Date(at) });
   };
+  // The catalogue's own events give the warehouse its categories (what the filters and the aggregates use).
+  for (const [sku, category] of CATEGORIES) {
+    push('catalog.sku_changed', sku, { sku, productId: randomUUID(), name: `Product ${sku}`, category, price: 1000, currency: 'CLP', active: true, attributes: {} }, '2026-11-01T00:00:00Z');
+  }
   const orders = [
     { id: 'o1', at: '2026-11-02T10:15:00Z', customer: 'c1', comuna: 'Providencia', region: 'Metropolitana', lines: [['A', 2, 1000], ['B', 1, 5000]], pay: { status: 'approved', method: 'webpay', processor: 'transbank', ref: 'tbk-1' }, fraud: ['allow', 10] },
     { id: 'o2', at: '2026-11-02T14:40:00Z', customer: 'c2', comuna: 'Concepción', region: 'Biobío', lines: [['B', 3, 5000]], pay: { status: 'approved', method: 'mercadopago_card', processor: 'mercadopago', ref: 'mp-2' }, fraud: ['allow', 20] },

@@ -68,23 +68,32 @@ function nav() {
   return h('nav', { class: 'side' }, ...items);
 }
 
-function filterBar(applicable, onApply) {
+function filterBar(applicable, notes, onApply) {
   const o = state.options;
   const f = state.filters;
-  const sel = (name, label, values, key) => h('label', { class: applicable.includes(key) ? '' : 'na', title: applicable.includes(key) ? '' : 'Does not apply to this dashboard' }, label,
-    h('select', { name, id: `f-${name}` }, h('option', { value: '' }, 'All'), ...values.map((v) => h('option', { value: v, selected: f[name] === v }, v))));
+  // A filter that cannot apply here is disabled (its value is kept for the other dashboards),
+  // with the reason as a hint when the dashboard gives one.
+  const why = (key) => notes?.[key] ?? 'Does not apply to this dashboard';
+  const off = (key) => !applicable.includes(key);
+  const sel = (name, label, values, key) => h('label', { class: off(key) ? 'na' : '', title: off(key) ? why(key) : '' }, label,
+    h('select', { name, id: `f-${name}`, disabled: off(key), 'aria-describedby': off(key) && notes?.[key] ? `hint-${key}` : undefined },
+      h('option', { value: '' }, 'All'), ...values.map((v) => h('option', { value: v, selected: f[name] === v }, v))));
+  const hints = Object.entries(notes ?? {}).filter(([key]) => off(key))
+    .map(([key, text]) => h('p', { class: 'filter-hint', id: `hint-${key}` }, h('b', {}, `${key[0].toUpperCase()}${key.slice(1)} filter off here: `), text));
   const bar = h('form', { class: 'filters', id: 'filters' },
-    h('label', { class: applicable.includes('date') ? '' : 'na' }, 'From', h('input', { type: 'date', name: 'from', id: 'f-from', value: f.from })),
-    h('label', { class: applicable.includes('date') ? '' : 'na' }, 'To', h('input', { type: 'date', name: 'to', id: 'f-to', value: f.to })),
+    h('label', { class: off('date') ? 'na' : '' }, 'From', h('input', { type: 'date', name: 'from', id: 'f-from', value: f.from, disabled: off('date') })),
+    h('label', { class: off('date') ? 'na' : '' }, 'To', h('input', { type: 'date', name: 'to', id: 'f-to', value: f.to, disabled: off('date') })),
     sel('category', 'Category', o.categories, 'category'),
     sel('location', 'Location', o.locations, 'location'),
     sel('region', 'Región', o.regions, 'region'),
     sel('method', 'Payment method', o.methods, 'method'),
-    h('button', { class: 'btn', type: 'submit', id: 'apply' }, 'Apply'));
+    h('button', { class: 'btn', type: 'submit', id: 'apply' }, 'Apply'),
+    ...hints);
   bar.addEventListener('submit', (e) => {
     e.preventDefault();
     const data = new FormData(bar);
-    for (const k of Object.keys(state.filters)) state.filters[k] = String(data.get(k) ?? '');
+    // Disabled fields are not submitted: keep their values for the dashboards they apply to.
+    for (const k of Object.keys(state.filters)) if (data.has(k)) state.filters[k] = String(data.get(k) ?? '');
     onApply();
   });
   return bar;
@@ -117,7 +126,7 @@ async function renderDashboard(main, id) {
     }
     clear(body);
     clear(barSlot);
-    barSlot.append(filterBar(data.dashboard.filters, load));
+    barSlot.append(filterBar(data.dashboard.filters, data.dashboard.filterNotes, load));
     body.append(h('h1', { class: 'page' }, data.dashboard.title), h('p', { class: 'lede' }, data.dashboard.description));
     const kpis = h('div', { class: 'kpis' });
     const grid = h('div', { class: 'grid' });

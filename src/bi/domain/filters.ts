@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2026-11-30');
-const Label = z.string().min(1).max(80);
+// `*` is the warehouse aggregates' "all" member: never a filter value.
+const Label = z.string().min(1).max(80).refine((v) => v !== '*', 'not a value');
 
 /** The global filters every panel applies (validated at the edge, passed as parameters). */
 export const Filters = z.object({
@@ -38,24 +39,35 @@ export class SqlParams {
   }
 }
 
-/** What the filters need resolved outside the warehouse (the catalogue owns categories). */
-export interface FilterContext {
-  /** SKU → category slug (empty when the catalogue is not reachable). */
-  categories: Map<string, string>;
-}
+/**
+ * The member of the warehouse's exploded category/method dimensions meaning "all" (analytics'
+ * `agg_*_daily` marts). A filter value can never be it (see `Label`).
+ */
+export const ALL = '*';
+
+/** The `agg_*_daily` marts the panels read instead of the facts. */
+export type Aggregate = 'agg_sales_daily' | 'agg_payment_daily' | 'agg_decline_minute' | 'agg_refund_daily' | 'agg_ledger_daily' | 'agg_reconciliation_daily' | 'agg_fraud_daily';
 
 /**
  * The row sets panels aggregate over, each with the filters that apply to it. Order facts take
- * date, región, category and payment method; payment facts take them through their order;
- * stock takes location and category. Orders carry no fulfilment location in the warehouse.
+ * date, región, category and payment method; payment facts take them through their order
+ * (`fact_order` carries each order's región, line categories and attempt methods); stock takes
+ * location and category. Orders carry no fulfilment location in the warehouse, so location
+ * applies to stock only (see `LOCATION_NOT_APPLICABLE`).
+ *
+ * Categories are the warehouse's (`dim_product.category`, from the catalogue's events), the
+ * same ones the aggregates were built with, so a panel and its drill-down always agree.
  */
 export class Sources {
-  constructor(private readonly q: SqlParams, private readonly f: Filters, private readonly ctx: FilterContext) {}
+  /**
+   * `shared.demand`: the demand rows (`demandRows()`), already read once for the whole
+   * dashboard, as JSON; panels then read them from a parameter instead of scanning the lines again.
+   */
+  constructor(private readonly q: SqlParams, private readonly f: Filters, private readonly shared: { demand?: string } = {}) {}
 
   private skus(): string | undefined {
     if (!this.f.category) return undefined;
-    const skus = [...this.ctx.categories].filter(([, c]) => c === this.f.category).map(([s]) => s);
-    return `list_contains(from_json(${this.q.p(JSON.stringify(skus))}::VARCHAR, '["VARCHAR"]'), sku)`;
+    return `sku IN (SELECT sku FROM dim_product WHERE coalesce(nullif(category, ''), 'uncategorised') = ${this.q.p(this.f.category)})`;
   }
 
   private dates(col = 'date_key'): string {
@@ -63,20 +75,53 @@ export class Sources {
   }
 
   /**
+   * An aggregate's rows under the filters: one category and one method member each (`ALL`
+   * when unfiltered), so sums over the rows are exact. `byCategory` keeps every real category
+   * instead (for a breakdown by category when no category is picked).
+   */
+  agg(table: Aggregate, opts: { byCategory?: boolean } = {}): string {
+    const w = [this.dates()];
+    if (opts.byCategory && !this.f.category) w.push(`category <> '${ALL}'`);
+    else w.push(`category = ${this.q.p(this.f.category ?? ALL)}`);
+    w.push(`method = ${this.q.p(this.f.method ?? ALL)}`);
+    if (this.f.region) w.push(`region = ${this.q.p(this.f.region)}`);
+    return `SELECT * FROM ${table} WHERE ${w.join(' AND ')}`;
+  }
+
+  /**
+   * One row per order placed in the range matching the filters (`fact_order_member`: the
+   * category's amount under a category filter), for customers, hours, cohorts and RFM.
+   */
+  orderMembers(): string {
+    const w = [this.dates(), `category = ${this.q.p(this.f.category ?? ALL)}`, `method = ${this.q.p(this.f.method ?? ALL)}`];
+    if (this.f.region) w.push(`region = ${this.q.p(this.f.region)}`);
+    return `SELECT customer_id, region, date_key, occurred_at, amount, units, first_order_at FROM fact_order_member WHERE ${w.join(' AND ')}`;
+  }
+
+  /** Conditions on `fact_order` for región, category and (unless `method: false`) payment method. */
+  private orderConditions(opts: { method?: boolean } = {}): string[] {
+    const w: string[] = [];
+    if (this.f.region) w.push(`region = ${this.q.p(this.f.region)}`);
+    if (this.f.category) w.push(this.member('category', this.f.category));
+    if (this.f.method && opts.method !== false) w.push(this.member('method', this.f.method));
+    return w;
+  }
+
+  /** `fact_order` has `value` among its categories/methods: a substring pre-filter, then the exact list test. */
+  private member(kind: 'category' | 'method', value: string): string {
+    const v = this.q.p(value);
+    return `contains(${kind}_set, '|' || ${v} || '|') AND list_contains(${kind === 'category' ? 'categories' : 'methods'}, ${v})`;
+  }
+
+  /**
    * Order ids matching the non-date order filters, or undefined when none is set. Facts about
    * an order (payments, refunds, ledger, fraud) happen after it was placed, so only orders
-   * placed (and paid) by the end of the range can match: that bound prunes the scans.
+   * placed by the end of the range can match: that bound prunes the scan.
    */
-  orderScope(): string | undefined {
-    const parts: string[] = [];
-    if (this.f.region) parts.push(`region = ${this.q.p(this.f.region)}`);
-    const skus = this.skus();
-    if (skus) parts.push(skus);
-    const to = () => `${this.q.p(this.f.to)}::DATE`;
-    const byLine = parts.length > 0 ? `order_id IN (SELECT order_id FROM fact_order_line WHERE date_key <= ${to()} AND ${parts.join(' AND ')})` : undefined;
-    const byMethod = this.f.method ? `order_id IN (SELECT order_id FROM fact_payment_attempt WHERE date_key <= ${to()} AND method = ${this.q.p(this.f.method)})` : undefined;
-    const all = [byLine, byMethod].filter((x) => x !== undefined);
-    return all.length > 0 ? all.join(' AND ') : undefined;
+  orderScope(opts: { method?: boolean } = {}): string | undefined {
+    const w = this.orderConditions(opts);
+    if (w.length === 0) return undefined;
+    return `order_id IN (SELECT order_id FROM fact_order WHERE date_key <= ${this.q.p(this.f.to)}::DATE AND ${w.join(' AND ')})`;
   }
 
   lines(): string {
@@ -84,21 +129,38 @@ export class Sources {
     if (this.f.region) w.push(`region = ${this.q.p(this.f.region)}`);
     const skus = this.skus();
     if (skus) w.push(skus);
-    // An order is paid after it is placed: payments before the range cannot belong to its orders.
-    if (this.f.method) w.push(`order_id IN (SELECT order_id FROM fact_payment_attempt WHERE date_key >= ${this.q.p(this.f.from)}::DATE AND method = ${this.q.p(this.f.method)})`);
+    if (this.f.method) w.push(`order_id IN (SELECT order_id FROM fact_order WHERE ${this.dates()} AND ${this.member('method', this.f.method)})`);
     return `SELECT order_id, line_no, customer_id, sku, quantity, unit_price, amount, comuna, region, date_key, occurred_at
       FROM fact_order_line WHERE ${w.join(' AND ')}`;
   }
 
-  /** One row per order (lines summed). */
-  orders(): string {
-    return `SELECT order_id, any_value(customer_id) AS customer_id, any_value(region) AS region, min(date_key) AS date_key,
-        min(occurred_at) AS occurred_at, sum(amount) AS amount, sum(quantity) AS units
-      FROM (${this.lines()}) GROUP BY order_id`;
+  /** Order lines with their category (for breakdowns and drill-downs by category). */
+  categorisedLines(): string {
+    return `SELECT l.*, coalesce(nullif(p.category, ''), 'uncategorised') AS category FROM (${this.lines()}) l LEFT JOIN dim_product p ON p.sku = l.sku`;
   }
 
-  private scoped(table: string, cols: string, extra: string[] = []): string {
-    const w = [this.dates(), ...extra];
+  /**
+   * One row per order placed in the range; under a category filter its amount and units are
+   * those of the lines in that category (as if the other lines were filtered out).
+   */
+  orders(): string {
+    const w = [this.dates(), ...this.orderConditions()];
+    const amount = this.f.category ? `category_amounts[list_position(categories, ${this.q.p(this.f.category)})]` : 'amount';
+    const units = this.f.category ? `category_units[list_position(categories, ${this.q.p(this.f.category)})]` : 'units';
+    return `SELECT order_id, customer_id, region, date_key, occurred_at, ${amount} AS amount, ${units} AS units, first_order_at, customer_kind
+      FROM fact_order WHERE ${w.join(' AND ')}`;
+  }
+
+  /** Orders (as `orders()`) with a fraud decision `decision` taken in the range, whenever they were placed. */
+  ordersDecided(decision: string): string {
+    const w = this.orderConditions();
+    w.push(`order_id IN (SELECT order_id FROM fact_fraud_decision WHERE ${this.dates()} AND decision = ${this.q.p(decision)})`);
+    const amount = this.f.category ? `category_amounts[list_position(categories, ${this.q.p(this.f.category)})]` : 'amount';
+    return `SELECT order_id, customer_id, region, date_key, occurred_at, ${amount} AS amount FROM fact_order WHERE ${w.join(' AND ')}`;
+  }
+
+  private scoped(table: string, cols: string): string {
+    const w = [this.dates()];
     const scope = this.orderScope();
     if (scope) w.push(scope);
     return `SELECT ${cols} FROM ${table} WHERE ${w.join(' AND ')}`;
@@ -108,11 +170,8 @@ export class Sources {
     // Method is on the attempt itself; the scope adds región/category through the order.
     const w = [this.dates()];
     if (this.f.method) w.push(`method = ${this.q.p(this.f.method)}`);
-    const parts: string[] = [];
-    if (this.f.region) parts.push(`region = ${this.q.p(this.f.region)}`);
-    const skus = this.skus();
-    if (skus) parts.push(skus);
-    if (parts.length > 0) w.push(`order_id IN (SELECT order_id FROM fact_order_line WHERE date_key <= ${this.q.p(this.f.to)}::DATE AND ${parts.join(' AND ')})`);
+    const scope = this.orderScope({ method: false });
+    if (scope) w.push(scope);
     return `SELECT attempt_id, order_id, status, amount, method, processor, processor_ref, reason, date_key, occurred_at
       FROM fact_payment_attempt WHERE ${w.join(' AND ')}`;
   }
@@ -146,6 +205,9 @@ export class Sources {
 
   /** Units sold per SKU over the date range (order filters applied). */
   demand(): string {
+    if (this.shared.demand !== undefined) {
+      return `SELECT unnest(from_json(${this.q.p(this.shared.demand)}::VARCHAR, '[{"sku":"VARCHAR","units":"BIGINT","days_with_sales":"BIGINT"}]'), recursive := true)`;
+    }
     return `SELECT sku, sum(quantity) AS units, count(DISTINCT date_key) AS days_with_sales FROM (${this.lines()}) GROUP BY sku`;
   }
 

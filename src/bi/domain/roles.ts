@@ -10,9 +10,9 @@ export type Ability = 'explorer' | 'governance' | 'admin' | 'alerts' | 'fraud_re
 
 /** The datasets access is granted on (governance matrix): warehouse tables grouped by use. */
 export const DATASETS: Record<string, { tables: string[]; description: string }> = {
-  sales: { tables: ['fact_order_line', 'dim_customer', 'dim_product', 'dim_geography', 'dim_date'], description: 'Orders, lines, customers (pseudonymous), geography' },
-  payments: { tables: ['fact_payment_attempt', 'fact_refund', 'fact_ledger_posting', 'reconciliation', 'settlement_report'], description: 'Payment attempts, refunds, ledger, settlement reconciliation' },
-  fraud: { tables: ['fact_fraud_decision'], description: 'Fraud decisions and scores' },
+  sales: { tables: ['fact_order_line', 'fact_order', 'fact_order_member', 'agg_sales_daily', 'dim_customer', 'dim_product', 'dim_geography', 'dim_date'], description: 'Orders, lines, daily sales aggregates, customers (pseudonymous), geography' },
+  payments: { tables: ['fact_payment_attempt', 'fact_refund', 'fact_ledger_posting', 'reconciliation', 'settlement_report', 'agg_payment_daily', 'agg_decline_minute', 'agg_refund_daily', 'agg_ledger_daily', 'agg_reconciliation_daily'], description: 'Payment attempts, refunds, ledger, settlement reconciliation, and their daily aggregates' },
+  fraud: { tables: ['fact_fraud_decision', 'agg_fraud_daily'], description: 'Fraud decisions and scores, and their daily aggregate' },
   stock: { tables: ['fact_stock_movement', 'stock_on_hand', 'dim_location'], description: 'Stock movements and stock on hand' },
   pipeline: { tables: ['stg_events', 'etl_state', 'dq_check', 'dq_result', 'catalog_table', 'catalog_column'], description: 'Staging, ETL state, data quality, catalogue' },
 };
