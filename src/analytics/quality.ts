@@ -90,12 +90,14 @@ export async function runChecks(conn: DuckDBConnection, now: Date, scope?: Check
   const definition = createHash('sha256').update(JSON.stringify(checks)).digest('hex');
   const [passed] = await rows(conn, `SELECT definition FROM etl_mart WHERE table_name = '(dq_check)'`);
   const scoped = passed?.definition === definition ? scope : undefined;
-  const out: CheckResult[] = [];
-  for (const c of checks) {
-    const [r] = await rows(conn, checkSql(c, now.toISOString(), scoped));
-    const failures = Number(r?.failures ?? 0);
-    out.push({ name: c.name, table: c.table, kind: c.kind, blocking: c.blocking, failures, passed: failures === 0 });
-  }
+  // All checks in one query: one round trip instead of one per check.
+  const found = checks.length === 0 ? [] : await rows(conn, checks.map((c, i) =>
+    `SELECT ${i} AS i, failures FROM (${checkSql(c, now.toISOString(), scoped)})`).join(' UNION ALL '));
+  const failuresOf = new Map(found.map((r) => [Number(r.i), Number(r.failures ?? 0)]));
+  const out: CheckResult[] = checks.map((c, i) => {
+    const failures = failuresOf.get(i) ?? 0;
+    return { name: c.name, table: c.table, kind: c.kind, blocking: c.blocking, failures, passed: failures === 0 };
+  });
   if (!scoped && out.every((c) => c.passed || !c.blocking)) {
     await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ('(dq_check)', $1)`, [definition]);
   }
