@@ -5,7 +5,7 @@ import type { EventEnvelope } from '../events/index.js';
 import { createHash } from 'node:crypto';
 import { AGGREGATES, rebuildAggregates } from './aggregates.js';
 import { MART_MERGES, MARTS, type MartMerge, type MartSpec } from './mapping.js';
-import { DEFAULT_CHECKS, runChecks, type CheckResult } from './quality.js';
+import { DEFAULT_CHECKS, runChecks, type CheckResult, type CheckScope } from './quality.js';
 import { CATALOG_DDL, refreshCatalog } from './catalog.js';
 import { rows } from './warehouse.js';
 
@@ -231,12 +231,14 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
     inserted = Number(after[0]?.n) - Number(before[0]?.n);
     lap('stage_count');
     // A window past a quarter of the history: rebuilding every mart whole is cheaper.
-    await buildMarts(conn, inserted, windowed && inserted * 4 <= Number(before[0]?.n), lap);
+    const scope = await buildMarts(conn, inserted, windowed && inserted * 4 <= Number(before[0]?.n), lap);
     await conn.run(`CREATE OR REPLACE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
     lap('reconciliation');
-    await rebuildAggregates(conn);
+    // The BI marts derive from the facts: only a load that staged something changes them.
+    if (inserted > 0) await rebuildAggregates(conn);
     lap('aggregates');
-    checks = await runChecks(conn, opts.now);
+    checks = await runChecks(conn, opts.now, scope);
+    await dropWindow(conn);
     lap('checks');
     const failed = checks.filter((c) => c.blocking && !c.passed);
     if (failed.length > 0) throw new QualityCheckFailed(failed);
@@ -251,12 +253,16 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
     lap('commit');
   } catch (err) {
     await conn.run('ROLLBACK');
-    await conn.run('DROP TABLE IF EXISTS temp.stg_window');
+    await dropWindow(conn);
     if (err instanceof QualityCheckFailed) await recordChecks(conn, opts.now, err.failed);
     throw err;
   }
   const [state] = await rows(conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
   return { received, inserted, checks, highWaterMark: Number(state?.high_water_mark ?? 0), timings };
+}
+
+async function dropWindow(conn: DuckDBConnection): Promise<void> {
+  await conn.run('DROP TABLE IF EXISTS temp.stg_window; DROP TABLE IF EXISTS temp.mart_keys');
 }
 
 /** What a mart is built from: a change (a new deploy) makes the next load rebuild it whole. */
@@ -270,16 +276,19 @@ function definitionOf(m: MartSpec): string {
  * is rebuilt. With a window (`merge`), the marts in MART_MERGES are updated in place from it and
  * the others rebuilt whole; without one (first load, or a window too big), all are rebuilt.
  */
-async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boolean, lap: (name: string) => void): Promise<void> {
+async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boolean, lap: (name: string) => void): Promise<CheckScope | undefined> {
   const built = new Map((await rows(conn, `SELECT table_name, definition FROM etl_mart`)).map((r) => [String(r.table_name), String(r.definition)]));
   const current = new Set(MARTS.filter((m) => built.get(m.table) === definitionOf(m)).map((m) => m.table));
   const keys = merge && inserted > 0 ? await touchedKeys(conn, MARTS.filter((m) => current.has(m.table))) : undefined;
   if (keys) lap('mart_keys');
+  // What changed only at the window's keys: where the blocking checks need to look.
+  const scope: CheckScope | undefined = keys && { stg_events: { key: 'event_id', where: 'event_id IN (SELECT event_id FROM temp.stg_window)' } };
   for (const m of MARTS) {
     const how = MART_MERGES[m.table];
     if (current.has(m.table) && inserted === 0) continue;
     if (current.has(m.table) && keys && how) {
-      await mergeMart(conn, m, how, keys?.get(m.table));
+      await mergeMart(conn, m, how, keys.get(m.table));
+      if (scope && !('perEvent' in how)) scope[m.table] = { key: how.key, where: touchedBy(m.table, how.key, keys.get(m.table)) };
     } else {
       const definition = definitionOf(m);
       await conn.run(`CREATE OR REPLACE TABLE ${m.table} AS ${m.sql}`);
@@ -287,8 +296,13 @@ async function buildMarts(conn: DuckDBConnection, inserted: number, merge: boole
     }
     lap(m.table);
   }
-  await conn.run('DROP TABLE IF EXISTS temp.stg_window');
-  await conn.run('DROP TABLE IF EXISTS temp.mart_keys');
+  return scope;
+}
+
+/** The rows of `table` whose `col` is a key the window touched (temp.mart_keys). */
+function touchedBy(table: string, col: string, keys: { n: number; nulls: boolean } | undefined): string {
+  if (!keys || keys.n === 0) return 'false';
+  return `(${col} IN (SELECT k FROM temp.mart_keys WHERE mart = '${table}' AND k IS NOT NULL)${keys.nulls ? ` OR ${col} IS NULL` : ''})`;
 }
 
 /** Per merged mart, how many keys the window touches and whether one is NULL (one query for all). */
@@ -314,8 +328,7 @@ async function mergeMart(conn: DuckDBConnection, m: MartSpec, how: MartMerge, ke
     return;
   }
   if (!keys || keys.n === 0) return;
-  const touched = (col: string) =>
-    `(${col} IN (SELECT k FROM temp.mart_keys WHERE mart = '${m.table}' AND k IS NOT NULL)${keys.nulls ? ` OR ${col} IS NULL` : ''})`;
+  const touched = (col: string) => touchedBy(m.table, col, keys);
   // The mart's own SQL, over the touched keys' events only (a CTE named stg_events shadows the table).
   await conn.run(`DELETE FROM ${m.table} WHERE ${touched(how.key)};
     INSERT INTO ${m.table} BY NAME

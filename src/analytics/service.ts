@@ -109,6 +109,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
   let lakeAt = 0;
   const report = (r: LoadResult) => {
     if (r.inserted > 0) loads += 1;
+    deps.logger.debug({ received: r.received, inserted: r.inserted, timings: r.timings }, 'analytics load');
     knownHwm = r.highWaterMark;
     hwmGauge.set(r.highWaterMark);
     for (const c of r.checks) dqGauge.set({ check: c.name, table: c.table, kind: c.kind, blocking: String(c.blocking) }, c.failures);

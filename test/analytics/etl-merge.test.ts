@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ensureSchema, load, toStaged } from '../../src/analytics/etl.js';
+import { ensureSchema, load, QualityCheckFailed, toStaged } from '../../src/analytics/etl.js';
 import { MART_MERGES, MARTS } from '../../src/analytics/mapping.js';
 import { openWarehouse, rows } from '../../src/analytics/warehouse.js';
 import type { EventEnvelope } from '../../src/events/index.js';
@@ -113,6 +113,35 @@ describe('marts merged from the load window', () => {
       const [stg] = await rows(w.conn, `SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM stg_events`);
       assert.deepEqual([Number(stg?.n), Number(stg?.d)], [staged.length, staged.length]);
       await assertLikeRebuilt(w.conn);
+    } finally {
+      w.close();
+    }
+  });
+
+  it('blocking checks on a window look at the touched keys and still stop a bad window; new checks run whole first', async () => {
+    const w = await warehouse();
+    try {
+      const { events } = generateMonth(120, 37);
+      await load(w.conn, events.map(toStaged), { now: now() });
+      const state = async () => JSON.stringify(await rows(w.conn, `SELECT * FROM fact_order_line ORDER BY ALL`)) + JSON.stringify(await rows(w.conn, `SELECT count(*) FROM stg_events`));
+      const before = await state();
+      const placed = events.find((e) => e.type === 'checkout.order_placed') as EventEnvelope;
+      const bad = { ...placed, id: randomUUID(), seq: 900_010, occurredAt: new Date(placed.occurredAt.getTime() + 5000),
+        payload: { ...(placed.payload as object), lines: [{ sku: null, quantity: 1, unitPrice: 10 }] } };
+      const window = generateMonth(3, 38, new Date('2026-11-20T00:00:00Z')).events;
+      const failed = await load(w.conn, [bad, ...window].map(toStaged), { now: now() }).then(() => undefined, (err: unknown) => err);
+      assert.ok(failed instanceof QualityCheckFailed);
+      assert.deepEqual(failed.failed.map((c) => [c.name, c.failures]), [['order_line_sku_not_null', 1]]);
+      assert.equal(await state(), before, 'nothing of the bad window is visible');
+      const ok = await load(w.conn, window.map(toStaged), { now: now() });
+      assert.ok(ok.checks.every((c) => c.passed));
+      // A check added since the last whole pass runs on whole tables: it sees the old rows too.
+      await w.conn.run(`INSERT INTO dq_check VALUES ('order_line_small', 'fact_order_line', 'accepted_values', 'quantity', '1,2,3', true)`);
+      const more = generateMonth(2, 39, new Date('2026-11-21T00:00:00Z')).events;
+      const wide = await load(w.conn, more.map(toStaged), { now: now() }).then(() => undefined, (err: unknown) => err);
+      assert.ok(wide instanceof QualityCheckFailed);
+      const [all] = await rows(w.conn, `SELECT count(*) AS n FROM fact_order_line WHERE quantity NOT IN (1, 2, 3)`);
+      assert.ok(Number(all?.n) > 10 && (wide.failed[0]?.failures ?? 0) >= Number(all?.n), 'the old rows counted, not only the window');
     } finally {
       w.close();
     }
