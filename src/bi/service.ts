@@ -133,9 +133,9 @@ export function createDashboardService(ports: BiPorts, opts: RunOptions) {
     const q = new SqlParams();
     const max = 50_000;
     try {
-      const rows = await ports.warehouse.query(`SELECT sku, units, days_with_sales FROM (${new Sources(q, f).demand()})`, { params: q.values, timeoutMs: opts.timeoutMs, rowLimit: max + 1 });
+      const rows = await ports.warehouse.query(`SELECT sku, units FROM (${new Sources(q, f).demand()})`, { params: q.values, timeoutMs: opts.timeoutMs, rowLimit: max + 1 });
       if (rows.length > max) return undefined;
-      return JSON.stringify(rows.map((r) => ({ sku: r.sku, units: Number(r.units), days_with_sales: Number(r.days_with_sales) })));
+      return JSON.stringify(rows.map((r) => ({ sku: r.sku, units: Number(r.units) })));
     } catch {
       return undefined;
     }

@@ -15,6 +15,9 @@ describe('bi in the browser: filters, drill-down and export', { timeout: 110_000
       await page.click('#apply');
     });
     assert.equal(await kpiValue(page, 'gmv'), EXPECTED.gmvBiobio);
+    // Orders have no fulfilment location: the filter is disabled here, with the reason shown.
+    assert.equal(await page.isDisabled('#f-location'), true);
+    assert.match((await page.textContent('#hint-location')) ?? '', /no fulfilment location/);
     await shot(page, 'cdo-earnings-biobio');
 
     await page.click('#kpi-gmv');
@@ -48,6 +51,11 @@ describe('bi in the browser: filters, drill-down and export', { timeout: 110_000
     assert.equal(await page.getAttribute('#drill-count', 'data-rows'), '2');
     await shot(page, 'cdo-trends-drill-region');
     await page.click('#drill-close');
+
+    // On stock control the location filter applies.
+    await openDashboard(x, page, 'stock');
+    assert.equal(await page.isDisabled('#f-location'), false);
+    assert.equal(await page.locator('#hint-location').count(), 0);
 
     await page.close();
   });

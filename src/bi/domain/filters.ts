@@ -206,9 +206,9 @@ export class Sources {
   /** Units sold per SKU over the date range (order filters applied). */
   demand(): string {
     if (this.shared.demand !== undefined) {
-      return `SELECT unnest(from_json(${this.q.p(this.shared.demand)}::VARCHAR, '[{"sku":"VARCHAR","units":"BIGINT","days_with_sales":"BIGINT"}]'), recursive := true)`;
+      return `SELECT unnest(from_json(${this.q.p(this.shared.demand)}::VARCHAR, '[{"sku":"VARCHAR","units":"BIGINT"}]'), recursive := true)`;
     }
-    return `SELECT sku, sum(quantity) AS units, count(DISTINCT date_key) AS days_with_sales FROM (${this.lines()}) GROUP BY sku`;
+    return `SELECT sku, sum(quantity) AS units FROM (${this.lines()}) GROUP BY sku`;
   }
 
   /** The range's last day, as a parameter. */
