@@ -234,8 +234,8 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
     const scope = await buildMarts(conn, inserted, windowed && inserted * 4 <= Number(before[0]?.n), lap);
     await conn.run(`CREATE OR REPLACE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
     lap('reconciliation');
-    // The BI marts derive from the facts: only a load that staged something changes them.
-    if (inserted > 0) await rebuildAggregates(conn);
+    // The BI marts derive from the facts and from reconciliation (settlements load without events).
+    await rebuildAggregates(conn);
     lap('aggregates');
     checks = await runChecks(conn, opts.now, scope);
     await dropWindow(conn);
