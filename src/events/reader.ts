@@ -141,27 +141,6 @@ export async function readBatch(db: Db, from: Position, filter: TypeFilter, limi
   return { rows, head, blocked: e?.blocked ?? false };
 }
 
-/**
- * The relay's read: every type, one statement (the horizon is computed in it). `blocked` is
- * only worth asking when nothing came back.
- */
-export async function readAll<R extends Pick<OutboxRow, 'tx_id' | 'id'> = OutboxRow>(db: Db, from: Position, limit: number, columns: string): Promise<R[]> {
-  const { rows } = await db.query<R>(
-    `SELECT ${columns} FROM events_outbox
-      WHERE tx_id < ${HORIZON} AND (tx_id, id) > ($1::xid8, $2::bigint)
-      ORDER BY ${ORDER}
-      LIMIT $3`,
-    [from.txId, from.seq, limit],
-  );
-  return rows;
-}
-
-/** True when rows exist past the safe horizon (a transaction is still open or just ended). */
-export async function blockedPastHorizon(db: Db): Promise<boolean> {
-  const { rows } = await db.query<{ blocked: boolean }>(`SELECT EXISTS (SELECT 1 FROM events_outbox WHERE tx_id >= ${HORIZON}) AS blocked`);
-  return rows[0]?.blocked ?? false;
-}
-
 export async function loadPosition(db: Db, consumer: string): Promise<Position> {
   const read = () =>
     db.query<{ tx_id: string; event_seq: number }>(
