@@ -118,7 +118,9 @@ export function createOrderService(deps: OrderServiceDeps) {
         return undefined;
       case 'refund_payment':
         logger.warn({ orderId: order.id, amount: effect.amount, reason: effect.reason }, 'refunding a payment the order cannot keep');
-        await payments.refund({ orderId: order.id, amount: effect.amount, reason: effect.reason });
+        // Keyed per order effect: when this order transaction is retried (a crash after the
+        // refund, a redelivered event), the repeat returns the first refund, never a second one.
+        await payments.refund({ orderId: order.id, amount: effect.amount, reason: effect.reason, key: `order-effect:${effect.reason}` });
         return undefined;
     }
   };

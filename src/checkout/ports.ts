@@ -52,7 +52,7 @@ export interface StartPaymentResult {
 
 export interface PaymentsPort {
   startPayment(input: StartPaymentInput): Promise<StartPaymentResult>;
-  refund(input: { orderId: string; amount: number; reason: string }): Promise<unknown>;
+  refund(input: { orderId: string; amount: number; reason: string; key?: string }): Promise<unknown>;
 }
 
 export interface EventsPort {

@@ -17,6 +17,8 @@ export const paymentsError = defineErrors({
   payment_in_progress: 'conflict',
   refund_exceeds_captured: 'conflict',
   refund_in_progress: 'conflict',
+  refund_key_mismatch: 'conflict',
+  invalid_refund_key: 'invalid',
   fraud_blocked: 'payment_failed',
   invalid_fraud_rules: 'invalid',
   review_not_found: 'not_found',

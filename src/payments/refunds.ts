@@ -13,6 +13,13 @@ export interface RefundInput {
   orderId: string;
   amount: number;
   reason: string;
+  /**
+   * Makes the request idempotent per payment: a repeat with the same key (a retried order
+   * transaction, a crash between the refund and the caller's commit) returns the first
+   * refund and its outcome so far instead of refunding again. Same key, other amount:
+   * `refund_key_mismatch`.
+   */
+  key?: string;
 }
 
 export interface RefundResult {
@@ -23,6 +30,9 @@ export interface RefundResult {
   refundType?: string;
   reason?: string;
 }
+
+/** How long a keyed repeat waits for the first request's answer: beyond any processor call timeout. */
+const FIRST_REFUND_WAIT_MS = 15_000;
 
 /**
  * Refunds, partial or total, each a record of its own. Captured ≥ refunded holds under the
@@ -92,29 +102,61 @@ export function createRefunds(core: Core) {
 
     async refund(input: RefundInput): Promise<RefundResult> {
       if (!Number.isSafeInteger(input.amount) || input.amount <= 0) throw paymentsError('invalid_amount', 'amount must be a positive integer (CLP)');
+      if (input.key !== undefined && (typeof input.key !== 'string' || input.key.length === 0 || input.key.length > 200)) {
+        throw paymentsError('invalid_refund_key', 'key must be a non-empty string of at most 200 characters');
+      }
       const reason = (input.reason || 'requested').slice(0, 200);
       const refundId = randomUUID();
       const now = core.clock.now();
       let attempt: AttemptState;
       let alreadyRefunded: number;
+      let earlier: RefundResult | undefined;
       try {
-        ({ attempt, alreadyRefunded } = await transaction(core, async (tx) => {
+        ({ attempt, alreadyRefunded, earlier } = await transaction(core, async (tx) => {
           const attemptId = await store.approvedAttemptForOrder(tx, input.orderId);
           if (!attemptId) throw paymentsError('no_approved_payment', 'this order has no approved payment');
           await store.lockKey(tx, `attempt:${attemptId}`);
           const a = (await store.findAttempt(tx, attemptId)) as AttemptState;
+          if (input.key !== undefined) {
+            const first = await store.refundByKey(tx, attemptId, input.key);
+            if (first) {
+              if (first.amount !== input.amount) {
+                throw paymentsError('refund_key_mismatch', 'this key was used for a refund of another amount', { key: input.key, amount: first.amount });
+              }
+              const repeat: RefundResult = first.status === 'succeeded' || first.status === 'failed'
+                ? { refundId: first.id, attemptId, status: first.status, ...(first.status === 'succeeded' ? { refundType: first.refundType ?? undefined } : { reason: first.reason ?? undefined }) }
+                : { refundId: first.id, attemptId, status: 'unknown', reason: 'the first refund with this key has no outcome yet: the janitor will ask the processor' };
+              return { attempt: a, alreadyRefunded: 0, earlier: repeat };
+            }
+          }
           const { standing, unresolved } = await store.refundedSoFar(tx, attemptId);
           if (unresolved > 0) throw paymentsError('refund_in_progress', 'an earlier refund for this payment is still unresolved');
           if (standing + input.amount > a.amount) {
             throw paymentsError('refund_exceeds_captured', 'refunds would exceed the captured amount', { captured: a.amount, refunded: standing, requested: input.amount });
           }
-          await store.insertRefund(tx, { id: refundId, attemptId, orderId: input.orderId, amount: input.amount, reason, at: now });
+          await store.insertRefund(tx, { id: refundId, attemptId, orderId: input.orderId, amount: input.amount, reason, key: input.key, at: now });
           await store.appendRefundEvent(tx, { refundId, status: 'requested', at: now });
-          return { attempt: a, alreadyRefunded: standing };
+          return { attempt: a, alreadyRefunded: standing, earlier: undefined };
         }));
       } catch (err) {
         if (pgErrorCode(err) === PgCode.checkViolation) throw paymentsError('refund_exceeds_captured', 'refunds would exceed the captured amount');
         throw err;
+      }
+      if (earlier?.status === 'unknown' && input.key !== undefined) {
+        // The first request with this key may still be talking to the processor: a concurrent
+        // repeat waits for its answer (bounded by the processor timeout), like idempotent POSTs.
+        const until = Date.now() + FIRST_REFUND_WAIT_MS;
+        for (let first = await store.refundByKey(core.db, earlier.attemptId, input.key); first?.status === 'requested' && Date.now() < until;) {
+          await new Promise((r) => setTimeout(r, 50));
+          first = await store.refundByKey(core.db, earlier.attemptId, input.key);
+          if (first?.status === 'succeeded' || first?.status === 'failed') {
+            earlier = { refundId: first.id, attemptId: earlier.attemptId, status: first.status, ...(first.status === 'succeeded' ? { refundType: first.refundType ?? undefined } : { reason: first.reason ?? undefined }) };
+          }
+        }
+      }
+      if (earlier) {
+        core.logger.info({ refundId: earlier.refundId, orderId: input.orderId, key: input.key, status: earlier.status }, 'refund repeated with its key: first refund returned');
+        return earlier;
       }
 
       let verdict: RefundVerdict;

@@ -230,11 +230,27 @@ export async function unresolvedRefunds(db: Db, cutoff: Date): Promise<{ refundI
   return rows.map((r) => ({ refundId: r.id, attemptId: r.attempt_id, amount: r.amount }));
 }
 
-export async function insertRefund(tx: Db, r: { id: string; attemptId: string; orderId: string; amount: number; reason: string; at: Date }): Promise<void> {
+export async function insertRefund(tx: Db, r: { id: string; attemptId: string; orderId: string; amount: number; reason: string; key?: string; at: Date }): Promise<void> {
   await tx.query(
-    'INSERT INTO payment_refunds (id, attempt_id, order_id, amount, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-    [r.id, r.attemptId, r.orderId, r.amount, r.reason, r.at],
+    'INSERT INTO payment_refunds (id, attempt_id, order_id, amount, reason, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [r.id, r.attemptId, r.orderId, r.amount, r.reason, r.key ?? null, r.at],
   );
+}
+
+/** The refund of a payment made with an idempotency key, with its outcome so far. */
+export async function refundByKey(db: Db, attemptId: string, key: string): Promise<
+  { id: string; amount: number; status: 'requested' | 'unknown' | 'succeeded' | 'failed'; refundType: string | null; reason: string | null } | undefined
+> {
+  const { rows } = await db.query<{ id: string; amount: number; status: 'requested' | 'unknown' | 'succeeded' | 'failed'; refund_type: string | null; reason: string | null }>(
+    `SELECT r.id, r.amount, e.status, e.refund_type, e.data->>'reason' AS reason
+       FROM payment_refunds r
+       CROSS JOIN LATERAL (SELECT x.status, x.refund_type, x.data FROM payment_refund_events x WHERE x.refund_id = r.id
+                            ORDER BY (x.status IN ('succeeded', 'failed')) DESC, x.id DESC LIMIT 1) e
+      WHERE r.attempt_id = $1 AND r.idempotency_key = $2`,
+    [attemptId, key],
+  );
+  const r = rows[0];
+  return r && { id: r.id, amount: Number(r.amount), status: r.status, refundType: r.refund_type, reason: r.reason };
 }
 
 export async function appendRefundEvent(

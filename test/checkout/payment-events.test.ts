@@ -101,7 +101,7 @@ test('late approval with the stock gone: refunded automatically, and the order s
   const refundsBefore = payments.refunds.length;
   await db.transaction((tx) => handle(tx, approved(o)));
   assert.equal(await status(o.orderId), 'refunding');
-  assert.deepEqual(payments.refunds.slice(refundsBefore), [{ orderId: o.orderId, amount: o.totals.total, reason: 'late_approval_no_stock' }]);
+  assert.deepEqual(payments.refunds.slice(refundsBefore), [{ orderId: o.orderId, amount: o.totals.total, reason: 'late_approval_no_stock', key: 'order-effect:late_approval_no_stock' }]);
   await deliver(db, handle);
   assert.equal(await status(o.orderId), 'refunded');
   const order = (await o.s.get(`/orders/${o.orderId}`)).json<{ refundedAmount: number; history: { reason: string }[] }>();

@@ -288,3 +288,35 @@ test('refund answers lost: the janitor asks Transbank (balance) and records what
   assert.equal(more.status, 'succeeded');
   await assert.rejects(payments.refund({ orderId: 'rf-lost', amount: 1, reason: 'x' }), { code: 'refund_exceeds_captured' });
 });
+
+test('keyed refunds: a repeat with the same key returns the first refund and never refunds twice, even after a crash mid-refund', async () => {
+  const o = await payments.startPayment({ orderId: 'rf-key', amount: 8000, currency: 'CLP', customerId: 'cust-j', method: 'oneclick', savedCardId });
+  assert.equal(o.status, 'approved');
+  const refundCalls = () => simCalls(/^POST \/rswebpaytransaction\/api\/oneclick\/v1.2\/transactions\/[^/]+\/refunds$/);
+  const callsBefore = await refundCalls();
+  // Transbank refunds, then the process dies before recording it; the caller's transaction is
+  // retried with the same key (a redelivered event): same refund, no second call to Transbank.
+  const first = await crashing.refund({ orderId: 'rf-key', amount: 3000, reason: 'late_approval_no_stock', key: 'order-effect:late_approval_no_stock' });
+  assert.equal(first.status, 'unknown');
+  const repeat = await payments.refund({ orderId: 'rf-key', amount: 3000, reason: 'late_approval_no_stock', key: 'order-effect:late_approval_no_stock' });
+  assert.equal(repeat.refundId, first.refundId);
+  assert.equal(repeat.status, 'unknown');
+  assert.equal((await refundCalls()) - callsBefore, 1);
+  // Once the janitor learned the outcome, the repeat reports it.
+  clock.advance(3 * MIN);
+  await payments.runJanitor();
+  const later = await payments.refund({ orderId: 'rf-key', amount: 3000, reason: 'late_approval_no_stock', key: 'order-effect:late_approval_no_stock' });
+  assert.deepEqual([later.refundId, later.status], [first.refundId, 'succeeded']);
+  // Concurrent repeats of a new key: one refund.
+  const both = await Promise.all([1, 2].map(() => payments.refund({ orderId: 'rf-key', amount: 1000, reason: 'r', key: 'k2' })));
+  assert.equal(both[0]?.refundId, both[1]?.refundId);
+  assert.deepEqual(both.map((b) => b.status), ['succeeded', 'succeeded']);
+  await assert.rejects(payments.refund({ orderId: 'rf-key', amount: 999, reason: 'r', key: 'k2' }), { code: 'refund_key_mismatch' });
+  await assert.rejects(payments.refund({ orderId: 'rf-key', amount: 1, reason: 'r', key: '' }), { code: 'invalid_refund_key' });
+  const { rows } = await h.db.query<{ n: number; total: number }>(
+    `SELECT count(*)::int AS n, sum(amount)::bigint AS total FROM payment_refunds WHERE order_id = 'rf-key'`,
+  );
+  assert.deepEqual([rows[0]?.n, Number(rows[0]?.total)], [2, 4000]);
+  assert.equal((await refundCalls()) - callsBefore, 2);
+  assert.equal((await h.outbox('payments.refund_succeeded')).filter((p) => p.orderId === 'rf-key').length, 2);
+});
