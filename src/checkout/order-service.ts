@@ -226,8 +226,11 @@ export function createOrderService(deps: OrderServiceDeps) {
       return moved;
     },
 
-    /** Asks payments for a refund of a paid order; the order moves when the refund succeeds. */
-    async requestRefund(orderId: string, amount: number, reason: string): Promise<{ requested: number; refundable: number }> {
+    /**
+     * Asks payments for a refund of a paid order; the order moves when the refund succeeds.
+     * `key` (the request's Idempotency-Key) makes a retry after a crash return the same refund.
+     */
+    async requestRefund(orderId: string, amount: number, reason: string, key?: string): Promise<{ requested: number; refundable: number }> {
       return db.transaction(async (tx) => {
         const order = await store.findOrder(tx, orderId, true);
         if (!order) throw checkoutError('order_not_found', 'no such order');
@@ -236,7 +239,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         }
         const refundable = order.total - order.refunded_amount;
         if (amount > refundable) throw checkoutError('refund_exceeds_paid', `at most ${refundable} CLP can be refunded`, { refundable });
-        await payments.refund({ orderId, amount, reason });
+        await payments.refund({ orderId, amount, reason, ...(key !== undefined ? { key } : {}) });
         return { requested: amount, refundable: refundable - amount };
       });
     },

@@ -175,7 +175,7 @@ export function orderRoutes(deps: OrderRoutesDeps): HttpModule {
       requireAdmin(req);
       return idempotent(req, reply, 'admin', async () => ({
         status: 202,
-        body: { orderId: req.params.orderId, ...(await orders.requestRefund(req.params.orderId, req.body.amount, req.body.reason)) },
+        body: { orderId: req.params.orderId, ...(await orders.requestRefund(req.params.orderId, req.body.amount, req.body.reason, `admin:${String(req.headers['idempotency-key'])}`)) },
       }));
     });
 
