@@ -3,7 +3,11 @@
 import type { Db } from '../platform/db.js';
 import type { Posting } from './domain/ledger.js';
 import type { Processor } from './domain/attempt.js';
+import type { Part } from './statement.js';
 import { STATE_SQL, toState, type AttemptRow, type AttemptState, type NewAttemptEvent, type SavedCardRow } from './store.js';
+
+const LOCK_SQL = `SELECT pg_advisory_xact_lock(k) FROM (
+       SELECT DISTINCT hashtextextended('payments:' || key, 0) AS k FROM unnest($1::text[]) AS t(key) ORDER BY k) s`;
 
 /**
  * Serialises work on several keys for the rest of the transaction. The locks are taken in one
@@ -11,11 +15,24 @@ import { STATE_SQL, toState, type AttemptRow, type AttemptState, type NewAttempt
  */
 export async function lockKeys(tx: Db, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  await tx.query(
-    `SELECT pg_advisory_xact_lock(k) FROM (
-       SELECT DISTINCT hashtextextended('payments:' || key, 0) AS k FROM unnest($1::text[]) AS t(key) ORDER BY k) s`,
-    [keys],
+  await tx.query(LOCK_SQL, [keys]);
+}
+
+/**
+ * `lockKeys` and the saved cards of `pairs` in one round trip. The cards are read in the
+ * statement's snapshot, taken before the locks (they are not what the locks protect); read
+ * what the locks protect in a later statement.
+ */
+export async function lockKeysAndFindCards(tx: Db, keys: string[], pairs: { customerId: string; cardId: string }[]): Promise<SavedCardRow[]> {
+  // The uncorrelated subquery runs once, for the one row the LEFT JOIN always yields.
+  const { rows } = await tx.query(
+    `SELECT (SELECT count(*) FROM (${LOCK_SQL}) l) AS locked, c.*
+       FROM (SELECT 1) one LEFT JOIN (
+         SELECT c.id, c.customer_id, c.username, c.card_type, c.card_mask, c.kek_id, c.wrapped_key, c.ciphertext, c.created_at
+           FROM payment_saved_cards c JOIN unnest($2::text[], $3::uuid[]) AS p(customer_id, id) USING (customer_id, id)) c ON true`,
+    [keys, pairs.map((p) => p.customerId), pairs.map((p) => p.cardId)],
   );
+  return rows.filter((r) => r.id !== null).map(toCard);
 }
 
 export async function findAttempts(db: Db, ids: string[]): Promise<AttemptState[]> {
@@ -43,7 +60,11 @@ export async function findCards(db: Db, pairs: { customerId: string; cardId: str
        FROM payment_saved_cards c JOIN unnest($1::text[], $2::uuid[]) AS p(customer_id, id) USING (customer_id, id)`,
     [pairs.map((p) => p.customerId), pairs.map((p) => p.cardId)],
   );
-  return rows.map((r) => ({
+  return rows.map(toCard);
+}
+
+function toCard(r: Record<string, unknown>): SavedCardRow {
+  return {
     id: r.id as string,
     customerId: r.customer_id as string,
     username: r.username as string,
@@ -53,30 +74,31 @@ export async function findCards(db: Db, pairs: { customerId: string; cardId: str
     wrappedKey: r.wrapped_key as Buffer,
     ciphertext: r.ciphertext as Buffer,
     createdAt: r.created_at as Date,
-  }));
+  };
 }
 
-/** New attempts with their `created` event and the janitor's first look, in one statement. */
-export async function insertAttempts(tx: Db, rows: { attempt: AttemptRow; nextCheckAt: Date; giveUpAt: Date }[]): Promise<void> {
-  if (rows.length === 0) return;
+/** New attempts with their `created` event and the janitor's first look, as parts of the caller's statement. */
+export function attemptParts(rows: { attempt: AttemptRow; nextCheckAt: Date; giveUpAt: Date }[]): Part[] {
+  if (rows.length === 0) return [];
   const a = rows.map((r) => r.attempt);
-  await tx.query(
-    `WITH a AS (
-       INSERT INTO payment_attempts (id, order_id, customer_id, amount, currency, method, processor, buy_order, saved_card_id, return_url, created_at)
+  return [
+    {
+      name: 'new_attempts',
+      sql: `INSERT INTO payment_attempts (id, order_id, customer_id, amount, currency, method, processor, buy_order, saved_card_id, return_url, created_at)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[], $11::timestamptz[])
-       RETURNING id, order_id, created_at
-     ), e AS (
-       INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, occurred_at)
-       SELECT id, order_id, 'created', 'created', created_at FROM a
-     )
-     INSERT INTO payment_janitor_schedule (attempt_id, next_check_at, give_up_at)
-     SELECT * FROM unnest($1::uuid[], $12::timestamptz[], $13::timestamptz[])`,
-    [
-      a.map((x) => x.id), a.map((x) => x.orderId), a.map((x) => x.customerId), a.map((x) => x.amount), a.map((x) => x.currency),
-      a.map((x) => x.method), a.map((x) => x.processor), a.map((x) => x.buyOrder), a.map((x) => x.savedCardId), a.map((x) => x.returnUrl),
-      a.map((x) => x.createdAt), rows.map((r) => r.nextCheckAt), rows.map((r) => r.giveUpAt),
-    ],
-  );
+       RETURNING id, order_id, created_at`,
+      params: [
+        a.map((x) => x.id), a.map((x) => x.orderId), a.map((x) => x.customerId), a.map((x) => x.amount), a.map((x) => x.currency),
+        a.map((x) => x.method), a.map((x) => x.processor), a.map((x) => x.buyOrder), a.map((x) => x.savedCardId), a.map((x) => x.returnUrl),
+        a.map((x) => x.createdAt),
+      ],
+    },
+    { sql: `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, occurred_at) SELECT id, order_id, 'created', 'created', created_at FROM new_attempts`, params: [] },
+    {
+      sql: `INSERT INTO payment_janitor_schedule (attempt_id, next_check_at, give_up_at) SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[])`,
+      params: [a.map((x) => x.id), rows.map((r) => r.nextCheckAt), rows.map((r) => r.giveUpAt)],
+    },
+  ];
 }
 
 export async function appendAttemptEvents(tx: Db, events: NewAttemptEvent[]): Promise<void> {

@@ -10,18 +10,19 @@ import { capturePosting } from './domain/ledger.js';
 import type { AttemptCall, PaymentConnector } from './connectors/port.js';
 import { paymentsEvent } from './events.js';
 import * as batch from './batch-store.js';
+import type { Part } from './statement.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
 
 /** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
 export interface FraudHooks {
-  /** Reads the features of a batch of payments in `tx` and returns their decider. */
-  prepare(tx: Db, subjects: FraudSubject[]): Promise<FraudBatch>;
+  /** Reads the features of a batch of payments on `db`, alongside the batch's own reads, and returns their decider. */
+  prepare(db: Db, subjects: FraudSubject[], alongside?: Promise<unknown>): Promise<FraudBatch>;
   /** Declines feed the velocity counters; approvals the history. Answers the attempts whose order to hold. */
   onOutcomes(tx: Db, outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Set<string>>;
-  /** Records decisions taken before authorization in the caller's transaction (attemptId null: blocked). */
-  recordMany(tx: Db, items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[], append?: AppendOptions): Promise<void>;
+  /** The writes and events recording decisions taken before authorization, for the attempts' statement (attemptId null: blocked). */
+  decisionWrites(items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[]): { parts: Part[]; events: NewEvent[] };
 }
 
 /** Everything the payments use cases share. */

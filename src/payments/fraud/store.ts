@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db.js';
+import type { Part } from '../statement.js';
 import type { Decision, RuleSet } from './rules.js';
 
 /** Counters are kept per 10-minute bucket: windows are whole buckets ("1h" = the last 6). */
@@ -126,39 +127,43 @@ function bumps(items: { entities: string[]; at: Date; attempts?: number; decline
  * (ORDER BY in the SELECT): concurrent batches over the same entities wait for each other
  * instead of deadlocking, and each hot row is touched once per batch.
  */
-async function addToCounters(tx: Db, rows: CounterBump[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO fraud_counters AS c (entity, bucket, attempts, declines, small_declines, amount)
+function counterPart(rows: CounterBump[]): Part {
+  return {
+    sql: `INSERT INTO fraud_counters AS c (entity, bucket, attempts, declines, small_declines, amount)
      SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::int[], $6::bigint[]) ORDER BY 1, 2
      ON CONFLICT (entity, bucket) DO UPDATE SET attempts = c.attempts + EXCLUDED.attempts, declines = c.declines + EXCLUDED.declines,
        small_declines = c.small_declines + EXCLUDED.small_declines, amount = c.amount + EXCLUDED.amount`,
-    [rows.map((r) => r.entity), rows.map((r) => r.bucket), rows.map((r) => r.attempts), rows.map((r) => r.declines),
+    params: [rows.map((r) => r.entity), rows.map((r) => r.bucket), rows.map((r) => r.attempts), rows.map((r) => r.declines),
       rows.map((r) => r.smallDeclines), rows.map((r) => r.amount)],
-  );
+  };
+}
+
+async function addToCounters(tx: Db, rows: CounterBump[]): Promise<void> {
+  if (rows.length === 0) return;
+  const part = counterPart(rows);
+  await tx.query(part.sql, part.params);
 }
 
 /**
- * Records a batch of decisions and counts each attempt (and its amount) for every entity:
- * one statement for the decision rows, one for the counters.
+ * The writes that record a batch of decisions and count each attempt (and its amount) for
+ * every entity: the decision rows, the counters. The caller runs them in its statement.
  */
-export async function recordDecisions(tx: Db, ds: DecisionRow[]): Promise<void> {
-  if (ds.length === 0) return;
-  await tx.query(
-    `INSERT INTO fraud_decisions (id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
+export function decisionParts(ds: DecisionRow[]): Part[] {
+  if (ds.length === 0) return [];
+  return [{
+    sql: `INSERT INTO fraud_decisions (id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
                                   rule_version, entities, region, inputs, duration_us, decided_at)
      SELECT id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
             rule_version, entities, region, inputs, duration_us, decided_at
        FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, order_id text, attempt_id uuid, customer_id text, amount bigint, currency text,
             method text, decision text, score smallint, reasons text[], rule_version integer, entities text[], region text, inputs jsonb,
             duration_us integer, decided_at timestamptz)`,
-    [JSON.stringify(ds.map((d) => ({
+    params: [JSON.stringify(ds.map((d) => ({
       id: d.id, order_id: d.orderId, attempt_id: d.attemptId, customer_id: d.customerId, amount: d.amount, currency: d.currency,
       method: d.method, decision: d.decision, score: d.score, reasons: d.reasons, rule_version: d.ruleVersion, entities: d.entities,
       region: d.region, inputs: d.inputs, duration_us: d.durationUs, decided_at: d.decidedAt.toISOString(),
     })))],
-  );
-  await addToCounters(tx, bumps(ds.map((d) => ({ entities: d.entities, at: d.decidedAt, attempts: 1, amount: d.amount }))));
+  }, counterPart(bumps(ds.map((d) => ({ entities: d.entities, at: d.decidedAt, attempts: 1, amount: d.amount }))))];
 }
 
 /** Processors declined these attempts: count a decline (small or not) for their entities. */
@@ -235,23 +240,23 @@ function toReview(r: Record<string, unknown>): ReviewRow {
   };
 }
 
-/** Opens a review for each order, or points its open review at the newest decision (one per order). */
-export async function openReviews(tx: Db, rs: { id: string; orderId: string; decisionId: string; attemptId: string | null; amount: number; currency: string; score: number; reasons: string[]; at: Date }[]): Promise<void> {
+/** Opens a review for each order, or points its open review at the newest decision (one per order); none without reviews. */
+export function reviewParts(rs: { id: string; orderId: string; decisionId: string; attemptId: string | null; amount: number; currency: string; score: number; reasons: string[]; at: Date }[]): Part[] {
   // ON CONFLICT may touch a row once per statement: the last decision of an order wins.
   const byOrder = [...new Map(rs.map((r) => [r.orderId, r])).values()].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
-  if (byOrder.length === 0) return;
-  await tx.query(
-    `INSERT INTO fraud_reviews (id, order_id, decision_id, attempt_id, amount, currency, score, reasons, status, created_at)
+  if (byOrder.length === 0) return [];
+  return [{
+    sql: `INSERT INTO fraud_reviews (id, order_id, decision_id, attempt_id, amount, currency, score, reasons, status, created_at)
      SELECT id, order_id, decision_id, attempt_id, amount, currency, score, reasons, 'open', created_at
        FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, order_id text, decision_id uuid, attempt_id uuid, amount bigint, currency text,
             score smallint, reasons text[], created_at timestamptz)
      ON CONFLICT (order_id) WHERE status = 'open' DO UPDATE SET decision_id = EXCLUDED.decision_id, attempt_id = EXCLUDED.attempt_id,
        amount = EXCLUDED.amount, score = EXCLUDED.score, reasons = EXCLUDED.reasons`,
-    [JSON.stringify(byOrder.map((r) => ({
+    params: [JSON.stringify(byOrder.map((r) => ({
       id: r.id, order_id: r.orderId, decision_id: r.decisionId, attempt_id: r.attemptId, amount: r.amount, currency: r.currency,
       score: r.score, reasons: r.reasons, created_at: r.at.toISOString(),
     })))],
-  );
+  }];
 }
 
 export async function listReviews(db: Db, status: ReviewRow['status'] | null, limit: number): Promise<ReviewRow[]> {
