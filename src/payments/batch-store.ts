@@ -35,23 +35,27 @@ export async function lockKeysAndFindCards(tx: Db, keys: string[], pairs: { cust
   return rows.filter((r) => r.id !== null).map(toCard);
 }
 
-export async function findAttempts(db: Db, ids: string[]): Promise<AttemptState[]> {
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.id = ANY($1::uuid[])`, [ids]);
-  return rows.map(toState);
+/**
+ * The attempts (call under their locks) with, for each, its order's approved attempt if any
+ * and whether its order has an open fraud review, that review's row locked (FOR UPDATE) so
+ * the hold the caller decides from it stands until commit.
+ */
+export async function findAttemptsForVerdicts(db: Db, ids: string[]): Promise<{ state: AttemptState; orderPaidBy: string | null; orderUnderReview: boolean }[]> {
+  const { rows } = await db.query(
+    `WITH att AS (${STATE_SQL} WHERE a.id = ANY($1::uuid[])),
+     rv AS (SELECT order_id FROM fraud_reviews WHERE order_id IN (SELECT order_id FROM att) AND status = 'open' ORDER BY order_id FOR UPDATE)
+     SELECT att.*,
+            (SELECT e.attempt_id FROM payment_attempt_events e WHERE e.order_id = att.order_id AND e.status = 'approved' LIMIT 1) AS order_paid_by,
+            att.order_id IN (SELECT order_id FROM rv) AS order_under_review
+       FROM att`,
+    [ids],
+  );
+  return rows.map((r) => ({ state: toState(r), orderPaidBy: (r.order_paid_by as string | null) ?? null, orderUnderReview: r.order_under_review === true }));
 }
 
 export async function attemptsForOrders(db: Db, orderIds: string[]): Promise<AttemptState[]> {
   const { rows } = await db.query(`${STATE_SQL} WHERE a.order_id = ANY($1::text[]) ORDER BY a.created_at`, [orderIds]);
   return rows.map(toState);
-}
-
-/** Each order's approved attempt. */
-export async function approvedAttemptsForOrders(db: Db, orderIds: string[]): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ order_id: string; attempt_id: string }>(
-    `SELECT order_id, attempt_id FROM payment_attempt_events WHERE order_id = ANY($1::text[]) AND status = 'approved'`,
-    [orderIds],
-  );
-  return new Map(rows.map((r) => [r.order_id, r.attempt_id]));
 }
 
 export async function findCards(db: Db, pairs: { customerId: string; cardId: string }[]): Promise<SavedCardRow[]> {
@@ -101,59 +105,58 @@ export function attemptParts(rows: { attempt: AttemptRow; nextCheckAt: Date; giv
   ];
 }
 
-export async function appendAttemptEvents(tx: Db, events: NewAttemptEvent[]): Promise<void> {
-  if (events.length === 0) return;
+export function attemptEventParts(events: NewAttemptEvent[]): Part[] {
+  if (events.length === 0) return [];
   // WITH ORDINALITY + ORDER BY: the identity column follows the order given (the last event
   // of an attempt is its state).
-  await tx.query(
-    `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at)
+  return [{
+    sql: `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at)
      SELECT attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
          WITH ORDINALITY AS t(attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at, n)
       ORDER BY n`,
-    [
+    params: [
       events.map((e) => e.attemptId), events.map((e) => e.orderId), events.map((e) => e.kind), events.map((e) => e.status),
       events.map((e) => e.processorRef ?? null), events.map((e) => e.reason ?? null), events.map((e) => JSON.stringify(e.data ?? {})),
       events.map((e) => e.occurredAt),
     ],
-  );
+  }];
 }
 
-export async function insertRefs(tx: Db, refs: { processor: Processor; ref: string; attemptId: string }[]): Promise<void> {
-  if (refs.length === 0) return;
-  await tx.query(
-    `INSERT INTO payment_processor_refs (processor, ref, attempt_id)
+export function refParts(refs: { processor: Processor; ref: string; attemptId: string }[]): Part[] {
+  if (refs.length === 0) return [];
+  return [{
+    sql: `INSERT INTO payment_processor_refs (processor, ref, attempt_id)
      SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING`,
-    [refs.map((r) => r.processor), refs.map((r) => r.ref), refs.map((r) => r.attemptId)],
-  );
+    params: [refs.map((r) => r.processor), refs.map((r) => r.ref), refs.map((r) => r.attemptId)],
+  }];
 }
 
-/** Ledger transactions (each balanced, checked at commit) with their entries, in one statement. */
-export async function postLedgers(tx: Db, postings: { id: string; posting: Posting; attemptId: string; at: Date }[]): Promise<void> {
-  if (postings.length === 0) return;
+/** Ledger transactions (each balanced, checked at commit) with their entries. */
+export function ledgerParts(postings: { id: string; posting: Posting; attemptId: string; at: Date }[]): Part[] {
+  if (postings.length === 0) return [];
   const entries = postings.flatMap((p) => p.posting.entries.map((e) => ({ id: p.id, ...e })));
-  await tx.query(
-    `WITH t AS (
-       INSERT INTO ledger_transactions (id, kind, attempt_id, occurred_at)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[])
-     )
-     INSERT INTO ledger_entries (transaction_id, account, amount, currency)
-     SELECT id, account, amount, 'CLP' FROM unnest($5::uuid[], $6::text[], $7::bigint[]) AS e(id, account, amount)`,
-    [
-      postings.map((p) => p.id), postings.map((p) => p.posting.kind), postings.map((p) => p.attemptId), postings.map((p) => p.at),
-      entries.map((e) => e.id), entries.map((e) => e.account), entries.map((e) => e.amount),
-    ],
-  );
+  return [
+    {
+      sql: `INSERT INTO ledger_transactions (id, kind, attempt_id, occurred_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[])`,
+      params: [postings.map((p) => p.id), postings.map((p) => p.posting.kind), postings.map((p) => p.attemptId), postings.map((p) => p.at)],
+    },
+    {
+      sql: `INSERT INTO ledger_entries (transaction_id, account, amount, currency)
+     SELECT id, account, amount, 'CLP' FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS e(id, account, amount)`,
+      params: [entries.map((e) => e.id), entries.map((e) => e.account), entries.map((e) => e.amount)],
+    },
+  ];
 }
 
-/** Janitor schedule: adds the attempts still unresolved, drops the settled ones. */
-export async function reschedule(tx: Db, add: { attemptId: string; nextAt: Date; giveUpAt: Date }[], remove: string[]): Promise<void> {
-  if (remove.length > 0) await tx.query('DELETE FROM payment_janitor_schedule WHERE attempt_id = ANY($1::uuid[])', [remove]);
-  if (add.length > 0) {
-    await tx.query(
-      `INSERT INTO payment_janitor_schedule (attempt_id, next_check_at, give_up_at)
+/** Janitor schedule: adds the attempts still unresolved, drops the settled ones (never the same attempt). */
+export function rescheduleParts(add: { attemptId: string; nextAt: Date; giveUpAt: Date }[], remove: string[]): Part[] {
+  return [
+    ...(remove.length > 0 ? [{ sql: 'DELETE FROM payment_janitor_schedule WHERE attempt_id = ANY($1::uuid[])', params: [remove] }] : []),
+    ...(add.length > 0 ? [{
+      sql: `INSERT INTO payment_janitor_schedule (attempt_id, next_check_at, give_up_at)
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) ON CONFLICT (attempt_id) DO NOTHING`,
-      [add.map((a) => a.attemptId), add.map((a) => a.nextAt), add.map((a) => a.giveUpAt)],
-    );
-  }
+      params: [add.map((a) => a.attemptId), add.map((a) => a.nextAt), add.map((a) => a.giveUpAt)],
+    }] : []),
+  ];
 }

@@ -266,19 +266,18 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
   }
 
   /**
-   * Processor outcomes, inside the verdicts' transaction. Declines feed the counters;
-   * approvals feed the customers' history. Answers the attempts whose order must be held
-   * (an open review exists for it).
+   * Processor outcomes, as writes for the verdicts' statement. Declines feed the counters;
+   * approvals feed the customers' history. (Whether an approval is held for an open review
+   * the verdicts' read tells, under the reviews' row locks.)
    */
-  async function onOutcomes(tx: Db, outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Set<string>> {
+  async function outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Part[]> {
     const now = core.clock.now();
     const rejected = outcomes.filter((o) => o.status === 'rejected').map((o) => o.attempt.id);
-    const approved = outcomes.filter((o) => o.status === 'approved').map((o) => o.attempt);
-    if (rejected.length > 0) await store.countDeclines(tx, rejected, (await current()).ruleSet.smallAmount, now);
-    if (approved.length === 0) return new Set();
-    await store.recordApprovals(tx, approved.map((a) => a.id), now);
-    const held = await store.lockOpenReviewsForOrders(tx, [...new Set(approved.map((a) => a.orderId))]);
-    return new Set(approved.filter((a) => held.has(a.orderId)).map((a) => a.id));
+    const approved = outcomes.filter((o) => o.status === 'approved').map((o) => o.attempt.id);
+    return [
+      ...(rejected.length > 0 ? [store.declinePart(rejected, (await current()).ruleSet.smallAmount, now)] : []),
+      ...(approved.length > 0 ? store.approvalParts(approved, now) : []),
+    ];
   }
 
   const reviews: FraudReviewQueue = {
@@ -308,7 +307,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
   return {
     prepare,
     decisionWrites,
-    onOutcomes,
+    outcomeWrites,
     reviews,
 
     /** Labels the decision behind a charged-back attempt (settlement import, same transaction). */

@@ -138,12 +138,6 @@ function counterPart(rows: CounterBump[]): Part {
   };
 }
 
-async function addToCounters(tx: Db, rows: CounterBump[]): Promise<void> {
-  if (rows.length === 0) return;
-  const part = counterPart(rows);
-  await tx.query(part.sql, part.params);
-}
-
 /**
  * The writes that record a batch of decisions and count each attempt (and its amount) for
  * every entity: the decision rows, the counters. The caller runs them in its statement.
@@ -166,36 +160,45 @@ export function decisionParts(ds: DecisionRow[]): Part[] {
   }, counterPart(bumps(ds.map((d) => ({ entities: d.entities, at: d.decidedAt, attempts: 1, amount: d.amount }))))];
 }
 
-/** Processors declined these attempts: count a decline (small or not) for their entities. */
-export async function countDeclines(tx: Db, attemptIds: string[], smallAmount: number, now: Date): Promise<void> {
-  if (attemptIds.length === 0) return;
-  const { rows } = await tx.query<{ amount: number; entities: string[] }>(
-    'SELECT amount, entities FROM fraud_decisions WHERE attempt_id = ANY($1::uuid[])',
-    [attemptIds],
-  );
-  await addToCounters(tx, bumps(rows.map((d) => ({ entities: d.entities, at: now, declines: 1, smallDeclines: d.amount <= smallAmount ? 1 : 0 }))));
+/**
+ * Processors declined these attempts: a decline (small or not) for their entities, one counter
+ * row per entity in key order, as a part of the caller's statement.
+ */
+export function declinePart(attemptIds: string[], smallAmount: number, now: Date): Part {
+  return {
+    sql: `INSERT INTO fraud_counters AS c (entity, bucket, attempts, declines, small_declines, amount)
+     SELECT x.entity, $2::timestamptz, 0, count(*)::int, (count(*) FILTER (WHERE d.amount <= $3))::int, 0
+       FROM fraud_decisions d CROSS JOIN LATERAL (SELECT DISTINCT unnest(d.entities) AS entity) x
+      WHERE d.attempt_id = ANY($1::uuid[]) GROUP BY x.entity ORDER BY x.entity
+     ON CONFLICT (entity, bucket) DO UPDATE SET declines = c.declines + EXCLUDED.declines, small_declines = c.small_declines + EXCLUDED.small_declines`,
+    params: [attemptIds, bucketOf(now), smallAmount],
+  };
 }
 
 /**
  * Approved payments become history: the customers' profiles and the cards' regiones, each row
- * updated once per batch and in key order (concurrent batches cannot deadlock).
+ * updated once per batch and in key order (concurrent batches cannot deadlock), as parts of
+ * the caller's statement.
  */
-export async function recordApprovals(tx: Db, attemptIds: string[], now: Date): Promise<void> {
-  if (attemptIds.length === 0) return;
-  await tx.query(
-    `WITH d AS (SELECT customer_id, amount, region, entities FROM fraud_decisions WHERE attempt_id = ANY($1::uuid[])),
-     p AS (
-       INSERT INTO fraud_customer_profiles AS p (customer_id, approved_orders, approved_amount, max_amount, updated_at)
-       SELECT customer_id, count(*), sum(amount), max(amount), $2 FROM d GROUP BY customer_id ORDER BY customer_id
+export function approvalParts(attemptIds: string[], now: Date): Part[] {
+  return [
+    { name: 'approved_decisions', sql: 'SELECT customer_id, amount, region, entities FROM fraud_decisions WHERE attempt_id = ANY($1::uuid[])', params: [attemptIds] },
+    {
+      sql: `INSERT INTO fraud_customer_profiles AS p (customer_id, approved_orders, approved_amount, max_amount, updated_at)
+       SELECT customer_id, count(*), sum(amount), max(amount), $1 FROM approved_decisions GROUP BY customer_id ORDER BY customer_id
        ON CONFLICT (customer_id) DO UPDATE SET approved_orders = p.approved_orders + EXCLUDED.approved_orders,
          approved_amount = p.approved_amount + EXCLUDED.approved_amount,
-         max_amount = greatest(p.max_amount, EXCLUDED.max_amount), updated_at = EXCLUDED.updated_at)
-     INSERT INTO fraud_card_regions AS r (card, region, approvals)
-     SELECT e, d.region, count(*) FROM d, unnest(d.entities) AS e WHERE e LIKE 'card:%' AND d.region IS NOT NULL
-      GROUP BY e, d.region ORDER BY e, d.region
-     ON CONFLICT (card, region) DO UPDATE SET approvals = r.approvals + EXCLUDED.approvals`,
-    [attemptIds, now],
-  );
+         max_amount = greatest(p.max_amount, EXCLUDED.max_amount), updated_at = EXCLUDED.updated_at`,
+      params: [now],
+    },
+    {
+      sql: `INSERT INTO fraud_card_regions AS r (card, region, approvals)
+       SELECT e, d.region, count(*) FROM approved_decisions d, unnest(d.entities) AS e WHERE e LIKE 'card:%' AND d.region IS NOT NULL
+        GROUP BY e, d.region ORDER BY e, d.region
+       ON CONFLICT (card, region) DO UPDATE SET approvals = r.approvals + EXCLUDED.approvals`,
+      params: [],
+    },
+  ];
 }
 
 /** Drops counter buckets older than a day (they no longer feed any window). */
@@ -274,15 +277,6 @@ export async function lockReview(tx: Db, id: string): Promise<ReviewRow | undefi
 }
 
 /** The orders among these with an open review, locked in order (an approval and a reviewer serialise on it). */
-export async function lockOpenReviewsForOrders(tx: Db, orderIds: string[]): Promise<Set<string>> {
-  if (orderIds.length === 0) return new Set();
-  const { rows } = await tx.query<{ order_id: string }>(
-    `SELECT order_id FROM fraud_reviews WHERE order_id = ANY($1::text[]) AND status = 'open' ORDER BY order_id FOR UPDATE`,
-    [orderIds],
-  );
-  return new Set(rows.map((r) => r.order_id));
-}
-
 export async function closeReview(tx: Db, id: string, c: { status: 'approved' | 'rejected'; reviewer: string; note: string | null; at: Date }): Promise<ReviewRow> {
   const { rows } = await tx.query(
     `UPDATE fraud_reviews SET status = $2, reviewer = $3, note = $4, decided_at = $5 WHERE id = $1 AND status = 'open' RETURNING ${REVIEW_COLS}`,
