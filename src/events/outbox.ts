@@ -58,9 +58,11 @@ export interface AppendOptions {
   notify?: boolean;
 }
 
+const wakers = new WeakMap<Db, () => void>();
+
 /**
  * Wakes the outbox consumers (every process LISTENing) after the caller's commit. Calls that
- * arrive while a wake-up is on its way share the next one. The NOTIFY commits asynchronously:
+ * arrive while a wake-up is on its way share the next one, across every waker of `db`. The NOTIFY commits asynchronously:
  * it carries no data (a lost one costs at most the consumers' fallback poll), so it does not
  * wait for a flush while holding the notify lock.
  *
@@ -70,6 +72,10 @@ export interface AppendOptions {
  * wake();
  */
 export function outboxWaker(db: Db): () => void {
+  // One waker per database handle: every writer of the process shares its wake-ups (each
+  // NOTIFY sends every listening process to read the outbox).
+  const shared = wakers.get(db);
+  if (shared) return shared;
   let running = false;
   let again = false;
   const send = async () => {
@@ -83,14 +89,17 @@ export function outboxWaker(db: Db): () => void {
       running = false;
     }
   };
-  return () => {
+  const wake = () => {
     if (running) {
       again = true;
       return;
     }
     void send();
   };
+  wakers.set(db, wake);
+  return wake;
 }
+
 
 export async function appendEvents(tx: Db, events: readonly NewEvent[], options: AppendOptions = {}): Promise<string[]> {
   if (events.length === 0) return [];
