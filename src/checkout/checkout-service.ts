@@ -97,6 +97,12 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
     const lines = await store.claimCarts(db, [...first.values()], clock.now());
     return claims.map((c) => (first.get(c.cartId) === c ? lines.get(c.cartId) : undefined));
   });
+  // Concurrent checkouts price their lines with one catalog read (the prices in force when
+  // the batch runs, as a read of their own would see them).
+  const skuViews = groupCommit(async (lists: string[][]) => {
+    const views = new Map((await catalog.getSkus([...new Set(lists.flat())])).map((v) => [v.sku, v]));
+    return lists.map((skus) => skus.flatMap((sku) => views.get(sku) ?? []));
+  }, { maxInFlight: 4 });
   const steps = deps.metrics
     ? histogram(deps.metrics.registry, 'embudo_checkout_step_seconds', 'Latency of each checkout step', ['step'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
     : undefined;
@@ -118,7 +124,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
 
   /** Prices lines from the catalog: unknown SKUs, inactive ones and foreign currencies are refused. */
   const price = async (lines: { sku: string; quantity: number }[], regionCode?: string) => {
-    const views = new Map((await catalog.getSkus(lines.map((l) => l.sku))).map((v) => [v.sku, v]));
+    const views = new Map((await skuViews(lines.map((l) => l.sku))).map((v) => [v.sku, v]));
     const unknown = lines.filter((l) => !views.has(l.sku)).map((l) => l.sku);
     if (unknown.length > 0) throw checkoutError('unknown_sku', `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
     const inactive = lines.filter((l) => views.get(l.sku)?.active === false).map((l) => l.sku);

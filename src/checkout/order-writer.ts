@@ -1,4 +1,4 @@
-import { appendEvents, outboxWaker, type AppendOptions, type NewEvent } from '../events/index.js';
+import { outboxInsert, outboxWaker, type NewEvent } from '../events/index.js';
 import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import type { PricedLine } from './domain/totals.js';
@@ -19,9 +19,9 @@ interface Pending {
 
 /**
  * Group commit for placing orders. Concurrent checkouts queue their new order; one
- * transaction writes a whole batch (orders, lines, first transition, status rows, carts
- * marked checked out, one `checkout.order_placed` event each) with a handful of set-based
- * statements, and each caller is answered once the batch commits. If a batch fails, its
+ * statement writes a whole batch (orders, lines, first transition, status rows, carts
+ * marked checked out, one `checkout.order_placed` event each), and each caller is answered
+ * once it has committed. If a batch fails, its
  * orders are retried one by one so one bad draft cannot fail the others.
  */
 export function orderWriter(db: Db, logger: Logger, options: { maxBatch?: number; maxInFlight?: number } = {}) {
@@ -33,7 +33,7 @@ export function orderWriter(db: Db, logger: Logger, options: { maxBatch?: number
   // commits queue behind each other's flush, this one need not.
   const wake = outboxWaker(db);
   const write = async (drafts: OrderDraft[]) => {
-    await db.transaction((tx) => writeOrders(tx, drafts, { notify: false }));
+    await writeOrders(db, drafts);
     wake();
   };
 
@@ -80,13 +80,32 @@ export function orderWriter(db: Db, logger: Logger, options: { maxBatch?: number
   };
 }
 
-/** Writes new orders in `pending_payment` with everything that goes with them, set-based. */
-export async function writeOrders(tx: Db, drafts: OrderDraft[], append: AppendOptions = {}): Promise<void> {
+/**
+ * Writes new orders in `pending_payment` with everything that goes with them in one
+ * statement (data-modifying CTEs; the foreign keys are checked at its end): one round trip
+ * for every row of the batch, atomic on its own (no BEGIN/COMMIT round trips). The caller
+ * wakes the outbox consumers after it.
+ */
+export async function writeOrders(db: Db, drafts: OrderDraft[]): Promise<void> {
   const o = drafts.map((d) => d.order);
   const lines = drafts.flatMap((d) => d.lines.map((l) => ({ orderId: d.order.id, ...l })));
-  // One statement (data-modifying CTEs; the foreign keys are checked at its end): one round
-  // trip for every row of the batch.
-  await tx.query(
+  const events: NewEvent[] = drafts.map(({ order, lines: ls }) => ({
+    type: ORDER_EVENT_TYPE.pending_payment,
+    version: 1,
+    aggregateType: 'order',
+    aggregateId: order.id,
+    occurredAt: order.created_at,
+    payload: OrderEventV1.parse({
+      orderId: order.id, customerId: order.customer_id, status: 'pending_payment', previousStatus: null, reason: 'placed',
+      currency: 'CLP', subtotal: order.subtotal, shipping: order.shipping, total: order.total, refundedAmount: 0,
+      paymentMethod: order.payment_method, paymentAttemptId: null,
+      lines: ls.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice })),
+      delivery: { comuna: order.delivery.comuna, region: order.delivery.region, regionCode: order.delivery.regionCode },
+      placedAt: order.created_at.toISOString(), occurredAt: order.created_at.toISOString(),
+    }),
+  }));
+  const outbox = outboxInsert(events, 18);
+  await db.query(
     `WITH o AS (
        INSERT INTO orders (id, customer_id, cart_id, status, currency, subtotal, shipping, total, payment_method,
          reservation_id, reservation_expires_at, delivery, created_at, updated_at)
@@ -103,28 +122,15 @@ export async function writeOrders(tx: Db, drafts: OrderDraft[], append: AppendOp
      ), s AS (
        INSERT INTO checkout_order_status (order_id, customer_id, status, total, currency, version, updated_at)
        SELECT id, customer_id, 'pending_payment', total, 'CLP', 1, created_at FROM o
+     ), c AS (
+       UPDATE carts SET status = 'checked_out', updated_at = now() WHERE id = ANY($3::uuid[])
      )
-     UPDATE carts SET status = 'checked_out', updated_at = now() WHERE id = ANY($3::uuid[])`,
+     ${outbox.sql}`,
     [o.map((x) => x.id), o.map((x) => x.customer_id), o.map((x) => x.cart_id), o.map((x) => x.subtotal), o.map((x) => x.shipping),
       o.map((x) => x.total), o.map((x) => x.payment_method), o.map((x) => x.reservation_id), o.map((x) => x.reservation_expires_at),
       o.map((x) => JSON.stringify(x.delivery)), o.map((x) => x.created_at),
       lines.map((l) => l.orderId), lines.map((l) => l.sku), lines.map((l) => l.name), lines.map((l) => l.quantity),
-      lines.map((l) => l.unitPrice), lines.map((l) => l.lineTotal)],
+      lines.map((l) => l.unitPrice), lines.map((l) => l.lineTotal), ...outbox.params],
   );
-  const events: NewEvent[] = drafts.map(({ order, lines: ls }) => ({
-    type: ORDER_EVENT_TYPE.pending_payment,
-    version: 1,
-    aggregateType: 'order',
-    aggregateId: order.id,
-    occurredAt: order.created_at,
-    payload: OrderEventV1.parse({
-      orderId: order.id, customerId: order.customer_id, status: 'pending_payment', previousStatus: null, reason: 'placed',
-      currency: 'CLP', subtotal: order.subtotal, shipping: order.shipping, total: order.total, refundedAmount: 0,
-      paymentMethod: order.payment_method, paymentAttemptId: null,
-      lines: ls.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice })),
-      delivery: { comuna: order.delivery.comuna, region: order.delivery.region, regionCode: order.delivery.regionCode },
-      placedAt: order.created_at.toISOString(), occurredAt: order.created_at.toISOString(),
-    }),
-  }));
-  await appendEvents(tx, events, append);
+  outbox.appended();
 }

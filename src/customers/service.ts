@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { appendEvents } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db.js';
+import { groupCommit } from '../platform/group-commit.js';
 import { decoyHash, hashPassword, newSessionToken, tokenDigest, verifyPassword } from './auth.js';
 import { validateAddress, type AddressInput, type DeliveryAddress } from './domain/address.js';
 import { customersError } from './errors.js';
@@ -71,6 +72,14 @@ export function createCustomersService(deps: CustomersServiceDeps) {
     return toCustomer(row);
   };
 
+  // Every authenticated request looks its session up: concurrent requests share one query
+  // (the rows are read when the batch runs, so a session revoked before that is refused).
+  const sessionsOf = groupCommit(async (digests: Buffer[]) => {
+    const rows = await store.findSessionCustomers(db, [...new Map(digests.map((d) => [d.toString('hex'), d])).values()], clock.now());
+    const byDigest = new Map(rows.map((r) => [r.token_hash.toString('hex'), r]));
+    return digests.map((d) => byDigest.get(d.toString('hex')));
+  }, { maxInFlight: 4 });
+
   return {
     /** Registers an account and opens its first session. */
     async register(input: { email: string; password: string; name?: string | undefined }): Promise<NewSession> {
@@ -100,7 +109,7 @@ export function createCustomersService(deps: CustomersServiceDeps) {
     /** The customer holding a live session token, or undefined. */
     async authenticate(token: string): Promise<Customer | undefined> {
       if (token.length < 20 || token.length > 100) return undefined;
-      const row = await store.findSessionCustomer(db, tokenDigest(token), clock.now());
+      const row = await sessionsOf(tokenDigest(token));
       return row ? toCustomer(row) : undefined;
     },
 

@@ -56,14 +56,17 @@ export async function insertSession(db: Db, s: { digest: Buffer; customerId: str
   ]);
 }
 
-/** The customer of a live session (one index lookup: it runs on every authenticated request). */
-export async function findSessionCustomer(db: Db, digest: Buffer, now: Date): Promise<(CustomerRow & { expires_at: Date }) | undefined> {
-  const { rows } = await db.query<CustomerRow & { expires_at: Date } & Record<string, unknown>>(
-    `SELECT c.*, s.expires_at FROM customer_sessions s JOIN customers c ON c.id = s.customer_id
-     WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`,
-    [digest, now],
+/**
+ * The live sessions among `digests` with their customers: one index lookup per token, one
+ * round trip for the concurrent requests of a batch (it runs on every authenticated request).
+ */
+export async function findSessionCustomers(db: Db, digests: Buffer[], now: Date): Promise<(CustomerRow & { token_hash: Buffer })[]> {
+  const { rows } = await db.query<CustomerRow & { token_hash: Buffer } & Record<string, unknown>>(
+    `SELECT c.*, s.token_hash FROM customer_sessions s JOIN customers c ON c.id = s.customer_id
+     WHERE s.token_hash = ANY($1::bytea[]) AND s.revoked_at IS NULL AND s.expires_at > $2`,
+    [digests, now],
   );
-  return rows[0];
+  return rows;
 }
 
 export async function revokeSession(db: Db, digest: Buffer, now: Date): Promise<void> {

@@ -1,4 +1,4 @@
-export { appendEvents, contextOf, outboxWaker, type AppendOptions, type EventEnvelope, type NewEvent } from './outbox.js';
+export { appendEvents, contextOf, outboxInsert, outboxWaker, type AppendOptions, type EventEnvelope, type NewEvent } from './outbox.js';
 export { createEventBus, type EventBus, type EventBusDeps } from './bus.js';
 export type { ConsumerSpec } from './consumer.js';
 export { defineEvent, renderCatalog, type EventDefinition } from './catalog.js';

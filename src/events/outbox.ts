@@ -58,9 +58,11 @@ export interface AppendOptions {
   notify?: boolean;
 }
 
+const wakers = new WeakMap<Db, () => void>();
+
 /**
  * Wakes the outbox consumers (every process LISTENing) after the caller's commit. Calls that
- * arrive while a wake-up is on its way share the next one. The NOTIFY commits asynchronously:
+ * arrive while a wake-up is on its way share the next one, across every waker of `db`. The NOTIFY commits asynchronously:
  * it carries no data (a lost one costs at most the consumers' fallback poll), so it does not
  * wait for a flush while holding the notify lock.
  *
@@ -70,6 +72,10 @@ export interface AppendOptions {
  * wake();
  */
 export function outboxWaker(db: Db): () => void {
+  // One waker per database handle: every writer of the process shares its wake-ups (each
+  // NOTIFY sends every listening process to read the outbox).
+  const shared = wakers.get(db);
+  if (shared) return shared;
   let running = false;
   let again = false;
   const send = async () => {
@@ -83,22 +89,47 @@ export function outboxWaker(db: Db): () => void {
       running = false;
     }
   };
-  return () => {
+  const wake = () => {
     if (running) {
       again = true;
       return;
     }
     void send();
   };
+  wakers.set(db, wake);
+  return wake;
 }
+
 
 export async function appendEvents(tx: Db, events: readonly NewEvent[], options: AppendOptions = {}): Promise<string[]> {
   if (events.length === 0) return [];
+  const insert = outboxInsert(events, 1);
+  await tx.query(insert.sql, insert.params);
+  // Wakes in-process consumers at commit (NOTIFY is delivered only if the transaction commits).
+  if (options.notify !== false) await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
+  insert.appended();
+  return insert.ids;
+}
+
+/**
+ * `appendEvents`' INSERT as a statement of its own with its parameters numbered from
+ * `$first`, for a hot path that folds its events into one statement with its other writes
+ * (a data-modifying CTE: one round trip, atomic without a transaction). It does not NOTIFY:
+ * wake the consumers with an `outboxWaker` after the statement; call `appended()` once it ran.
+ *
+ * @example
+ * const ev = outboxInsert(events, 3);
+ * await db.query(`WITH o AS (INSERT INTO orders ... $1, $2) ${ev.sql}`, [a, b, ...ev.params]);
+ * ev.appended();
+ * wake();
+ */
+export function outboxInsert(events: readonly NewEvent[], first: number): { sql: string; params: unknown[]; ids: string[]; appended(): void } {
   const ids = events.map((e) => e.id ?? randomUUID());
-  await tx.query(
-    `INSERT INTO events_outbox (event_id, type, version, context, aggregate_type, aggregate_id, payload, occurred_at)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])`,
-    [
+  const p = (i: number) => `$${first + i}`;
+  return {
+    sql: `INSERT INTO events_outbox (event_id, type, version, context, aggregate_type, aggregate_id, payload, occurred_at)
+     SELECT * FROM unnest(${p(0)}::uuid[], ${p(1)}::text[], ${p(2)}::int[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::jsonb[], ${p(7)}::timestamptz[])`,
+    params: [
       ids,
       events.map((e) => e.type),
       events.map((e) => e.version),
@@ -108,14 +139,13 @@ export async function appendEvents(tx: Db, events: readonly NewEvent[], options:
       events.map((e) => JSON.stringify(e.payload)),
       events.map((e) => (e.occurredAt ?? new Date()).toISOString()),
     ],
-  );
-  // Wakes in-process consumers at commit (NOTIFY is delivered only if the transaction commits).
-  if (options.notify !== false) await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
-  if (appendObservers.size > 0) {
-    const types = events.map((e) => e.type);
-    for (const observe of appendObservers) observe(types);
-  }
-  return ids;
+    ids,
+    appended() {
+      if (appendObservers.size === 0) return;
+      const types = events.map((e) => e.type);
+      for (const observe of appendObservers) observe(types);
+    },
+  };
 }
 
 export function contextOf(type: string): string {

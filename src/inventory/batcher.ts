@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendEvents, type NewEvent } from '../events/index.js';
+import { appendEvents, outboxWaker, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
@@ -47,12 +47,6 @@ export interface BatchStats {
 /** Batches in flight that may hold the same SKU (the one committing and the one behind it). */
 const PIPELINE_DEPTH = 2;
 
-/** The levels a batch was planned against changed before it locked them. */
-class StalePlan extends Error {
-  constructor(readonly current: LevelState[]) {
-    super('stale reservation plan');
-  }
-}
 
 /**
  * Group commit for reservations. Concurrent `reserve()` calls queue up; a batch takes every
@@ -74,6 +68,8 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
    * planned-from values under lock and hands back the current ones when they differ.
    */
   const plan = new Map<string, LevelState[]>();
+  // Wakes the outbox consumers after a fast-path batch commits (its events carry no NOTIFY).
+  const wake = outboxWaker(db);
   let pumpScheduled = false;
   // Pumps on the next turn of the event loop, so every request submitted in this turn (e.g.
   // callers answered by the previous batch coming straight back) joins the same batch.
@@ -145,10 +141,11 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
 
   /**
    * The fast path: plan in memory against `plan` (no lock, no read when the SKUs are known),
-   * then one statement locks the rows late, checks they still hold the planned-from values and
-   * writes everything; the events; COMMIT. Locks held for the last three round trips. When the check fails the transaction rolls back and the batch is planned again
-   * against the current values the check returned; after a few misses (a SKU other writers
-   * keep changing) it takes the lock-first path.
+   * then one statement (no BEGIN/COMMIT round trips) locks the rows late, checks they still
+   * hold the planned-from values and writes everything with the events; the locks are held
+   * for that statement only. When the check fails it writes nothing and the batch is planned
+   * again against the current values the check returned; after a few misses (a SKU other
+   * writers keep changing) it takes the lock-first path.
    */
   async function runPlanned(batch: Pending[], skus: string[], attempt = 1): Promise<void> {
     if (attempt > 3) {
@@ -203,25 +200,20 @@ export function reservationBatcher(db: Db, clock: Clock, logger: Logger, options
       // One stock_changed event per level the batch changed, with the level after the batch
       // (the transaction is the unit of change, as in applyMovements).
       for (const l of deltas.keys()) events.push(stockChangedEvent({ sku: l.sku, locationId: l.locationId, onHand: l.onHand, reserved: l.reserved, version: 0 }, now));
-      const current = await db.transaction(async (tx) => {
-        const cur = await store.applyReservationBatch(tx, {
-          skus,
-          plannedFrom,
-          deltas: [...deltas].map(([l, delta]) => ({ sku: l.sku, locationId: l.locationId, delta })),
-          reservations,
-          now,
-          channel: AVAILABILITY_CHANNEL,
-        });
-        // Stale plan: nothing was written; roll back and plan again.
-        if (cur) throw new StalePlan(cur);
-        // Under the row locks, so a SKU's events take outbox ids in its commit order even
-        // when the next batch is already waiting on the same rows.
-        if (events.length > 0) await appendEvents(tx, events);
-        return undefined;
-      }).catch((err: unknown) => {
-        if (err instanceof StalePlan) return err.current;
-        throw err;
+      // One statement, atomic on its own: the batch with its events (appended under the row
+      // locks, so a SKU's events take outbox ids in its commit order even when the next batch
+      // is already waiting on the same rows), or, on a stale plan, nothing written and the
+      // current levels to plan again from. The consumers are woken after it commits.
+      const current = await store.applyReservationBatch(db, {
+        skus,
+        plannedFrom,
+        deltas: [...deltas].map(([l, delta]) => ({ sku: l.sku, locationId: l.locationId, delta })),
+        reservations,
+        now,
+        channel: AVAILABILITY_CHANNEL,
+        events,
       });
+      if (!current && events.length > 0) wake();
       if (current) {
         stats.replans += 1;
         setPlan(skus, current);

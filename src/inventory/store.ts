@@ -1,3 +1,4 @@
+import { outboxInsert, type NewEvent } from '../events/index.js';
 import type { Db } from '../platform/db.js';
 import type { LevelState } from './domain/allocation.js';
 
@@ -302,7 +303,7 @@ export async function readSkuLevels(db: Db, skus: readonly string[]): Promise<Le
  * else the current levels (nothing written).
  */
 export async function applyReservationBatch(
-  tx: Db,
+  db: Db,
   input: {
     skus: readonly string[];
     plannedFrom: readonly LevelState[];
@@ -310,13 +311,24 @@ export async function applyReservationBatch(
     reservations: readonly NewReservation[];
     now: Date;
     channel: string;
+    /** Events appended to the outbox by the same statement when the batch applies. */
+    events?: readonly NewEvent[] | undefined;
   },
 ): Promise<LevelState[] | undefined> {
   const { plannedFrom, deltas, reservations } = input;
   const lines = reservations.flatMap((r) => r.lines.map((l, i) => ({ ...l, id: r.id, lineNo: i + 1 })));
-  const { rows } = await tx.query<{ current: [string, string, number, number, number][] | null }>(
-    `SELECT inventory_reserve_batch($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::int[],
-       $9::uuid[], $10::text[], $11::timestamptz[], $12::uuid[], $13::int[], $14::text[], $15::text[], $16::int[], $17, $18) AS current`,
+  const call = `SELECT inventory_reserve_batch($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::int[],
+       $9::uuid[], $10::text[], $11::timestamptz[], $12::uuid[], $13::int[], $14::text[], $15::text[], $16::int[], $17, $18) AS current`;
+  // With outbox rows: one statement (atomic on its own) calls the function, then appends the
+  // rows only if it applied the batch, still under the stock rows' locks it took, so a SKU's
+  // events take outbox ids in its commit order.
+  const outbox = input.events?.length ? outboxInsert(input.events, 19) : undefined;
+  const { rows } = await db.query<{ current: [string, string, number, number, number][] | null }>(
+    outbox
+      ? `WITH r AS MATERIALIZED (${call}),
+         e AS (${outbox.sql} WHERE (SELECT current FROM r) IS NULL)
+         SELECT current FROM r`
+      : call,
     [
       input.skus,
       plannedFrom.map((l) => l.sku),
@@ -336,9 +348,13 @@ export async function applyReservationBatch(
       lines.map((l) => l.quantity),
       input.now,
       input.channel,
+      ...(outbox?.params ?? []),
     ],
   );
   const current = rows[0]?.current;
-  if (!current) return undefined;
+  if (!current) {
+    outbox?.appended();
+    return undefined;
+  }
   return current.map(([sku, locationId, onHand, reserved, priority]) => ({ sku, locationId, onHand, reserved, priority }));
 }

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
 import { isAppError } from '../platform/errors.js';
-import type { AppendOptions } from '../events/index.js';
+import { outboxInsert, type AppendOptions } from '../events/index.js';
 import { groupCommit } from '../platform/group-commit.js';
 import { buyOrderFor, giveUpAfterMs, isFinal, processorOf } from './domain/attempt.js';
 import * as batch from './batch-store.js';
 import { recordVerdicts, timed, transaction, type Applied, type Core, type VerdictItem } from './core.js';
 import { paymentsError } from './errors.js';
+import { oneStatement } from './statement.js';
 import type { StartPaymentInput } from './service.js';
 import * as store from './store.js';
 import type { AttemptRow, AttemptState, SavedCardRow } from './store.js';
@@ -36,18 +37,23 @@ type OpenOutcome = { ok: Opened } | { error: unknown };
  */
 export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], append: AppendOptions = {}): Promise<OpenOutcome[]> {
   const orderIds = [...new Set(inputs.map((i) => i.orderId))];
-  await batch.lockKeys(tx, orderIds.map((id) => `order:${id}`));
-  const byOrder = new Map<string, AttemptState[]>();
-  for (const a of await batch.attemptsForOrders(tx, orderIds)) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
   const wanted = inputs.filter((i) => i.method === 'oneclick' && i.savedCardId).map((i) => ({ customerId: i.customerId, cardId: i.savedCardId as string }));
-  const cards = wanted.length > 0 && wanted.every((w) => /^[0-9a-f-]{36}$/i.test(w.cardId)) ? await batch.findCards(tx, wanted) : [];
+  const readCards = wanted.length > 0 && wanted.every((w) => /^[0-9a-f-]{36}$/i.test(w.cardId));
+  const byOrder = new Map<string, AttemptState[]>();
+  let cards: SavedCardRow[] = [];
+  // The orders' locks (with the saved cards), then their attempts under the locks.
+  const reads = (async () => {
+    cards = await batch.lockKeysAndFindCards(tx, orderIds.map((id) => `order:${id}`), readCards ? wanted : []);
+    for (const a of await batch.attemptsForOrders(tx, orderIds)) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
+  })();
+  // One read of every payment's fraud features, on its own connection alongside those reads
+  // (they are per entity, not per order: the orders' locks do not guard them).
+  const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
+  const fraud = core.fraud && subjects.length > 0 ? await core.fraud.prepare(core.db, subjects, reads) : (await reads, undefined);
   const cardOf = (i: StartPaymentInput) => cards.find((c) => c.id === i.savedCardId && c.customerId === i.customerId);
   const now = core.clock.now();
-  const rows: Parameters<typeof batch.insertAttempts>[1] = [];
+  const rows: { attempt: AttemptRow; nextCheckAt: Date; giveUpAt: Date }[] = [];
   const decisions: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[] = [];
-  // One read of every payment's fraud features, under the orders' locks.
-  const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
-  const fraud = core.fraud && subjects.length > 0 ? await core.fraud.prepare(tx, subjects) : undefined;
 
   const decideOne = (input: OpenRequest): Opened => {
     const card = input.method === 'oneclick' ? cardOf(input) : undefined;
@@ -102,9 +108,17 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], ap
       return { error: err };
     }
   });
-  await batch.insertAttempts(tx, rows);
-  // Each decision is recorded with its attempt (or alone, when blocked), in this transaction.
-  await core.fraud?.recordMany(tx, decisions, append);
+  // Every new attempt with its event and janitor row, each decision with its attempt (or
+  // alone, when blocked) and the outbox events: one statement in this transaction.
+  const recorded = core.fraud?.decisionWrites(decisions) ?? { parts: [], events: [] };
+  const parts = [...batch.attemptParts(rows), ...recorded.parts];
+  const events = outboxInsert(recorded.events, 1);
+  if (parts.length > 0 || recorded.events.length > 0) {
+    const statement = oneStatement(parts, recorded.events.length > 0 ? events : { sql: 'SELECT 1', params: [] });
+    await tx.query(statement.sql, statement.params);
+    events.appended();
+    if (recorded.events.length > 0 && append.notify !== false) await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
+  }
   return out;
 }
 

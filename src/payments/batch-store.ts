@@ -3,7 +3,11 @@
 import type { Db } from '../platform/db.js';
 import type { Posting } from './domain/ledger.js';
 import type { Processor } from './domain/attempt.js';
+import type { Part } from './statement.js';
 import { STATE_SQL, toState, type AttemptRow, type AttemptState, type NewAttemptEvent, type SavedCardRow } from './store.js';
+
+const LOCK_SQL = `SELECT pg_advisory_xact_lock(k) FROM (
+       SELECT DISTINCT hashtextextended('payments:' || key, 0) AS k FROM unnest($1::text[]) AS t(key) ORDER BY k) s`;
 
 /**
  * Serialises work on several keys for the rest of the transaction. The locks are taken in one
@@ -11,30 +15,47 @@ import { STATE_SQL, toState, type AttemptRow, type AttemptState, type NewAttempt
  */
 export async function lockKeys(tx: Db, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  await tx.query(
-    `SELECT pg_advisory_xact_lock(k) FROM (
-       SELECT DISTINCT hashtextextended('payments:' || key, 0) AS k FROM unnest($1::text[]) AS t(key) ORDER BY k) s`,
-    [keys],
-  );
+  await tx.query(LOCK_SQL, [keys]);
 }
 
-export async function findAttempts(db: Db, ids: string[]): Promise<AttemptState[]> {
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.id = ANY($1::uuid[])`, [ids]);
-  return rows.map(toState);
+/**
+ * `lockKeys` and the saved cards of `pairs` in one round trip. The cards are read in the
+ * statement's snapshot, taken before the locks (they are not what the locks protect); read
+ * what the locks protect in a later statement.
+ */
+export async function lockKeysAndFindCards(tx: Db, keys: string[], pairs: { customerId: string; cardId: string }[]): Promise<SavedCardRow[]> {
+  // The uncorrelated subquery runs once, for the one row the LEFT JOIN always yields.
+  const { rows } = await tx.query(
+    `SELECT (SELECT count(*) FROM (${LOCK_SQL}) l) AS locked, c.*
+       FROM (SELECT 1) one LEFT JOIN (
+         SELECT c.id, c.customer_id, c.username, c.card_type, c.card_mask, c.kek_id, c.wrapped_key, c.ciphertext, c.created_at
+           FROM payment_saved_cards c JOIN unnest($2::text[], $3::uuid[]) AS p(customer_id, id) USING (customer_id, id)) c ON true`,
+    [keys, pairs.map((p) => p.customerId), pairs.map((p) => p.cardId)],
+  );
+  return rows.filter((r) => r.id !== null).map(toCard);
+}
+
+/**
+ * The attempts (call under their locks) with, for each, its order's approved attempt if any
+ * and whether its order has an open fraud review, that review's row locked (FOR UPDATE) so
+ * the hold the caller decides from it stands until commit.
+ */
+export async function findAttemptsForVerdicts(db: Db, ids: string[]): Promise<{ state: AttemptState; orderPaidBy: string | null; orderUnderReview: boolean }[]> {
+  const { rows } = await db.query(
+    `WITH att AS (${STATE_SQL} WHERE a.id = ANY($1::uuid[])),
+     rv AS (SELECT order_id FROM fraud_reviews WHERE order_id IN (SELECT order_id FROM att) AND status = 'open' ORDER BY order_id FOR UPDATE)
+     SELECT att.*,
+            (SELECT e.attempt_id FROM payment_attempt_events e WHERE e.order_id = att.order_id AND e.status = 'approved' LIMIT 1) AS order_paid_by,
+            att.order_id IN (SELECT order_id FROM rv) AS order_under_review
+       FROM att`,
+    [ids],
+  );
+  return rows.map((r) => ({ state: toState(r), orderPaidBy: (r.order_paid_by as string | null) ?? null, orderUnderReview: r.order_under_review === true }));
 }
 
 export async function attemptsForOrders(db: Db, orderIds: string[]): Promise<AttemptState[]> {
   const { rows } = await db.query(`${STATE_SQL} WHERE a.order_id = ANY($1::text[]) ORDER BY a.created_at`, [orderIds]);
   return rows.map(toState);
-}
-
-/** Each order's approved attempt. */
-export async function approvedAttemptsForOrders(db: Db, orderIds: string[]): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ order_id: string; attempt_id: string }>(
-    `SELECT order_id, attempt_id FROM payment_attempt_events WHERE order_id = ANY($1::text[]) AND status = 'approved'`,
-    [orderIds],
-  );
-  return new Map(rows.map((r) => [r.order_id, r.attempt_id]));
 }
 
 export async function findCards(db: Db, pairs: { customerId: string; cardId: string }[]): Promise<SavedCardRow[]> {
@@ -43,7 +64,11 @@ export async function findCards(db: Db, pairs: { customerId: string; cardId: str
        FROM payment_saved_cards c JOIN unnest($1::text[], $2::uuid[]) AS p(customer_id, id) USING (customer_id, id)`,
     [pairs.map((p) => p.customerId), pairs.map((p) => p.cardId)],
   );
-  return rows.map((r) => ({
+  return rows.map(toCard);
+}
+
+function toCard(r: Record<string, unknown>): SavedCardRow {
+  return {
     id: r.id as string,
     customerId: r.customer_id as string,
     username: r.username as string,
@@ -53,85 +78,85 @@ export async function findCards(db: Db, pairs: { customerId: string; cardId: str
     wrappedKey: r.wrapped_key as Buffer,
     ciphertext: r.ciphertext as Buffer,
     createdAt: r.created_at as Date,
-  }));
+  };
 }
 
-/** New attempts with their `created` event and the janitor's first look, in one statement. */
-export async function insertAttempts(tx: Db, rows: { attempt: AttemptRow; nextCheckAt: Date; giveUpAt: Date }[]): Promise<void> {
-  if (rows.length === 0) return;
+/** New attempts with their `created` event and the janitor's first look, as parts of the caller's statement. */
+export function attemptParts(rows: { attempt: AttemptRow; nextCheckAt: Date; giveUpAt: Date }[]): Part[] {
+  if (rows.length === 0) return [];
   const a = rows.map((r) => r.attempt);
-  await tx.query(
-    `WITH a AS (
-       INSERT INTO payment_attempts (id, order_id, customer_id, amount, currency, method, processor, buy_order, saved_card_id, return_url, created_at)
+  return [
+    {
+      name: 'new_attempts',
+      sql: `INSERT INTO payment_attempts (id, order_id, customer_id, amount, currency, method, processor, buy_order, saved_card_id, return_url, created_at)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[], $11::timestamptz[])
-       RETURNING id, order_id, created_at
-     ), e AS (
-       INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, occurred_at)
-       SELECT id, order_id, 'created', 'created', created_at FROM a
-     )
-     INSERT INTO payment_janitor_schedule (attempt_id, next_check_at, give_up_at)
-     SELECT * FROM unnest($1::uuid[], $12::timestamptz[], $13::timestamptz[])`,
-    [
-      a.map((x) => x.id), a.map((x) => x.orderId), a.map((x) => x.customerId), a.map((x) => x.amount), a.map((x) => x.currency),
-      a.map((x) => x.method), a.map((x) => x.processor), a.map((x) => x.buyOrder), a.map((x) => x.savedCardId), a.map((x) => x.returnUrl),
-      a.map((x) => x.createdAt), rows.map((r) => r.nextCheckAt), rows.map((r) => r.giveUpAt),
-    ],
-  );
+       RETURNING id, order_id, created_at`,
+      params: [
+        a.map((x) => x.id), a.map((x) => x.orderId), a.map((x) => x.customerId), a.map((x) => x.amount), a.map((x) => x.currency),
+        a.map((x) => x.method), a.map((x) => x.processor), a.map((x) => x.buyOrder), a.map((x) => x.savedCardId), a.map((x) => x.returnUrl),
+        a.map((x) => x.createdAt),
+      ],
+    },
+    { sql: `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, occurred_at) SELECT id, order_id, 'created', 'created', created_at FROM new_attempts`, params: [] },
+    {
+      sql: `INSERT INTO payment_janitor_schedule (attempt_id, next_check_at, give_up_at) SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[])`,
+      params: [a.map((x) => x.id), rows.map((r) => r.nextCheckAt), rows.map((r) => r.giveUpAt)],
+    },
+  ];
 }
 
-export async function appendAttemptEvents(tx: Db, events: NewAttemptEvent[]): Promise<void> {
-  if (events.length === 0) return;
+export function attemptEventParts(events: NewAttemptEvent[]): Part[] {
+  if (events.length === 0) return [];
   // WITH ORDINALITY + ORDER BY: the identity column follows the order given (the last event
   // of an attempt is its state).
-  await tx.query(
-    `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at)
+  return [{
+    sql: `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at)
      SELECT attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
          WITH ORDINALITY AS t(attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at, n)
       ORDER BY n`,
-    [
+    params: [
       events.map((e) => e.attemptId), events.map((e) => e.orderId), events.map((e) => e.kind), events.map((e) => e.status),
       events.map((e) => e.processorRef ?? null), events.map((e) => e.reason ?? null), events.map((e) => JSON.stringify(e.data ?? {})),
       events.map((e) => e.occurredAt),
     ],
-  );
+  }];
 }
 
-export async function insertRefs(tx: Db, refs: { processor: Processor; ref: string; attemptId: string }[]): Promise<void> {
-  if (refs.length === 0) return;
-  await tx.query(
-    `INSERT INTO payment_processor_refs (processor, ref, attempt_id)
+export function refParts(refs: { processor: Processor; ref: string; attemptId: string }[]): Part[] {
+  if (refs.length === 0) return [];
+  return [{
+    sql: `INSERT INTO payment_processor_refs (processor, ref, attempt_id)
      SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[]) ON CONFLICT DO NOTHING`,
-    [refs.map((r) => r.processor), refs.map((r) => r.ref), refs.map((r) => r.attemptId)],
-  );
+    params: [refs.map((r) => r.processor), refs.map((r) => r.ref), refs.map((r) => r.attemptId)],
+  }];
 }
 
-/** Ledger transactions (each balanced, checked at commit) with their entries, in one statement. */
-export async function postLedgers(tx: Db, postings: { id: string; posting: Posting; attemptId: string; at: Date }[]): Promise<void> {
-  if (postings.length === 0) return;
+/** Ledger transactions (each balanced, checked at commit) with their entries. */
+export function ledgerParts(postings: { id: string; posting: Posting; attemptId: string; at: Date }[]): Part[] {
+  if (postings.length === 0) return [];
   const entries = postings.flatMap((p) => p.posting.entries.map((e) => ({ id: p.id, ...e })));
-  await tx.query(
-    `WITH t AS (
-       INSERT INTO ledger_transactions (id, kind, attempt_id, occurred_at)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[])
-     )
-     INSERT INTO ledger_entries (transaction_id, account, amount, currency)
-     SELECT id, account, amount, 'CLP' FROM unnest($5::uuid[], $6::text[], $7::bigint[]) AS e(id, account, amount)`,
-    [
-      postings.map((p) => p.id), postings.map((p) => p.posting.kind), postings.map((p) => p.attemptId), postings.map((p) => p.at),
-      entries.map((e) => e.id), entries.map((e) => e.account), entries.map((e) => e.amount),
-    ],
-  );
+  return [
+    {
+      sql: `INSERT INTO ledger_transactions (id, kind, attempt_id, occurred_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[])`,
+      params: [postings.map((p) => p.id), postings.map((p) => p.posting.kind), postings.map((p) => p.attemptId), postings.map((p) => p.at)],
+    },
+    {
+      sql: `INSERT INTO ledger_entries (transaction_id, account, amount, currency)
+     SELECT id, account, amount, 'CLP' FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS e(id, account, amount)`,
+      params: [entries.map((e) => e.id), entries.map((e) => e.account), entries.map((e) => e.amount)],
+    },
+  ];
 }
 
-/** Janitor schedule: adds the attempts still unresolved, drops the settled ones. */
-export async function reschedule(tx: Db, add: { attemptId: string; nextAt: Date; giveUpAt: Date }[], remove: string[]): Promise<void> {
-  if (remove.length > 0) await tx.query('DELETE FROM payment_janitor_schedule WHERE attempt_id = ANY($1::uuid[])', [remove]);
-  if (add.length > 0) {
-    await tx.query(
-      `INSERT INTO payment_janitor_schedule (attempt_id, next_check_at, give_up_at)
+/** Janitor schedule: adds the attempts still unresolved, drops the settled ones (never the same attempt). */
+export function rescheduleParts(add: { attemptId: string; nextAt: Date; giveUpAt: Date }[], remove: string[]): Part[] {
+  return [
+    ...(remove.length > 0 ? [{ sql: 'DELETE FROM payment_janitor_schedule WHERE attempt_id = ANY($1::uuid[])', params: [remove] }] : []),
+    ...(add.length > 0 ? [{
+      sql: `INSERT INTO payment_janitor_schedule (attempt_id, next_check_at, give_up_at)
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) ON CONFLICT (attempt_id) DO NOTHING`,
-      [add.map((a) => a.attemptId), add.map((a) => a.nextAt), add.map((a) => a.giveUpAt)],
-    );
-  }
+      params: [add.map((a) => a.attemptId), add.map((a) => a.nextAt), add.map((a) => a.giveUpAt)],
+    }] : []),
+  ];
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendEvents, type AppendOptions, type NewEvent } from '../events/index.js';
+import { outboxInsert, type AppendOptions, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Db, Database } from '../platform/db.js';
 import { PgCode, pgErrorCode } from '../platform/db.js';
@@ -10,18 +10,19 @@ import { capturePosting } from './domain/ledger.js';
 import type { AttemptCall, PaymentConnector } from './connectors/port.js';
 import { paymentsEvent } from './events.js';
 import * as batch from './batch-store.js';
+import { oneStatement, type Part } from './statement.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
 
 /** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
 export interface FraudHooks {
-  /** Reads the features of a batch of payments in `tx` and returns their decider. */
-  prepare(tx: Db, subjects: FraudSubject[]): Promise<FraudBatch>;
-  /** Declines feed the velocity counters; approvals the history. Answers the attempts whose order to hold. */
-  onOutcomes(tx: Db, outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Set<string>>;
-  /** Records decisions taken before authorization in the caller's transaction (attemptId null: blocked). */
-  recordMany(tx: Db, items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[], append?: AppendOptions): Promise<void>;
+  /** Reads the features of a batch of payments on `db`, alongside the batch's own reads, and returns their decider. */
+  prepare(db: Db, subjects: FraudSubject[], alongside?: Promise<unknown>): Promise<FraudBatch>;
+  /** Declines feed the velocity counters; approvals the history: writes for the verdicts' statement. */
+  outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Part[]>;
+  /** The writes and events recording decisions taken before authorization, for the attempts' statement (attemptId null: blocked). */
+  decisionWrites(items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[]): { parts: Part[]; events: NewEvent[] };
 }
 
 /** Everything the payments use cases share. */
@@ -152,11 +153,12 @@ export async function applyVerdict(
 export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], append: AppendOptions = {}): Promise<Applied[]> {
   const ids = [...new Set(items.map((i) => i.attemptId))];
   await batch.lockKeys(tx, ids.map((id) => `attempt:${id}`));
-  const states = new Map((await batch.findAttempts(tx, ids)).map((a) => [a.id, a]));
+  // Under the locks, one read: the attempts, their orders' approved attempt and open review.
+  const found = await batch.findAttemptsForVerdicts(tx, ids);
+  const states = new Map(found.map((f) => [f.state.id, f.state]));
   const now = core.clock.now();
-  const paidBy = items.some((i) => i.verdict.status === 'approved')
-    ? await batch.approvedAttemptsForOrders(tx, [...new Set([...states.values()].map((a) => a.orderId))])
-    : new Map<string, string>();
+  const paidBy = new Map(found.flatMap((f) => (f.orderPaidBy ? [[f.state.orderId, f.orderPaidBy] as const] : [])));
+  const underReview = new Set(found.flatMap((f) => (f.orderUnderReview ? [f.state.orderId] : [])));
   const refs: { processor: Processor; ref: string; attemptId: string }[] = [];
   const attemptEvents: store.NewAttemptEvent[] = [];
   const postings: { id: string; posting: ReturnType<typeof capturePosting>; attemptId: string; at: Date }[] = [];
@@ -219,10 +221,11 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], a
     out.push({ state: next, changed: true, duplicateCharge });
   }
 
-  // Fraud prevention learns the outcomes (declines, approvals) in one go; an approval of an
-  // order under review is held.
+  // Fraud prevention learns the outcomes (declines, approvals) in the batch's statement; an
+  // approval of an order under review (its review row locked by the read above) is held.
   const outcomes = moves.flatMap((m) => (!m.duplicateCharge && (m.status === 'approved' || m.status === 'rejected') ? [{ attempt: m.current, status: m.status }] : []));
-  const held = core.fraud && outcomes.length > 0 ? await core.fraud.onOutcomes(tx, outcomes) : new Set<string>();
+  const fraudParts = core.fraud && outcomes.length > 0 ? await core.fraud.outcomeWrites(outcomes) : [];
+  const held = new Set(core.fraud ? outcomes.filter((o) => o.status === 'approved' && underReview.has(o.attempt.orderId)).map((o) => o.attempt.id) : []);
 
   for (const { item: { attemptId, verdict, kind }, current, status, reason, processorRef } of moves) {
     const fraudHold = held.has(attemptId);
@@ -274,15 +277,22 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], a
     );
   }
 
-  await batch.insertRefs(tx, refs);
-  await batch.appendAttemptEvents(tx, attemptEvents);
-  await batch.postLedgers(tx, postings);
-  await appendEvents(tx, events, append);
+  // Every write of the batch in one statement: refs, attempt events, ledger postings, fraud
+  // counters and history, janitor changes and the outbox rows.
   const entries = [...schedule.entries()];
-  await batch.reschedule(
-    tx,
-    entries.flatMap(([, s]) => (s ? [s] : [])),
-    entries.filter(([, s]) => s === null).map(([id]) => id),
-  );
+  const parts = [
+    ...batch.refParts(refs),
+    ...batch.attemptEventParts(attemptEvents),
+    ...batch.ledgerParts(postings),
+    ...fraudParts,
+    ...batch.rescheduleParts(entries.flatMap(([, s]) => (s ? [s] : [])), entries.filter(([, s]) => s === null).map(([id]) => id)),
+  ];
+  const outbox = outboxInsert(events, 1);
+  if (parts.length > 0 || events.length > 0) {
+    const statement = oneStatement(parts, events.length > 0 ? outbox : { sql: 'SELECT 1', params: [] });
+    await tx.query(statement.sql, statement.params);
+    outbox.appended();
+    if (events.length > 0 && append.notify !== false) await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
+  }
   return out;
 }

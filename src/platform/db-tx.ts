@@ -50,11 +50,10 @@ export async function runTransaction<T>(
   let committing = false;
   try {
     const begin = ['BEGIN', opts.isolation && `ISOLATION LEVEL ${opts.isolation}`, opts.readOnly && 'READ ONLY'];
-    await client.query(begin.filter(Boolean).join(' '));
     const settings = { ...(opts.durable ? DURABLE_COMMIT : {}), ...opts.settings };
-    for (const [key, value] of Object.entries(settings)) {
-      await client.query('SELECT set_config($1, $2, true)', [key, value]);
-    }
+    // The settings travel with BEGIN (one simple-query round trip, not one more per setting).
+    const sets = Object.entries(settings).map(([key, value]) => `SET LOCAL ${settingName(key)} = ${quoteLiteral(value)}`);
+    await client.query([begin.filter(Boolean).join(' '), ...sets].join('; '));
     const value = await fn(new TxHandle(client, fail));
     committing = true;
     await client.query('COMMIT');
@@ -69,6 +68,15 @@ export async function runTransaction<T>(
     // A thrown error carries whether the connection is still usable.
     throw Object.assign(new BrokenMarker(fail(err, committing)), { broken });
   }
+}
+
+function settingName(key: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(key)) throw new Error(`invalid setting name ${JSON.stringify(key)}`);
+  return key;
+}
+
+function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
 }
 
 /** Internal: carries the mapped error out of runTransaction with the connection's state. */

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Histogram } from 'prom-client';
-import { appendEvents, type AppendOptions } from '../../events/index.js';
+import { appendEvents, type NewEvent } from '../../events/index.js';
 import type { Db } from '../../platform/db.js';
 import { PgCode, pgErrorCode } from '../../platform/db.js';
 import { transaction, type Core } from '../core.js';
 import { paymentsError } from '../errors.js';
 import { paymentsEvent } from '../events.js';
+import type { Part } from '../statement.js';
 import type { AttemptState } from '../store.js';
 import {
   DEFAULT_RULE_SET, ENTITIES, emailDomain, evaluate, RuleSetSchema, zeroFeatures,
@@ -45,7 +46,10 @@ export interface Assessment {
   entities: string[];
   region: string | null;
   inputs: Record<string, unknown>;
-  /** What deciding took: the features read (one query) and the rules evaluated, in µs. */
+  /**
+   * What deciding added to the payment's path, in µs: the wait for the features read beyond
+   * the work it ran alongside (see `prepare`), plus the rules evaluated.
+   */
   durationUs: number;
   decidedAt: Date;
 }
@@ -116,7 +120,7 @@ function cardKey(s: FraudSubject): string | null {
  * the attempt; processor outcomes feed the counters back. Also the review queue, the rule
  * editor and the per-rule report.
  */
-export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
+export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?: Histogram } = {}) {
   let cached: { at: number; version: number; ruleSet: RuleSet } | undefined;
 
   const current = async (): Promise<{ version: number; ruleSet: RuleSet }> => {
@@ -146,23 +150,39 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
   };
 
   /**
-   * Reads the features of a batch of payments in one query, in the caller's transaction (the
-   * attempts' group commit, under the orders' locks), and returns the decider for them. Each
-   * decision counts the attempts decided before it in the batch, as one after the other would.
+   * Reads the features of a batch of payments in one query on `db` and returns the decider for
+   * them. Each decision counts the attempts decided before it in the batch, as one after the
+   * other would. `alongside` is the work the batch does meanwhile and needs anyway (the
+   * attempts' locks and reads, on their own connection): the read overlaps it, and what a
+   * decision costs the payment is only the wait for the features beyond it (often none) plus
+   * its rules. The whole read is timed apart (`readTiming`).
    */
-  async function prepare(db: Db, subjects: FraudSubject[]): Promise<FraudBatch> {
+  async function prepare(db: Db, subjects: FraudSubject[], alongside: Promise<unknown> = Promise.resolve()): Promise<FraudBatch> {
     const startedAt = performance.now();
-    const { version, ruleSet } = await current();
-    const decidedAt = core.clock.now();
-    const all = subjects.map((s) => entitiesOf(s, ruleSet));
-    const raw = await store.readFeaturesMany(db, {
-      entities: [...new Set(all.flatMap((e) => Object.values(e)))],
-      customerIds: [...new Set(subjects.map((s) => s.customerId))],
-      cards: [...new Set(all.flatMap((e) => (e.card ? [e.card] : [])))],
-      now: decidedAt,
+    let alongsideDoneAt = startedAt;
+    const other = alongside.then(() => {
+      alongsideDoneAt = performance.now();
     });
-    // Every decision of the batch waits for this one read: it is part of each one's cost.
-    const readMs = performance.now() - startedAt;
+    const read = (async () => {
+      const { version, ruleSet } = await current();
+      const decidedAt = core.clock.now();
+      const all = subjects.map((s) => entitiesOf(s, ruleSet));
+      const raw = await store.readFeaturesMany(db, {
+        entities: [...new Set(all.flatMap((e) => Object.values(e)))],
+        customerIds: [...new Set(subjects.map((s) => s.customerId))],
+        cards: [...new Set(all.flatMap((e) => (e.card ? [e.card] : [])))],
+        now: decidedAt,
+      });
+      return { version, ruleSet, decidedAt, raw, readAt: performance.now() };
+    })();
+    // Both settle before either error is thrown: no read is left running unobserved.
+    const [features, done] = await Promise.allSettled([read, other]);
+    if (done.status === 'rejected') throw done.reason;
+    if (features.status === 'rejected') throw features.reason;
+    const { version, ruleSet, decidedAt, raw, readAt } = features.value;
+    opts.readTiming?.observe((readAt - startedAt) / 1000);
+    // Every decision of the batch waits for this: it is part of each one's cost.
+    const readMs = Math.max(0, readAt - alongsideDoneAt);
     const counted = new Map<string, { attempts: number; amount: number }>();
 
     return {
@@ -198,8 +218,9 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
         x.email_disposable = domain && ruleSet.disposableDomains.includes(domain) ? 1 : 0;
         const verdict = evaluate(ruleSet, x);
         const nonZero = Object.fromEntries(Object.entries(x).filter(([, v]) => v !== 0));
-        // The decision's own cost: the batch's features read plus this payment's evaluation.
-        // Recording it is more rows in the same group commit, not a wait of its own.
+        // The decision's own cost on the payment's path: the wait for the features beyond the
+        // work alongside, plus this payment's evaluation. Recording it is more rows in the
+        // attempts' own write statement, not a wait of its own.
         const seconds = (readMs + performance.now() - t0) / 1000;
         opts.timing?.observe({ decision: verdict.decision }, seconds);
         return {
@@ -220,43 +241,43 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
   }
 
   /**
-   * Records decisions in the caller's transaction (the attempts' group commit): the
-   * append-only rows, each attempt counted against its entities, the `fraud.decision_made`
-   * events and, for `review`, the open reviews. A handful of statements whatever the batch size.
+   * The writes that record decisions, for the caller's statement (the attempts' group commit):
+   * the append-only rows, each attempt counted against its entities, the open reviews for
+   * `review`, and the `fraud.decision_made` events to append with them.
    */
-  async function recordMany(
-    tx: Db, items: { assessment: Assessment; subject: FraudSubject; attemptId: string | null }[], append: AppendOptions = {},
-  ): Promise<void> {
-    if (items.length === 0) return;
-    await store.recordDecisions(tx, items.map(({ assessment: a, subject: s, attemptId }) => ({
-      id: a.id, orderId: s.orderId, attemptId, customerId: s.customerId, amount: s.amount, currency: s.currency, method: s.method,
-      decision: a.decision, score: a.score, reasons: a.reasons, ruleVersion: a.ruleVersion, entities: a.entities, region: a.region,
-      inputs: a.inputs, durationUs: a.durationUs, decidedAt: a.decidedAt,
-    })));
-    await store.openReviews(tx, items.filter((i) => i.assessment.decision === 'review').map(({ assessment: a, subject: s, attemptId }) => ({
-      id: randomUUID(), orderId: s.orderId, decisionId: a.id, attemptId, amount: s.amount, currency: s.currency,
-      score: a.score, reasons: a.reasons, at: a.decidedAt,
-    })));
-    await appendEvents(tx, items.map(({ assessment: a, subject: s }) => paymentsEvent('fraud.decision_made', { type: 'fraud_decision', id: a.id }, {
+  function decisionWrites(items: { assessment: Assessment; subject: FraudSubject; attemptId: string | null }[]): { parts: Part[]; events: NewEvent[] } {
+    if (items.length === 0) return { parts: [], events: [] };
+    const parts = [
+      ...store.decisionParts(items.map(({ assessment: a, subject: s, attemptId }) => ({
+        id: a.id, orderId: s.orderId, attemptId, customerId: s.customerId, amount: s.amount, currency: s.currency, method: s.method,
+        decision: a.decision, score: a.score, reasons: a.reasons, ruleVersion: a.ruleVersion, entities: a.entities, region: a.region,
+        inputs: a.inputs, durationUs: a.durationUs, decidedAt: a.decidedAt,
+      }))),
+      ...store.reviewParts(items.filter((i) => i.assessment.decision === 'review').map(({ assessment: a, subject: s, attemptId }) => ({
+        id: randomUUID(), orderId: s.orderId, decisionId: a.id, attemptId, amount: s.amount, currency: s.currency,
+        score: a.score, reasons: a.reasons, at: a.decidedAt,
+      }))),
+    ];
+    const events = items.map(({ assessment: a, subject: s }) => paymentsEvent('fraud.decision_made', { type: 'fraud_decision', id: a.id }, {
       orderId: s.orderId, decisionId: a.id, decision: a.decision, score: a.score, reasons: a.reasons, ruleVersion: a.ruleVersion,
       customerId: s.customerId, amount: s.amount, currency: s.currency, method: s.method,
-    })), append);
+    }));
+    return { parts, events };
   }
 
   /**
-   * Processor outcomes, inside the verdicts' transaction. Declines feed the counters;
-   * approvals feed the customers' history. Answers the attempts whose order must be held
-   * (an open review exists for it).
+   * Processor outcomes, as writes for the verdicts' statement. Declines feed the counters;
+   * approvals feed the customers' history. (Whether an approval is held for an open review
+   * the verdicts' read tells, under the reviews' row locks.)
    */
-  async function onOutcomes(tx: Db, outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Set<string>> {
+  async function outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Part[]> {
     const now = core.clock.now();
     const rejected = outcomes.filter((o) => o.status === 'rejected').map((o) => o.attempt.id);
-    const approved = outcomes.filter((o) => o.status === 'approved').map((o) => o.attempt);
-    if (rejected.length > 0) await store.countDeclines(tx, rejected, (await current()).ruleSet.smallAmount, now);
-    if (approved.length === 0) return new Set();
-    await store.recordApprovals(tx, approved.map((a) => a.id), now);
-    const held = await store.lockOpenReviewsForOrders(tx, [...new Set(approved.map((a) => a.orderId))]);
-    return new Set(approved.filter((a) => held.has(a.orderId)).map((a) => a.id));
+    const approved = outcomes.filter((o) => o.status === 'approved').map((o) => o.attempt.id);
+    return [
+      ...(rejected.length > 0 ? [store.declinePart(rejected, (await current()).ruleSet.smallAmount, now)] : []),
+      ...(approved.length > 0 ? store.approvalParts(approved, now) : []),
+    ];
   }
 
   const reviews: FraudReviewQueue = {
@@ -285,8 +306,8 @@ export function createFraud(core: Core, opts: { timing?: Histogram } = {}) {
 
   return {
     prepare,
-    recordMany,
-    onOutcomes,
+    decisionWrites,
+    outcomeWrites,
     reviews,
 
     /** Labels the decision behind a charged-back attempt (settlement import, same transaction). */

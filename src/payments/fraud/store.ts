@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db.js';
+import type { Part } from '../statement.js';
 import type { Decision, RuleSet } from './rules.js';
 
 /** Counters are kept per 10-minute bucket: windows are whole buckets ("1h" = the last 6). */
@@ -126,71 +127,78 @@ function bumps(items: { entities: string[]; at: Date; attempts?: number; decline
  * (ORDER BY in the SELECT): concurrent batches over the same entities wait for each other
  * instead of deadlocking, and each hot row is touched once per batch.
  */
-async function addToCounters(tx: Db, rows: CounterBump[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO fraud_counters AS c (entity, bucket, attempts, declines, small_declines, amount)
+function counterPart(rows: CounterBump[]): Part {
+  return {
+    sql: `INSERT INTO fraud_counters AS c (entity, bucket, attempts, declines, small_declines, amount)
      SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::int[], $6::bigint[]) ORDER BY 1, 2
      ON CONFLICT (entity, bucket) DO UPDATE SET attempts = c.attempts + EXCLUDED.attempts, declines = c.declines + EXCLUDED.declines,
        small_declines = c.small_declines + EXCLUDED.small_declines, amount = c.amount + EXCLUDED.amount`,
-    [rows.map((r) => r.entity), rows.map((r) => r.bucket), rows.map((r) => r.attempts), rows.map((r) => r.declines),
+    params: [rows.map((r) => r.entity), rows.map((r) => r.bucket), rows.map((r) => r.attempts), rows.map((r) => r.declines),
       rows.map((r) => r.smallDeclines), rows.map((r) => r.amount)],
-  );
+  };
 }
 
 /**
- * Records a batch of decisions and counts each attempt (and its amount) for every entity:
- * one statement for the decision rows, one for the counters.
+ * The writes that record a batch of decisions and count each attempt (and its amount) for
+ * every entity: the decision rows, the counters. The caller runs them in its statement.
  */
-export async function recordDecisions(tx: Db, ds: DecisionRow[]): Promise<void> {
-  if (ds.length === 0) return;
-  await tx.query(
-    `INSERT INTO fraud_decisions (id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
+export function decisionParts(ds: DecisionRow[]): Part[] {
+  if (ds.length === 0) return [];
+  return [{
+    sql: `INSERT INTO fraud_decisions (id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
                                   rule_version, entities, region, inputs, duration_us, decided_at)
      SELECT id, order_id, attempt_id, customer_id, amount, currency, method, decision, score, reasons,
             rule_version, entities, region, inputs, duration_us, decided_at
        FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, order_id text, attempt_id uuid, customer_id text, amount bigint, currency text,
             method text, decision text, score smallint, reasons text[], rule_version integer, entities text[], region text, inputs jsonb,
             duration_us integer, decided_at timestamptz)`,
-    [JSON.stringify(ds.map((d) => ({
+    params: [JSON.stringify(ds.map((d) => ({
       id: d.id, order_id: d.orderId, attempt_id: d.attemptId, customer_id: d.customerId, amount: d.amount, currency: d.currency,
       method: d.method, decision: d.decision, score: d.score, reasons: d.reasons, rule_version: d.ruleVersion, entities: d.entities,
       region: d.region, inputs: d.inputs, duration_us: d.durationUs, decided_at: d.decidedAt.toISOString(),
     })))],
-  );
-  await addToCounters(tx, bumps(ds.map((d) => ({ entities: d.entities, at: d.decidedAt, attempts: 1, amount: d.amount }))));
+  }, counterPart(bumps(ds.map((d) => ({ entities: d.entities, at: d.decidedAt, attempts: 1, amount: d.amount }))))];
 }
 
-/** Processors declined these attempts: count a decline (small or not) for their entities. */
-export async function countDeclines(tx: Db, attemptIds: string[], smallAmount: number, now: Date): Promise<void> {
-  if (attemptIds.length === 0) return;
-  const { rows } = await tx.query<{ amount: number; entities: string[] }>(
-    'SELECT amount, entities FROM fraud_decisions WHERE attempt_id = ANY($1::uuid[])',
-    [attemptIds],
-  );
-  await addToCounters(tx, bumps(rows.map((d) => ({ entities: d.entities, at: now, declines: 1, smallDeclines: d.amount <= smallAmount ? 1 : 0 }))));
+/**
+ * Processors declined these attempts: a decline (small or not) for their entities, one counter
+ * row per entity in key order, as a part of the caller's statement.
+ */
+export function declinePart(attemptIds: string[], smallAmount: number, now: Date): Part {
+  return {
+    sql: `INSERT INTO fraud_counters AS c (entity, bucket, attempts, declines, small_declines, amount)
+     SELECT x.entity, $2::timestamptz, 0, count(*)::int, (count(*) FILTER (WHERE d.amount <= $3))::int, 0
+       FROM fraud_decisions d CROSS JOIN LATERAL (SELECT DISTINCT unnest(d.entities) AS entity) x
+      WHERE d.attempt_id = ANY($1::uuid[]) GROUP BY x.entity ORDER BY x.entity
+     ON CONFLICT (entity, bucket) DO UPDATE SET declines = c.declines + EXCLUDED.declines, small_declines = c.small_declines + EXCLUDED.small_declines`,
+    params: [attemptIds, bucketOf(now), smallAmount],
+  };
 }
 
 /**
  * Approved payments become history: the customers' profiles and the cards' regiones, each row
- * updated once per batch and in key order (concurrent batches cannot deadlock).
+ * updated once per batch and in key order (concurrent batches cannot deadlock), as parts of
+ * the caller's statement.
  */
-export async function recordApprovals(tx: Db, attemptIds: string[], now: Date): Promise<void> {
-  if (attemptIds.length === 0) return;
-  await tx.query(
-    `WITH d AS (SELECT customer_id, amount, region, entities FROM fraud_decisions WHERE attempt_id = ANY($1::uuid[])),
-     p AS (
-       INSERT INTO fraud_customer_profiles AS p (customer_id, approved_orders, approved_amount, max_amount, updated_at)
-       SELECT customer_id, count(*), sum(amount), max(amount), $2 FROM d GROUP BY customer_id ORDER BY customer_id
+export function approvalParts(attemptIds: string[], now: Date): Part[] {
+  return [
+    { name: 'approved_decisions', sql: 'SELECT customer_id, amount, region, entities FROM fraud_decisions WHERE attempt_id = ANY($1::uuid[])', params: [attemptIds] },
+    {
+      sql: `INSERT INTO fraud_customer_profiles AS p (customer_id, approved_orders, approved_amount, max_amount, updated_at)
+       SELECT customer_id, count(*), sum(amount), max(amount), $1 FROM approved_decisions GROUP BY customer_id ORDER BY customer_id
        ON CONFLICT (customer_id) DO UPDATE SET approved_orders = p.approved_orders + EXCLUDED.approved_orders,
          approved_amount = p.approved_amount + EXCLUDED.approved_amount,
-         max_amount = greatest(p.max_amount, EXCLUDED.max_amount), updated_at = EXCLUDED.updated_at)
-     INSERT INTO fraud_card_regions AS r (card, region, approvals)
-     SELECT e, d.region, count(*) FROM d, unnest(d.entities) AS e WHERE e LIKE 'card:%' AND d.region IS NOT NULL
-      GROUP BY e, d.region ORDER BY e, d.region
-     ON CONFLICT (card, region) DO UPDATE SET approvals = r.approvals + EXCLUDED.approvals`,
-    [attemptIds, now],
-  );
+         max_amount = greatest(p.max_amount, EXCLUDED.max_amount), updated_at = EXCLUDED.updated_at`,
+      params: [now],
+    },
+    {
+      sql: `INSERT INTO fraud_card_regions AS r (card, region, approvals)
+       SELECT e, d.region, count(*) FROM approved_decisions d, unnest(d.entities) AS e WHERE e LIKE 'card:%' AND d.region IS NOT NULL
+        GROUP BY e, d.region ORDER BY e, d.region
+       ON CONFLICT (card, region) DO UPDATE SET approvals = r.approvals + EXCLUDED.approvals`,
+      params: [],
+    },
+  ];
 }
 
 /** Drops counter buckets older than a day (they no longer feed any window). */
@@ -235,23 +243,23 @@ function toReview(r: Record<string, unknown>): ReviewRow {
   };
 }
 
-/** Opens a review for each order, or points its open review at the newest decision (one per order). */
-export async function openReviews(tx: Db, rs: { id: string; orderId: string; decisionId: string; attemptId: string | null; amount: number; currency: string; score: number; reasons: string[]; at: Date }[]): Promise<void> {
+/** Opens a review for each order, or points its open review at the newest decision (one per order); none without reviews. */
+export function reviewParts(rs: { id: string; orderId: string; decisionId: string; attemptId: string | null; amount: number; currency: string; score: number; reasons: string[]; at: Date }[]): Part[] {
   // ON CONFLICT may touch a row once per statement: the last decision of an order wins.
   const byOrder = [...new Map(rs.map((r) => [r.orderId, r])).values()].sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
-  if (byOrder.length === 0) return;
-  await tx.query(
-    `INSERT INTO fraud_reviews (id, order_id, decision_id, attempt_id, amount, currency, score, reasons, status, created_at)
+  if (byOrder.length === 0) return [];
+  return [{
+    sql: `INSERT INTO fraud_reviews (id, order_id, decision_id, attempt_id, amount, currency, score, reasons, status, created_at)
      SELECT id, order_id, decision_id, attempt_id, amount, currency, score, reasons, 'open', created_at
        FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, order_id text, decision_id uuid, attempt_id uuid, amount bigint, currency text,
             score smallint, reasons text[], created_at timestamptz)
      ON CONFLICT (order_id) WHERE status = 'open' DO UPDATE SET decision_id = EXCLUDED.decision_id, attempt_id = EXCLUDED.attempt_id,
        amount = EXCLUDED.amount, score = EXCLUDED.score, reasons = EXCLUDED.reasons`,
-    [JSON.stringify(byOrder.map((r) => ({
+    params: [JSON.stringify(byOrder.map((r) => ({
       id: r.id, order_id: r.orderId, decision_id: r.decisionId, attempt_id: r.attemptId, amount: r.amount, currency: r.currency,
       score: r.score, reasons: r.reasons, created_at: r.at.toISOString(),
     })))],
-  );
+  }];
 }
 
 export async function listReviews(db: Db, status: ReviewRow['status'] | null, limit: number): Promise<ReviewRow[]> {
@@ -269,15 +277,6 @@ export async function lockReview(tx: Db, id: string): Promise<ReviewRow | undefi
 }
 
 /** The orders among these with an open review, locked in order (an approval and a reviewer serialise on it). */
-export async function lockOpenReviewsForOrders(tx: Db, orderIds: string[]): Promise<Set<string>> {
-  if (orderIds.length === 0) return new Set();
-  const { rows } = await tx.query<{ order_id: string }>(
-    `SELECT order_id FROM fraud_reviews WHERE order_id = ANY($1::text[]) AND status = 'open' ORDER BY order_id FOR UPDATE`,
-    [orderIds],
-  );
-  return new Set(rows.map((r) => r.order_id));
-}
-
 export async function closeReview(tx: Db, id: string, c: { status: 'approved' | 'rejected'; reviewer: string; note: string | null; at: Date }): Promise<ReviewRow> {
   const { rows } = await tx.query(
     `UPDATE fraud_reviews SET status = $2, reviewer = $3, note = $4, decided_at = $5 WHERE id = $1 AND status = 'open' RETURNING ${REVIEW_COLS}`,
