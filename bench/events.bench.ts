@@ -5,7 +5,7 @@
 // at NATS_URL.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { appendEvents, createEventBus } from '../src/events/index.js';
+import { appendEvents, createEventBus, type EventTrace, type TraceStage } from '../src/events/index.js';
 import { connectNats, streamName } from '../src/events/nats.js';
 import { RELAY } from '../src/events/relay.js';
 import { createDatabase, type Database } from '../src/platform/db.js';
@@ -15,11 +15,12 @@ import { createMetrics } from '../src/platform/metrics.js';
 import { migrate } from '../src/platform/migrations.js';
 import type { FigureTarget } from './run.js';
 
-const APPEND_EVENTS = 30_000;
+// BENCH_EVENTS_APPEND and BENCH_EVENTS_E2E_SECONDS shorten a run while iterating.
+const APPEND_EVENTS = Math.max(2000, Math.round(Number(process.env.BENCH_EVENTS_APPEND ?? 30_000) / 1000) * 1000);
 const EVENTS_PER_TX = 5;
 const APPEND_CONCURRENCY = 8;
 const E2E_RATE = 2000;
-const E2E_SECONDS = 5;
+const E2E_SECONDS = Number(process.env.BENCH_EVENTS_E2E_SECONDS ?? 5);
 
 /** Issue #7's targets on this machine (2 cores): relay vs a bare acknowledged publish, latency at 2,000 events/s. */
 export const targets: Record<string, FigureTarget> = {
@@ -69,6 +70,36 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
+/** When each event first passed each stage (the bus's trace), by event id. */
+function stageRecorder() {
+  const at: Record<TraceStage, Map<string, number>> = { read: new Map(), published: new Map(), received: new Map(), handled: new Map() };
+  const trace: EventTrace = (stage, ids, now) => {
+    const m = at[stage];
+    for (const id of ids) if (!m.has(id)) m.set(id, now);
+  };
+  return { at, trace };
+}
+
+/**
+ * Per-leg latency percentiles (ms) for the events in `from`: each leg from one recorded
+ * time to the next. Legs overlap nowhere, so their p50s add up to about the end-to-end one.
+ */
+function legs(ids: Iterable<string>, points: [string, Map<string, number>][], p: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const list = [...ids];
+  for (let i = 1; i < points.length; i++) {
+    const [, a] = points[i - 1] as [string, Map<string, number>];
+    const [name, b] = points[i] as [string, Map<string, number>];
+    const d = list.flatMap((id) => {
+      const x = a.get(id);
+      const y = b.get(id);
+      return x === undefined || y === undefined ? [] : [y - x];
+    });
+    out[name] = Math.round(percentile(d, p) * 10) / 10;
+  }
+  return out;
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -80,7 +111,8 @@ export async function run(): Promise<Record<string, unknown>> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
   const ctx = `bench${randomBytes(3).toString('hex')}`;
   const link = await connectNats(natsUrl, logger, 'embudo-bench');
-  const bus = createEventBus({ db, logger, metrics: createMetrics(), natsUrl, pollMs: 200 });
+  const stages = stageRecorder();
+  const bus = createEventBus({ db, logger, metrics: createMetrics(), natsUrl, pollMs: 200, trace: stages.trace });
   try {
     await migrate(db);
     await db.query('CREATE TABLE bench_orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, total int NOT NULL)');
@@ -188,7 +220,8 @@ export async function run(): Promise<Record<string, unknown>> {
     await relay.stop();
 
     // 6. The same in-process (no NATS: the embedded default), off the outbox table.
-    const local = createEventBus({ db, logger, metrics: createMetrics(), pollMs: 200 });
+    const localStages = stageRecorder();
+    const local = createEventBus({ db, logger, metrics: createMetrics(), pollMs: 200, trace: localStages.trace });
     const localHandled = new Map<string, number>();
     const localConsumer = local.consumer({
       name: `${ctx}.local`,
@@ -214,6 +247,15 @@ export async function run(): Promise<Record<string, unknown>> {
     const distinct = rows[0]?.distinct_ids ?? 0;
     const total = rows[0]?.total ?? 0;
     const round = (v: number) => Math.round(v);
+    // Where the end-to-end time goes: commit → relay read → JetStream ack (publish) and
+    // → consumer's pull subscription (delivery) → handler start (buffer wait, transaction
+    // start, inbox insert) → consumer commit.
+    const natsPoints = (p: number) => ({
+      ...legs(commitAt.keys(), [['commit', new Map(commitAt)], ['relay_read_ms', stages.at.read], ['relay_publish_ack_ms', stages.at.published]], p),
+      ...legs(commitAt.keys(), [['read', stages.at.read], ['nats_delivery_ms', stages.at.received], ['consumer_to_handler_ms', handledAt], ['consumer_commit_ms', stages.at.handled]], p),
+    });
+    const localPoints = (p: number) =>
+      legs(localCommits.keys(), [['commit', new Map(localCommits)], ['read_ms', localStages.at.read], ['to_handler_ms', localHandled], ['commit_ms', localStages.at.handled]], p);
     return {
       append_per_s: round(appendPerS),
       relay_per_s: round(relayPerS),
@@ -227,6 +269,10 @@ export async function run(): Promise<Record<string, unknown>> {
       lost: expected + localCommits.size - distinct,
       duplicated_effects: total - distinct,
       mode: 'nats',
+      nats_legs_p50: natsPoints(50),
+      nats_legs_p99: natsPoints(99),
+      in_process_legs_p50: localPoints(50),
+      in_process_legs_p99: localPoints(99),
     };
   } finally {
     await bus.close();

@@ -15,6 +15,7 @@ import { connectNats, type NatsLink } from './nats.js';
 import { observeAppends, type EventEnvelope } from './outbox.js';
 import { after, HORIZON, matches, readBatch, safeHead, toEnvelope, typeFilter, type Position, type TypeFilter } from './reader.js';
 import { createRelay, RELAY, type Relay } from './relay.js';
+import type { EventTrace } from './trace.js';
 
 export interface EventBusDeps {
   db: Database;
@@ -31,6 +32,8 @@ export interface EventBusDeps {
   pollMs?: number;
   /** The relay is reported stalled when the oldest unpublished event is older (default 30 s). */
   stallAfterMs?: number;
+  /** Diagnostics: called as events pass each stage (see `EventTrace`). */
+  trace?: EventTrace;
 }
 
 export interface EventBus {
@@ -141,7 +144,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   };
 
   const consumers: ConsumerSpec[] = [];
-  const consumerDeps = { db: deps.db, logger: deps.logger, clock, metrics };
+  const consumerDeps = { db: deps.db, logger: deps.logger, clock, metrics, trace: deps.trace };
 
   // Live fan-out: one tail per process from the head at first subscription.
   const listeners = new Set<{ filter: TypeFilter; fn: (e: EventEnvelope) => void }>();
@@ -169,7 +172,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   );
 
   let relay: Relay | undefined;
-  const getRelay = () => (relay ??= Object.assign(track(createRelay({ db: deps.db, logger: deps.logger, metrics, link: nats }, pollMs)), {}) as Relay);
+  const getRelay = () => (relay ??= Object.assign(track(createRelay({ db: deps.db, logger: deps.logger, metrics, link: nats, trace: deps.trace }, pollMs)), {}) as Relay);
 
   const monitor = wakeableLoop('events-lag', 5000, deps.logger, async () => {
     const watched: { name: string; position: string; filter: TypeFilter }[] = consumers.map((c) => ({

@@ -97,6 +97,7 @@ export function natsConsumer(
   };
 
   const done = (items: Item[]) => {
+    deps.trace?.('handled', items.map((i) => i.event.id), performance.now());
     const now = Date.now();
     for (const i of items) {
       deps.metrics.handled.inc({ consumer: spec.name, type: i.event.type });
@@ -113,6 +114,7 @@ export function natsConsumer(
             subscriptions.push(
               ...await pullDurable(link, binding, spec.name, (m) => {
                 buffer.push(m);
+                if (deps.trace) deps.trace('received', [m.headers?.get('Nats-Msg-Id') ?? ''], performance.now());
                 loop.wake();
               }, deps.ackWaitMs ?? 30_000),
             );

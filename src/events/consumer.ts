@@ -15,6 +15,7 @@ import {
   type Position,
 } from './reader.js';
 import type { EventMetrics } from './metrics.js';
+import type { EventTrace } from './trace.js';
 
 /** A durable consumer: its name is its position, inbox and dead letters. */
 export interface ConsumerSpec {
@@ -36,6 +37,7 @@ export interface ConsumerDeps {
   logger: Logger;
   clock: Clock;
   metrics: EventMetrics;
+  trace?: EventTrace;
 }
 
 export function backoff(spec: ConsumerSpec, attempt: number): number {
@@ -153,6 +155,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
     const cached = known !== undefined;
     const from = known ?? (await loadPosition(deps.db, spec.name));
     const batch = await readBatch(deps.db, from, filter, limit);
+    if (deps.trace && batch.rows.length > 0) deps.trace('read', batch.rows.map((r) => r.event_id), performance.now());
     const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS } : 'idle';
     const { rows, head } = batch;
     const last = rows.at(-1);
@@ -220,6 +223,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
   };
 
   const countHandled = (rows: OutboxRow[]) => {
+    deps.trace?.('handled', rows.map((r) => r.event_id), performance.now());
     const now = Date.now();
     for (const r of rows) {
       deps.metrics.handled.inc({ consumer: spec.name, type: r.type });
