@@ -39,12 +39,16 @@ export interface EventBusDeps {
 export interface EventBus {
   readonly mode: 'in-process' | 'nats';
   /**
-   * A durable consumer. `handle` runs in a transaction with the inbox row, so its effect is
-   * applied exactly once; failures retry with backoff, then go to the dead letters.
+   * A durable consumer. `handle` (or `handleBatch`, a batch's new events at once) runs in a
+   * transaction with the inbox rows, so its effect is applied exactly once; failures retry one
+   * event at a time with backoff, then go to the dead letters.
    *
    * @example
    * workers.push(bus.consumer({ name: 'checkout.payments', types: ['payments.*'],
    *   handle: (tx, event) => orders.onPayment(tx, event) }));
+   * // Set-based: one statement per batch instead of one per event.
+   * workers.push(bus.consumer({ name: 'analytics.etl', types: ['*'],
+   *   handleBatch: (tx, events) => landing.insertMany(tx, events) }));
    */
   consumer(spec: ConsumerSpec): Worker;
   /**
@@ -231,6 +235,9 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     mode,
     consumer(spec) {
       typeFilter(spec.types);
+      if ((typeof spec.handle === 'function') === (typeof spec.handleBatch === 'function')) {
+        throw new Error(`consumer "${spec.name}" needs exactly one of handle and handleBatch`);
+      }
       if (consumers.some((c) => c.name === spec.name)) throw new Error(`consumer "${spec.name}" is already registered`);
       consumers.push(spec);
       return mode === 'nats' ? natsConsumer({ ...consumerDeps, link: nats }, spec, pollMs) : track(inProcessConsumer(consumerDeps, spec, pollMs));
