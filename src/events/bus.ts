@@ -148,7 +148,12 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   };
 
   const consumers: ConsumerSpec[] = [];
-  const consumerDeps = { db: deps.db, logger: deps.logger, clock, metrics, trace: deps.trace };
+  // A consumer's transaction holds an xid, so the relay and the other readers of this process
+  // may be waiting for it to end: they re-read at its commit, not at their next re-poll.
+  const committed = (self: Loop) => {
+    for (const l of loops) if (l !== self) l.wakeIfBlocked();
+  };
+  const consumerDeps = { db: deps.db, logger: deps.logger, clock, metrics, trace: deps.trace, committed };
 
   // Live fan-out: one tail per process from the head at first subscription.
   const listeners = new Set<{ filter: TypeFilter; fn: (e: EventEnvelope) => void }>();
@@ -171,7 +176,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
         }
         tailAt = { txId: row.tx_id, seq: row.id };
       }
-      return rows.length === 500 ? 'more' : blocked ? { inMs: 15 } : 'idle';
+      return rows.length === 500 ? 'more' : blocked ? { inMs: 15, blocked: true } : 'idle';
     }),
   );
 

@@ -107,6 +107,7 @@ export function natsConsumer(
   };
 
   const done = (items: Item[]) => {
+    deps.committed?.(loop);
     deps.trace?.('handled', items.map((i) => i.event.id), performance.now());
     const now = Date.now();
     for (const i of items) {

@@ -57,6 +57,12 @@ export interface ConsumerDeps {
   clock: Clock;
   metrics: EventMetrics;
   trace?: EventTrace;
+  /**
+   * Called after each of the consumer's commits: its transaction may have held the other
+   * readers' commit-safe horizon (it holds an xid while it runs), so those waiting on it
+   * re-read now instead of at their next re-poll.
+   */
+  committed?: (self: Loop) => void;
 }
 
 export function backoff(spec: ConsumerSpec, attempt: number): number {
@@ -174,6 +180,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
         await applyInTx(tx, spec, rows.map(toEnvelope));
       });
       known = to;
+      deps.committed?.(loop);
     } catch (err) {
       known = undefined;
       throw err;
@@ -189,7 +196,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
     const from = known ?? (await loadPosition(deps.db, spec.name));
     const batch = await readBatch(deps.db, from, filter, limit);
     if (deps.trace && batch.rows.length > 0) deps.trace('read', batch.rows.map((r) => r.event_id), performance.now());
-    const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS } : 'idle';
+    const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS, blocked: true } : 'idle';
     const { rows, head } = batch;
     const last = rows.at(-1);
     // Past the last wanted event: skip the unrelated tail so lag and housekeeping see progress.
@@ -264,5 +271,6 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
     }
   };
 
-  return wakeableLoop(`events-consumer:${spec.name}`, idleMs, deps.logger, iteration);
+  const loop = wakeableLoop(`events-consumer:${spec.name}`, idleMs, deps.logger, iteration);
+  return loop;
 }

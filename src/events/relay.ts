@@ -216,7 +216,7 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
             progressAt = Date.now();
             error = undefined;
           }
-          return blocked ? { inMs: 15 } : 'idle';
+          return blocked ? { inMs: 15, blocked: true } : 'idle';
         }
         // The next read runs while JetStream acknowledges the batches in flight.
         next = read(cursor);
