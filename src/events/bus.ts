@@ -15,6 +15,7 @@ import { connectNats, type NatsLink } from './nats.js';
 import { observeAppends, type EventEnvelope } from './outbox.js';
 import { after, HORIZON, matches, readBatch, safeHead, toEnvelope, typeFilter, type Position, type TypeFilter } from './reader.js';
 import { createRelay, RELAY, type Relay } from './relay.js';
+import type { EventTrace } from './trace.js';
 
 export interface EventBusDeps {
   db: Database;
@@ -31,17 +32,23 @@ export interface EventBusDeps {
   pollMs?: number;
   /** The relay is reported stalled when the oldest unpublished event is older (default 30 s). */
   stallAfterMs?: number;
+  /** Diagnostics: called as events pass each stage (see `EventTrace`). */
+  trace?: EventTrace;
 }
 
 export interface EventBus {
   readonly mode: 'in-process' | 'nats';
   /**
-   * A durable consumer. `handle` runs in a transaction with the inbox row, so its effect is
-   * applied exactly once; failures retry with backoff, then go to the dead letters.
+   * A durable consumer. `handle` (or `handleBatch`, a batch's new events at once) runs in a
+   * transaction with the inbox rows, so its effect is applied exactly once; failures retry one
+   * event at a time with backoff, then go to the dead letters.
    *
    * @example
    * workers.push(bus.consumer({ name: 'checkout.payments', types: ['payments.*'],
    *   handle: (tx, event) => orders.onPayment(tx, event) }));
+   * // Set-based: one statement per batch instead of one per event.
+   * workers.push(bus.consumer({ name: 'analytics.etl', types: ['*'],
+   *   handleBatch: (tx, events) => landing.insertMany(tx, events) }));
    */
   consumer(spec: ConsumerSpec): Worker;
   /**
@@ -141,7 +148,12 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   };
 
   const consumers: ConsumerSpec[] = [];
-  const consumerDeps = { db: deps.db, logger: deps.logger, clock, metrics };
+  // A consumer's transaction holds an xid, so the relay and the other readers of this process
+  // may be waiting for it to end: they re-read at its commit, not at their next re-poll.
+  const committed = (self: Loop) => {
+    for (const l of loops) if (l !== self) l.wakeIfBlocked();
+  };
+  const consumerDeps = { db: deps.db, logger: deps.logger, clock, metrics, trace: deps.trace, committed };
 
   // Live fan-out: one tail per process from the head at first subscription.
   const listeners = new Set<{ filter: TypeFilter; fn: (e: EventEnvelope) => void }>();
@@ -164,12 +176,12 @@ export function createEventBus(deps: EventBusDeps): EventBus {
         }
         tailAt = { txId: row.tx_id, seq: row.id };
       }
-      return rows.length === 500 ? 'more' : blocked ? { inMs: 15 } : 'idle';
+      return rows.length === 500 ? 'more' : blocked ? { inMs: 15, blocked: true } : 'idle';
     }),
   );
 
   let relay: Relay | undefined;
-  const getRelay = () => (relay ??= Object.assign(track(createRelay({ db: deps.db, logger: deps.logger, metrics, link: nats }, pollMs)), {}) as Relay);
+  const getRelay = () => (relay ??= Object.assign(track(createRelay({ db: deps.db, logger: deps.logger, metrics, link: nats, trace: deps.trace }, pollMs)), {}) as Relay);
 
   const monitor = wakeableLoop('events-lag', 5000, deps.logger, async () => {
     const watched: { name: string; position: string; filter: TypeFilter }[] = consumers.map((c) => ({
@@ -228,6 +240,9 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     mode,
     consumer(spec) {
       typeFilter(spec.types);
+      if ((typeof spec.handle === 'function') === (typeof spec.handleBatch === 'function')) {
+        throw new Error(`consumer "${spec.name}" needs exactly one of handle and handleBatch`);
+      }
       if (consumers.some((c) => c.name === spec.name)) throw new Error(`consumer "${spec.name}" is already registered`);
       consumers.push(spec);
       return mode === 'nats' ? natsConsumer({ ...consumerDeps, link: nats }, spec, pollMs) : track(inProcessConsumer(consumerDeps, spec, pollMs));

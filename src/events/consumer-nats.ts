@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { Db } from '../platform/db.js';
 import { wakeableLoop, type Loop, type Next } from './loop.js';
-import { applyInTx, backoff, deadLetter, processReplays, type ConsumerDeps, type ConsumerSpec } from './consumer.js';
+import { applyInTx, backoff, deadLetter, processReplays, type ConsumerDeps, type ConsumerSpec, type InboxWrite } from './consumer.js';
 import { consumerBindings, decodeWire, pullDurable, type NatsLink } from './nats.js';
 import { typeFilter } from './reader.js';
 import type { EventEnvelope } from './outbox.js';
@@ -10,6 +10,12 @@ import type { EventEnvelope } from './outbox.js';
 export function natsPositionName(consumer: string): string {
   return `${consumer}@nats`;
 }
+
+/** Moves the lag record forward only (batches can commit out of order after redeliveries). */
+const recordPosition = (consumer: string, txId: string, seq: string) =>
+  `INSERT INTO events_positions (consumer, tx_id, event_seq) VALUES (${consumer}, ${txId}::xid8, ${seq})
+   ON CONFLICT (consumer) DO UPDATE SET tx_id = excluded.tx_id, event_seq = excluded.event_seq, updated_at = now()
+    WHERE (events_positions.tx_id, events_positions.event_seq) < (excluded.tx_id, excluded.event_seq)`;
 
 interface Item {
   msg: JsMsg;
@@ -35,15 +41,22 @@ export function natsConsumer(
   const subscriptions: ConsumerMessages[] = [];
   let replaysAt = 0;
 
-  /** Records the newest item's place for lag; in the batch's own transaction, it costs no extra commit. */
+  const newest = (items: Item[]) =>
+    items.reduce((a, b) => (BigInt(b.txId) > BigInt(a.txId) || (b.txId === a.txId && b.event.seq > a.event.seq) ? b : a));
+  /** Records the newest item's place for lag (JetStream acks are the truth; this is for lag only). */
   const record = async (db: Db, items: Item[]) => {
-    const last = items.reduce((a, b) => (BigInt(b.txId) > BigInt(a.txId) || (b.txId === a.txId && b.event.seq > a.event.seq) ? b : a));
-    await db.query(
-      `INSERT INTO events_positions (consumer, tx_id, event_seq) VALUES ($1, $2::xid8, $3)
-       ON CONFLICT (consumer) DO UPDATE SET tx_id = excluded.tx_id, event_seq = excluded.event_seq, updated_at = now()
-        WHERE (events_positions.tx_id, events_positions.event_seq) < (excluded.tx_id, excluded.event_seq)`,
-      [natsPositionName(spec.name), last.txId, last.event.seq],
-    );
+    const last = newest(items);
+    await db.query(recordPosition('$1', '$2', '$3'), [natsPositionName(spec.name), last.txId, last.event.seq]);
+  };
+  /** The inbox write with the lag record folded in: the batch's transaction costs no extra round trip for it. */
+  const inboxWithRecord = (items: Item[]): InboxWrite => {
+    const last = newest(items);
+    return {
+      sql: `WITH recorded AS (${recordPosition('$3', '$4', '$5')})
+        INSERT INTO events_inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+        ON CONFLICT DO NOTHING RETURNING event_id`,
+      params: [natsPositionName(spec.name), last.txId, last.event.seq],
+    };
   };
 
   const iteration = async (): Promise<Next> => {
@@ -56,10 +69,7 @@ export function natsConsumer(
     const items: Item[] = msgs.map((msg) => ({ msg, ...decodeWire(msg) }));
     let applied = false;
     try {
-      await deps.db.transaction(async (tx) => {
-        await applyInTx(tx, spec, items.map((i) => i.event));
-        await record(tx, items);
-      });
+      await deps.db.transaction((tx) => applyInTx(tx, spec, items.map((i) => i.event), inboxWithRecord(items)));
       applied = true;
     } catch {
       // Fall back to one by one so one poison message does not hold the others.
@@ -97,6 +107,8 @@ export function natsConsumer(
   };
 
   const done = (items: Item[]) => {
+    deps.committed?.(loop);
+    deps.trace?.('handled', items.map((i) => i.event.id), performance.now());
     const now = Date.now();
     for (const i of items) {
       deps.metrics.handled.inc({ consumer: spec.name, type: i.event.type });
@@ -113,6 +125,7 @@ export function natsConsumer(
             subscriptions.push(
               ...await pullDurable(link, binding, spec.name, (m) => {
                 buffer.push(m);
+                if (deps.trace) deps.trace('received', [m.headers?.get('Nats-Msg-Id') ?? ''], performance.now());
                 loop.wake();
               }, deps.ackWaitMs ?? 30_000),
             );

@@ -15,14 +15,34 @@ import {
   type Position,
 } from './reader.js';
 import type { EventMetrics } from './metrics.js';
+import type { EventTrace } from './trace.js';
 
 /** A durable consumer: its name is its position, inbox and dead letters. */
-export interface ConsumerSpec {
+export type ConsumerSpec = ConsumerOptions & (
+  | {
+      /** Runs inside the transaction that also writes the inbox row: the effect commits exactly once. */
+      handle: (tx: Db, event: EventEnvelope) => Promise<void>;
+      handleBatch?: undefined;
+    }
+  | {
+      /**
+       * Instead of `handle`: the new events of one transaction at once, in order, so a handler
+       * can apply them set-based (one statement for the batch instead of one per event). Same
+       * guarantees: it runs in the transaction that writes their inbox rows; when it throws,
+       * the events are retried one by one (`[event]`), so a poison event is dead-lettered alone.
+       *
+       * @example
+       * handleBatch: (tx, events) => tx.query('INSERT INTO landing (id) SELECT unnest($1::uuid[])', [events.map((e) => e.id)])
+       */
+      handleBatch: (tx: Db, events: readonly EventEnvelope[]) => Promise<unknown>;
+      handle?: undefined;
+    }
+);
+
+export interface ConsumerOptions {
   name: string;
   /** Exact types, `<context>.*`, or `*`. */
   types: string[];
-  /** Runs inside the transaction that also writes the inbox row: the effect commits exactly once. */
-  handle: (tx: Db, event: EventEnvelope) => Promise<void>;
   /** Attempts before an event goes to the dead letters (default 5). */
   maxAttempts?: number;
   /** First retry delay; doubles each attempt up to 30 s (default 200 ms). */
@@ -36,6 +56,13 @@ export interface ConsumerDeps {
   logger: Logger;
   clock: Clock;
   metrics: EventMetrics;
+  trace?: EventTrace;
+  /**
+   * Called after each of the consumer's commits: its transaction may have held the other
+   * readers' commit-safe horizon (it holds an xid while it runs), so those waiting on it
+   * re-read now instead of at their next re-poll.
+   */
+  committed?: (self: Loop) => void;
 }
 
 export function backoff(spec: ConsumerSpec, attempt: number): number {
@@ -50,22 +77,36 @@ export function errorText(err: unknown): string {
  * Records the events in the consumer's inbox and runs the handler for the ones not seen
  * before, all in `tx`. Returns how many were new.
  */
-export async function applyInTx(tx: Db, spec: ConsumerSpec, events: readonly EventEnvelope[]): Promise<number> {
+export async function applyInTx(tx: Db, spec: ConsumerSpec, events: readonly EventEnvelope[], inbox: InboxWrite = INBOX): Promise<number> {
   if (events.length === 0) return 0;
-  const { rows } = await tx.query<{ event_id: string }>(
-    `INSERT INTO events_inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
-     ON CONFLICT DO NOTHING RETURNING event_id`,
-    [spec.name, events.map((e) => e.id)],
-  );
-  const fresh = new Set(rows.map((r) => r.event_id));
-  const count = fresh.size;
+  const { rows } = await tx.query<{ event_id: string }>(inbox.sql, [spec.name, events.map((e) => e.id), ...inbox.params]);
+  const ids = new Set(rows.map((r) => r.event_id));
   // delete(): a batch can carry one event twice (JetStream redelivers a message whose ack wait
   // ran out while it sat in the buffer); only its first copy runs the handler.
-  for (const event of events) {
-    if (fresh.delete(event.id)) await spec.handle(tx, event);
+  const fresh = events.filter((e) => ids.delete(e.id));
+  if (spec.handleBatch) {
+    if (fresh.length > 0) await spec.handleBatch(tx, fresh);
+  } else {
+    for (const event of fresh) await spec.handle(tx, event);
   }
-  return count;
+  return fresh.length;
 }
+
+/**
+ * The statement writing a batch's inbox rows: `$1` the consumer, `$2` the event ids; it
+ * returns the ids not seen before. A caller may fold another write of the same transaction
+ * into it (one round trip less per batch), with its parameters from `$3`.
+ */
+export interface InboxWrite {
+  sql: string;
+  params: readonly unknown[];
+}
+
+const INBOX: InboxWrite = {
+  sql: `INSERT INTO events_inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])
+     ON CONFLICT DO NOTHING RETURNING event_id`,
+  params: [],
+};
 
 export async function deadLetter(tx: Db, consumer: string, event: EventEnvelope, err: unknown, attempts: number): Promise<void> {
   await tx.query(
@@ -139,6 +180,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
         await applyInTx(tx, spec, rows.map(toEnvelope));
       });
       known = to;
+      deps.committed?.(loop);
     } catch (err) {
       known = undefined;
       throw err;
@@ -153,7 +195,8 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
     const cached = known !== undefined;
     const from = known ?? (await loadPosition(deps.db, spec.name));
     const batch = await readBatch(deps.db, from, filter, limit);
-    const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS } : 'idle';
+    if (deps.trace && batch.rows.length > 0) deps.trace('read', batch.rows.map((r) => r.event_id), performance.now());
+    const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS, blocked: true } : 'idle';
     const { rows, head } = batch;
     const last = rows.at(-1);
     // Past the last wanted event: skip the unrelated tail so lag and housekeeping see progress.
@@ -220,6 +263,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
   };
 
   const countHandled = (rows: OutboxRow[]) => {
+    deps.trace?.('handled', rows.map((r) => r.event_id), performance.now());
     const now = Date.now();
     for (const r of rows) {
       deps.metrics.handled.inc({ consumer: spec.name, type: r.type });
@@ -227,5 +271,6 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
     }
   };
 
-  return wakeableLoop(`events-consumer:${spec.name}`, idleMs, deps.logger, iteration);
+  const loop = wakeableLoop(`events-consumer:${spec.name}`, idleMs, deps.logger, iteration);
+  return loop;
 }

@@ -5,3 +5,4 @@ export { defineEvent, renderCatalog, type EventDefinition } from './catalog.js';
 export { archiveOutbox, type ArchiveOptions, type ArchiveResult } from './housekeeping.js';
 export { listDeadLetters, rebuildConsumer, requestReplay, type DeadLetterView } from './admin.js';
 export { consumerLag, type ConsumerLag } from './lag.js';
+export type { EventTrace, TraceStage } from './trace.js';

@@ -5,6 +5,7 @@ import { wakeableLoop, type Loop, type Next } from './loop.js';
 import type { EventMetrics } from './metrics.js';
 import { subjectOf, type NatsLink } from './nats.js';
 import { contextOf } from './outbox.js';
+import type { EventTrace } from './trace.js';
 import { advancePosition, HORIZON, loadPosition, positionOf, type OutboxRow, type Position } from './reader.js';
 
 /** The relay's row in events_positions. */
@@ -20,6 +21,7 @@ export interface RelayDeps {
   /** Batches published and not yet acknowledged at once (default 3). */
   window?: number;
   /** Test seam: runs after JetStream acknowledged a batch and before the position moves. */
+  trace?: EventTrace;
   afterPublish?: (rows: readonly Pick<OutboxRow, 'id' | 'event_id' | 'type'>[]) => Promise<void> | void;
 }
 
@@ -143,6 +145,7 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
     batch.acks.then(
       (acks) => {
         batch.acked = acks;
+        deps.trace?.('published', batch.rows.map((r) => r.event_id), performance.now());
         flush();
       },
       (err: unknown) => {
@@ -180,7 +183,9 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
       broken ??= {};
       return { rows: [], blocked: false };
     }
-    return { rows: rows.filter(isRow), blocked: rows[0]?.blocked ?? false };
+    const read = rows.filter(isRow);
+    if (deps.trace && read.length > 0) deps.trace('read', read.map((r) => r.event_id), performance.now());
+    return { rows: read, blocked: rows[0]?.blocked ?? false };
   };
 
   const iteration = async (): Promise<Next> => {
@@ -211,7 +216,7 @@ export function createRelay(deps: RelayDeps, idleMs: number): Relay {
             progressAt = Date.now();
             error = undefined;
           }
-          return blocked ? { inMs: 15 } : 'idle';
+          return blocked ? { inMs: 15, blocked: true } : 'idle';
         }
         // The next read runs while JetStream acknowledges the batches in flight.
         next = read(cursor);

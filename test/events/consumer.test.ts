@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { appendEvents, listDeadLetters, rebuildConsumer, requestReplay, type EventEnvelope } from '../../src/events/index.js';
 import { freshDatabase } from '../support/db.js';
+import type { Db } from '../../src/platform/db.js';
 import { effectTable, publish, sleep, testBus, uniqueContext, waitFor } from './support.js';
 
 const { db } = await freshDatabase({ poolSize: 30 });
@@ -89,7 +90,7 @@ test('a crash mid-handler rolls the effect back; the retry applies it once; rest
     name: `${ctx}.fx`,
     types: [`${ctx}.e`],
     backoffMs: 20,
-    handle: async (tx: Parameters<Parameters<typeof bus.consumer>[0]['handle']>[0], e: EventEnvelope) => {
+    handle: async (tx: Db, e: EventEnvelope) => {
       await tx.query(`INSERT INTO fx_${ctx} (event_id, n) VALUES ($1, $2)`, [e.id, (e.payload as { n: number }).n]);
       if ((e.payload as { n: number }).n === 3 && crashes-- > 0) throw new Error('crash after the effect, before commit');
     },
@@ -146,7 +147,7 @@ test('after a failover that lost its last commits, a running consumer resumes fr
   const spec = {
     name: `${ctx}.fo`,
     types: [`${ctx}.e`],
-    handle: async (tx: Parameters<Parameters<typeof bus.consumer>[0]['handle']>[0], e: EventEnvelope) => {
+    handle: async (tx: Db, e: EventEnvelope) => {
       await tx.query(`INSERT INTO fx_${ctx} (event_id, n) VALUES ($1, $2)`, [e.id, (e.payload as { n: number }).n]);
     },
   };
@@ -222,6 +223,45 @@ test('a poison message goes to the dead letters while the rest flows; replay run
     await waitFor(async () => (await count()) === 5, 10_000, 'the replayed event');
     const after = (await listDeadLetters(db)).find((d) => d.id === dead[0]?.id);
     assert.equal(after?.status, 'replayed');
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('handleBatch: new events at once in commit order, each applied once; a poison one is dead-lettered alone', async () => {
+  const ctx = uniqueContext();
+  await effectTable(db, `fx_${ctx}`);
+  assert.throws(() => bus.consumer({ name: `${ctx}.none`, types: [`${ctx}.*`] } as never), /exactly one of handle and handleBatch/);
+  const batches: number[][] = [];
+  const worker = bus.consumer({
+    name: `${ctx}.batch`,
+    types: [`${ctx}.*`],
+    maxAttempts: 2,
+    backoffMs: 10,
+    handleBatch: async (tx, events) => {
+      const ns = events.map((e) => (e.payload as { n: number }).n);
+      batches.push(ns);
+      if (events.some((e) => e.type === `${ctx}.poison`)) throw new Error('cannot digest this');
+      await tx.query(`INSERT INTO fx_${ctx} (event_id, n) SELECT unnest($1::uuid[]), unnest($2::int[])`, [events.map((e) => e.id), ns]);
+    },
+  });
+  // One transaction of five, the poison in the middle, then two more transactions.
+  const poisonId = (await db.transaction((tx) =>
+    appendEvents(tx, [1, 2, 3, 4, 5].map((n) => ({ type: `${ctx}.${n === 3 ? 'poison' : 'ok'}`, version: 1, aggregateType: 'p', aggregateId: `${n}`, payload: { n } })))))[2];
+  await publish(db, `${ctx}.ok`, { n: 6 });
+  await publish(db, `${ctx}.ok`, { n: 7 });
+  worker.start();
+  try {
+    const effects = async () => (await db.query<{ n: number }>(`SELECT n FROM fx_${ctx} ORDER BY applied_at, n`)).rows.map((r) => r.n);
+    await waitFor(async () => (await effects()).length === 6, 10_000, 'the six good events');
+    await sleep(150);
+    assert.deepEqual(await effects(), [1, 2, 4, 5, 6, 7]);
+    assert.ok(batches.some((b) => b.length > 1), `events came in batches: ${JSON.stringify(batches)}`);
+    assert.ok(batches.every((b) => b.join() === [...b].sort((x, y) => x - y).join()), 'each batch in commit order');
+    const dead = (await listDeadLetters(db)).filter((d) => d.consumer === `${ctx}.batch`);
+    assert.deepEqual(dead.map((d) => d.eventId), [poisonId]);
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events_inbox WHERE consumer = $1', [`${ctx}.batch`]);
+    assert.equal(rows[0]?.n, 6, 'inbox rows only for the applied events');
   } finally {
     await worker.stop();
   }

@@ -10,6 +10,7 @@ import { safeHead, START } from '../../src/events/reader.js';
 import { createLogger } from '../../src/platform/log.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { systemClock } from '../../src/platform/clock.js';
+import type { Db } from '../../src/platform/db.js';
 import { freshDatabase } from '../support/db.js';
 import { effectTable, publish, sleep, testBus, uniqueContext, waitFor } from './support.js';
 
@@ -97,7 +98,8 @@ if (natsUrl) {
     }
   });
 
-  test('same handler through JetStream: crash after commit before ack → effect once; poison → dead letter', async () => {
+  for (const shape of ['handle', 'handleBatch'] as const)
+  test(`same ${shape} through JetStream: crash after commit before ack → effect once; poison → dead letter`, async () => {
     const ctx = uniqueContext();
     streams.push(streamName(ctx));
     await effectTable(db, `fx_${ctx}`);
@@ -105,11 +107,18 @@ if (natsUrl) {
     const relay = bus.runtime().workers[0];
     assert.equal(relay?.name, 'events-relay');
     relay.start();
-    const handle = async (tx: Parameters<Parameters<typeof bus.consumer>[0]['handle']>[0], e: EventEnvelope) => {
+    const handle = async (tx: Db, e: EventEnvelope) => {
       if (e.type === `${ctx}.poison`) throw new Error('poison');
       await tx.query(`INSERT INTO fx_${ctx} (event_id) VALUES ($1)`, [e.id]);
     };
-    const spec = { name: `${ctx}.fx`, types: [`${ctx}.*`], handle, maxAttempts: 2, backoffMs: 20 };
+    // Set-based: one statement for the batch; a poison event fails the whole batch, which is
+    // then retried one by one.
+    const handleBatch = async (tx: Db, events: readonly EventEnvelope[]) => {
+      if (events.some((e) => e.type === `${ctx}.poison`)) throw new Error('poison');
+      await tx.query(`INSERT INTO fx_${ctx} (event_id) SELECT unnest($1::uuid[])`, [events.map((e) => e.id)]);
+    };
+    const options = { name: `${ctx}.fx`, types: [`${ctx}.*`], maxAttempts: 2, backoffMs: 20 };
+    const spec = shape === 'handle' ? { ...options, handle } : { ...options, handleBatch };
     const deps = { db, logger, clock: systemClock, metrics: eventMetrics(createMetrics().registry), link: async () => link, ackWaitMs: 1000 };
     try {
       for (let n = 0; n < 10; n++) await publish(db, `${ctx}.e`, { n });
