@@ -8,7 +8,7 @@ import type { Logger } from '../platform/log.js';
 import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
-import { ensureSchema, envelopePages, exportLake, load, type LoadResult, type StagedEvent } from './etl.js';
+import { ensureSchema, envelopePages, exportLake, load, PAGE, type LoadResult, type StagedEvent } from './etl.js';
 import { demandSql, fillSeries, firstDaySql, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
 import { buildSilo, siloKey } from './silo.js';
@@ -48,7 +48,8 @@ export class QueryTimeoutError extends Error {
 
 const READERS = 2;
 
-const BATCH = 50_000;
+/** Landed events per page read from PostgreSQL: one staging page (see PAGE). */
+const BATCH = PAGE;
 /** Most events one incremental load takes (pages of BATCH, one transaction). */
 const MAX_PER_LOAD = 1_000_000;
 
