@@ -12,7 +12,12 @@
 /** The event types the `analytics.etl` consumer reads. */
 export const CONSUMED_TYPES = ['checkout.*', 'payments.*', 'inventory.*', 'fraud.*', 'customers.*', 'catalog.*'];
 
-const LINE = `'[{"sku":"VARCHAR","quantity":"BIGINT","unitPrice":"BIGINT"}]'`;
+/**
+ * The payload fields a mart reads, parsed once per event: `json_transform(payload, '{"a":"VARCHAR",...}')`
+ * gives the same text as `json_extract_string(payload, '$.a')` for every JSON value (strings, numbers,
+ * booleans, objects, null, missing) but parses the document once instead of once per field.
+ */
+const fields = (shape: string) => `json_transform(payload, '${shape}')`;
 
 export interface MartSpec {
   table: string;
@@ -28,15 +33,18 @@ export const MARTS: MartSpec[] = [
     sources: ['checkout.order_placed'],
     sql: `
       WITH latest AS (
-        SELECT event_id, occurred_at, payload, json_extract_string(payload, '$.orderId') AS order_id FROM stg_events WHERE type = 'checkout.order_placed'
-        QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.orderId') ORDER BY occurred_at DESC, seq DESC) = 1),
+        SELECT event_id, occurred_at, p
+        FROM (SELECT event_id, seq, occurred_at,
+                     ${fields('{"orderId":"VARCHAR","customerId":"VARCHAR","paymentMethod":"VARCHAR","delivery":{"comuna":"VARCHAR","region":"VARCHAR","regionCode":"VARCHAR"},"lines":[{"sku":"VARCHAR","quantity":"BIGINT","unitPrice":"BIGINT"}]}')} AS p
+              FROM stg_events WHERE type = 'checkout.order_placed')
+        QUALIFY row_number() OVER (PARTITION BY p.orderId ORDER BY occurred_at DESC, seq DESC) = 1),
       lines AS (
-        SELECT *, unnest(list_transform(from_json(json_extract(payload, '$.lines'), ${LINE}), (line, i) -> {'line': line, 'idx': i})) AS l FROM latest)
-      SELECT order_id, l.idx::INTEGER AS line_no, event_id,
-             json_extract_string(payload, '$.customerId') AS customer_id, l.line.sku AS sku, l.line.quantity AS quantity,
+        SELECT *, unnest(list_transform(p.lines, (line, i) -> {'line': line, 'idx': i})) AS l FROM latest)
+      SELECT p.orderId AS order_id, l.idx::INTEGER AS line_no, event_id,
+             p.customerId AS customer_id, l.line.sku AS sku, l.line.quantity AS quantity,
              l.line.unitPrice AS unit_price, l.line.quantity * l.line.unitPrice AS amount,
-             json_extract_string(payload, '$.delivery.comuna') AS comuna, json_extract_string(payload, '$.delivery.region') AS region,
-             json_extract_string(payload, '$.delivery.regionCode') AS region_code, json_extract_string(payload, '$.paymentMethod') AS payment_method,
+             p.delivery.comuna AS comuna, p.delivery.region AS region,
+             p.delivery.regionCode AS region_code, p.paymentMethod AS payment_method,
              CAST(occurred_at AS DATE) AS date_key, occurred_at
       FROM lines`,
   },
@@ -45,13 +53,15 @@ export const MARTS: MartSpec[] = [
     description: 'Latest outcome per payment attempt (approved, rejected, pending, expired).',
     sources: ['payments.payment_approved', 'payments.payment_rejected', 'payments.payment_pending', 'payments.payment_expired'],
     sql: `
-      SELECT json_extract_string(payload, '$.attemptId') AS attempt_id, json_extract_string(payload, '$.orderId') AS order_id,
+      SELECT p.attemptId AS attempt_id, p.orderId AS order_id,
              replace(type, 'payments.payment_', '') AS status, event_id,
-             CAST(json_extract_string(payload, '$.amount') AS BIGINT) AS amount, json_extract_string(payload, '$.method') AS method,
-             json_extract_string(payload, '$.processor') AS processor, json_extract_string(payload, '$.processorRef') AS processor_ref,
-             json_extract_string(payload, '$.reason') AS reason, CAST(occurred_at AS DATE) AS date_key, occurred_at
-      FROM stg_events WHERE type IN ('payments.payment_approved','payments.payment_rejected','payments.payment_pending','payments.payment_expired')
-      QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.attemptId')
+             CAST(p.amount AS BIGINT) AS amount, p.method AS method,
+             p.processor AS processor, p.processorRef AS processor_ref,
+             p.reason AS reason, CAST(occurred_at AS DATE) AS date_key, occurred_at
+      FROM (SELECT event_id, seq, type, occurred_at,
+                   ${fields('{"attemptId":"VARCHAR","orderId":"VARCHAR","amount":"VARCHAR","method":"VARCHAR","processor":"VARCHAR","processorRef":"VARCHAR","reason":"VARCHAR"}')} AS p
+            FROM stg_events WHERE type IN ('payments.payment_approved','payments.payment_rejected','payments.payment_pending','payments.payment_expired'))
+      QUALIFY row_number() OVER (PARTITION BY p.attemptId
         ORDER BY CASE WHEN type = 'payments.payment_pending' THEN 0 ELSE 1 END DESC, occurred_at DESC, seq DESC) = 1`,
   },
   {
@@ -59,12 +69,13 @@ export const MARTS: MartSpec[] = [
     description: 'One row per succeeded refund.',
     sources: ['payments.refund_succeeded'],
     sql: `
-      SELECT coalesce(json_extract_string(payload, '$.refundId'), CAST(event_id AS VARCHAR)) AS refund_id, any_value(event_id) AS event_id,
-             any_value(json_extract_string(payload, '$.orderId')) AS order_id, any_value(json_extract_string(payload, '$.attemptId')) AS attempt_id,
-             any_value(CAST(json_extract_string(payload, '$.amount') AS BIGINT)) AS amount,
-             any_value(json_extract_string(payload, '$.refundType')) AS refund_type,
+      SELECT coalesce(p.refundId, CAST(event_id AS VARCHAR)) AS refund_id, any_value(event_id) AS event_id,
+             any_value(p.orderId) AS order_id, any_value(p.attemptId) AS attempt_id,
+             any_value(CAST(p.amount AS BIGINT)) AS amount,
+             any_value(p.refundType) AS refund_type,
              min(CAST(occurred_at AS DATE)) AS date_key, min(occurred_at) AS occurred_at
-      FROM stg_events WHERE type = 'payments.refund_succeeded' GROUP BY 1`,
+      FROM (SELECT event_id, occurred_at, ${fields('{"refundId":"VARCHAR","orderId":"VARCHAR","attemptId":"VARCHAR","amount":"VARCHAR","refundType":"VARCHAR"}')} AS p
+            FROM stg_events WHERE type = 'payments.refund_succeeded') GROUP BY 1`,
   },
   {
     table: 'fact_ledger_posting',
@@ -72,19 +83,21 @@ export const MARTS: MartSpec[] = [
     sources: ['payments.ledger_posted', 'payments.payment_approved'],
     sql: `
       WITH tx AS (
-        SELECT json_extract_string(payload, '$.transactionId') AS transaction_id, any_value(event_id) AS event_id,
-               any_value(json_extract_string(payload, '$.kind')) AS kind, any_value(json_extract_string(payload, '$.attemptId')) AS attempt_id,
-               any_value(json_extract_string(payload, '$.refundId')) AS refund_id, any_value(json_extract(payload, '$.entries')) AS entries,
+        SELECT p.transactionId AS transaction_id, any_value(event_id) AS event_id,
+               any_value(p.kind) AS kind, any_value(p.attemptId) AS attempt_id,
+               any_value(p.refundId) AS refund_id, any_value(p.entries) AS entries,
                min(occurred_at) AS occurred_at
-        FROM stg_events WHERE type = 'payments.ledger_posted' GROUP BY 1),
+        FROM (SELECT event_id, occurred_at,
+                     ${fields('{"transactionId":"VARCHAR","kind":"VARCHAR","attemptId":"VARCHAR","refundId":"VARCHAR","entries":[{"account":"VARCHAR","amount":"BIGINT"}]}')} AS p
+              FROM stg_events WHERE type = 'payments.ledger_posted') GROUP BY 1),
       approved AS (
-        SELECT json_extract_string(payload, '$.attemptId') AS attempt_id, any_value(json_extract_string(payload, '$.orderId')) AS order_id,
-               any_value(json_extract_string(payload, '$.processorRef')) AS processor_ref
-        FROM stg_events WHERE type = 'payments.payment_approved' GROUP BY 1)
+        SELECT p.attemptId AS attempt_id, any_value(p.orderId) AS order_id, any_value(p.processorRef) AS processor_ref
+        FROM (SELECT ${fields('{"attemptId":"VARCHAR","orderId":"VARCHAR","processorRef":"VARCHAR"}')} AS p
+              FROM stg_events WHERE type = 'payments.payment_approved') GROUP BY 1)
       SELECT tx.transaction_id || ':' || e.idx AS posting_id, tx.transaction_id, e.idx::INTEGER AS entry_no, tx.event_id, tx.kind,
              e.entry.account AS account, e.entry.amount AS amount, tx.attempt_id, tx.refund_id, a.order_id, a.processor_ref,
              CAST(tx.occurred_at AS DATE) AS date_key, tx.occurred_at
-      FROM (SELECT *, unnest(list_transform(from_json(entries, '[{"account":"VARCHAR","amount":"BIGINT"}]'), (entry, i) -> {'entry': entry, 'idx': i})) AS e
+      FROM (SELECT *, unnest(list_transform(entries, (entry, i) -> {'entry': entry, 'idx': i})) AS e
             FROM tx) tx LEFT JOIN approved a USING (attempt_id)`,
   },
   {
@@ -92,20 +105,24 @@ export const MARTS: MartSpec[] = [
     description: 'Each stock change per SKU and location (on hand, reserved, available after it).',
     sources: ['inventory.stock_changed'],
     sql: `
-      SELECT event_id, json_extract_string(payload, '$.sku') AS sku, json_extract_string(payload, '$.locationId') AS location_id,
-             CAST(json_extract_string(payload, '$.onHand') AS BIGINT) AS on_hand, CAST(json_extract_string(payload, '$.reserved') AS BIGINT) AS reserved,
-             CAST(json_extract_string(payload, '$.available') AS BIGINT) AS available, seq, CAST(occurred_at AS DATE) AS date_key, occurred_at
-      FROM stg_events WHERE type = 'inventory.stock_changed'`,
+      SELECT event_id, p.sku AS sku, p.locationId AS location_id,
+             CAST(p.onHand AS BIGINT) AS on_hand, CAST(p.reserved AS BIGINT) AS reserved,
+             CAST(p.available AS BIGINT) AS available, seq, CAST(occurred_at AS DATE) AS date_key, occurred_at
+      FROM (SELECT event_id, seq, occurred_at,
+                   ${fields('{"sku":"VARCHAR","locationId":"VARCHAR","onHand":"VARCHAR","reserved":"VARCHAR","available":"VARCHAR"}')} AS p
+            FROM stg_events WHERE type = 'inventory.stock_changed')`,
   },
   {
     table: 'fact_fraud_decision',
     description: 'Latest fraud decision per order.',
     sources: ['fraud.decision_made'],
     sql: `
-      SELECT json_extract_string(payload, '$.orderId') AS order_id, event_id, json_extract_string(payload, '$.decision') AS decision,
-             CAST(json_extract_string(payload, '$.score') AS DOUBLE) AS score, CAST(occurred_at AS DATE) AS date_key, occurred_at
-      FROM stg_events WHERE type LIKE 'fraud.%' AND json_extract_string(payload, '$.orderId') IS NOT NULL
-      QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.orderId') ORDER BY occurred_at DESC, seq DESC) = 1`,
+      SELECT p.orderId AS order_id, event_id, p.decision AS decision,
+             CAST(p.score AS DOUBLE) AS score, CAST(occurred_at AS DATE) AS date_key, occurred_at
+      FROM (SELECT event_id, seq, occurred_at, ${fields('{"orderId":"VARCHAR","decision":"VARCHAR","score":"VARCHAR"}')} AS p
+            FROM stg_events WHERE type LIKE 'fraud.%')
+      WHERE p.orderId IS NOT NULL
+      QUALIFY row_number() OVER (PARTITION BY p.orderId ORDER BY occurred_at DESC, seq DESC) = 1`,
   },
   {
     table: 'stock_on_hand',
@@ -121,10 +138,10 @@ export const MARTS: MartSpec[] = [
     sources: ['customers.customer_registered', 'fact_order_line'],
     sql: `
       WITH reg AS (
-        SELECT json_extract_string(payload, '$.customerId') AS customer_id, json_extract_string(payload, '$.kind') AS kind,
-               CAST(json_extract_string(payload, '$.registeredAt') AS TIMESTAMPTZ) AS registered_at
-        FROM stg_events WHERE type = 'customers.customer_registered'
-        QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.customerId') ORDER BY occurred_at, seq) = 1),
+        SELECT p.customerId AS customer_id, p.kind AS kind, CAST(p.registeredAt AS TIMESTAMPTZ) AS registered_at
+        FROM (SELECT seq, occurred_at, ${fields('{"customerId":"VARCHAR","kind":"VARCHAR","registeredAt":"VARCHAR"}')} AS p
+              FROM stg_events WHERE type = 'customers.customer_registered')
+        QUALIFY row_number() OVER (PARTITION BY p.customerId ORDER BY occurred_at, seq) = 1),
       ord AS (
         SELECT customer_id, min(occurred_at) AS first_order_at, count(DISTINCT order_id) AS orders
         FROM fact_order_line WHERE customer_id IS NOT NULL GROUP BY customer_id)
@@ -137,11 +154,11 @@ export const MARTS: MartSpec[] = [
     sources: ['catalog.sku_changed', 'fact_order_line', 'fact_stock_movement'],
     sql: `
       WITH cat AS (
-        SELECT json_extract_string(payload, '$.sku') AS sku, json_extract_string(payload, '$.productId') AS product_id,
-               json_extract_string(payload, '$.name') AS name, json_extract_string(payload, '$.category') AS category,
-               CAST(json_extract_string(payload, '$.price') AS BIGINT) AS price, CAST(json_extract_string(payload, '$.active') AS BOOLEAN) AS active
-        FROM stg_events WHERE type = 'catalog.sku_changed'
-        QUALIFY row_number() OVER (PARTITION BY json_extract_string(payload, '$.sku') ORDER BY occurred_at DESC, seq DESC) = 1),
+        SELECT p.sku AS sku, p.productId AS product_id, p.name AS name, p.category AS category,
+               CAST(p.price AS BIGINT) AS price, CAST(p.active AS BOOLEAN) AS active
+        FROM (SELECT seq, occurred_at, ${fields('{"sku":"VARCHAR","productId":"VARCHAR","name":"VARCHAR","category":"VARCHAR","price":"VARCHAR","active":"VARCHAR"}')} AS p
+              FROM stg_events WHERE type = 'catalog.sku_changed')
+        QUALIFY row_number() OVER (PARTITION BY p.sku ORDER BY occurred_at DESC, seq DESC) = 1),
       seen AS (SELECT sku FROM fact_order_line UNION SELECT sku FROM fact_stock_movement UNION SELECT sku FROM cat)
       SELECT seen.sku, cat.product_id, cat.name, cat.category, cat.price, cat.active FROM seen LEFT JOIN cat USING (sku) WHERE seen.sku IS NOT NULL`,
   },
@@ -159,8 +176,8 @@ export const MARTS: MartSpec[] = [
       SELECT comuna, any_value(region) AS region, any_value(region_code) AS region_code FROM (
         SELECT comuna, region, region_code FROM fact_order_line WHERE comuna IS NOT NULL
         UNION ALL
-        SELECT json_extract_string(payload, '$.comuna'), json_extract_string(payload, '$.region'), json_extract_string(payload, '$.regionCode')
-        FROM stg_events WHERE type = 'customers.address_added')
+        SELECT p.comuna, p.region, p.regionCode
+        FROM (SELECT ${fields('{"comuna":"VARCHAR","region":"VARCHAR","regionCode":"VARCHAR"}')} AS p FROM stg_events WHERE type = 'customers.address_added'))
       WHERE comuna IS NOT NULL GROUP BY comuna`,
   },
   {

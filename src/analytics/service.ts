@@ -8,7 +8,7 @@ import type { Logger } from '../platform/log.js';
 import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
-import { ensureSchema, exportLake, load, toStaged, type LoadResult, type StagedEvent } from './etl.js';
+import { ensureSchema, envelopePages, exportLake, load, PAGE, type LoadResult, type StagedEvent } from './etl.js';
 import { demandSql, fillSeries, firstDaySql, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
 import { buildSilo, siloKey } from './silo.js';
@@ -48,7 +48,8 @@ export class QueryTimeoutError extends Error {
 
 const READERS = 2;
 
-const BATCH = 50_000;
+/** Landed events per page read from PostgreSQL: one staging page (see PAGE). */
+const BATCH = PAGE;
 /** Most events one incremental load takes (pages of BATCH, one transaction). */
 const MAX_PER_LOAD = 1_000_000;
 
@@ -121,17 +122,17 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     return Number(r?.high_water_mark ?? 0);
   }
 
-  /** One page of landed events after `after` (landing order); the payload comes as JSON text. */
+  /**
+   * One page of landed events after `after` (landing order), each as the JSON text staging
+   * takes: PostgreSQL builds it (the payload is never parsed or re-serialised in JS).
+   */
   async function landed(where: string, params: unknown[], after: number): Promise<{ events: StagedEvent[]; maxSeq: number }> {
-    const res = await deps.db.query<{ landing_seq: string; event_id: string; outbox_seq: string; type: string; version: number; aggregate_id: string; payload: string; occurred_at: Date }>(
-      `SELECT landing_seq, event_id, outbox_seq, type, version, aggregate_id, payload::text AS payload, occurred_at
+    const res = await deps.db.query<{ landing_seq: string; line: string }>(
+      `SELECT landing_seq, json_build_object('id', event_id, 'seq', outbox_seq, 'type', type, 'version', version,
+              'aggregateId', aggregate_id, 'occurredAtUs', (extract(epoch FROM occurred_at) * 1000000)::bigint, 'payload', payload)::text AS line
          FROM analytics_landing WHERE ${where} AND landing_seq > $${params.length + 1} ORDER BY landing_seq LIMIT ${BATCH}`, [...params, after]);
-    let maxSeq = after;
-    const events = res.rows.map((r) => {
-      maxSeq = Math.max(maxSeq, Number(r.landing_seq));
-      return { seq: Number(r.outbox_seq), id: r.event_id, type: r.type, version: r.version, aggregateId: r.aggregate_id, payloadJson: r.payload, occurredAt: r.occurred_at };
-    });
-    return { events, maxSeq };
+    const last = res.rows.at(-1);
+    return { events: res.rows.map((r) => r.line), maxSeq: last ? Number(last.landing_seq) : after };
   }
 
   /**
@@ -198,7 +199,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
   async function ingest(events: readonly EventEnvelope[]): Promise<LoadResult> {
     return serial(async () => {
       const wh = await warehouse();
-      const r = await load(wh.conn, events.map(toStaged), { now: deps.clock.now() });
+      const r = await load(wh.conn, envelopePages(events), { now: deps.clock.now() });
       report(r);
       return r;
     });
