@@ -163,9 +163,10 @@ const DEFINITIONS: Omit<Aggregate, 'sql'>[] = [
     description: `Reconciliation per day × payout × status × category, región and payment method of the order behind the processor reference ('${ALL}' = all).`,
     sources: ['reconciliation', 'fact_payment_attempt', 'fact_order'],
     // The attempt behind each reference is looked up only for the references of the days built.
-    build: (scope) => scoped(`SELECT r.date_key, r.payout_id, r.status, r.ledger_amount, r.processor_amount, r.fee, a.order_id FROM reconciliation r
+    build: (scope) => scoped(`WITH r AS (SELECT * FROM reconciliation WHERE ${scope('date_key')})
+        SELECT r.date_key, r.payout_id, r.status, r.ledger_amount, r.processor_amount, r.fee, a.order_id FROM r
         LEFT JOIN (SELECT processor_ref, any_value(order_id) AS order_id FROM fact_payment_attempt WHERE processor_ref IS NOT NULL
-          AND processor_ref IN (SELECT processor_ref FROM reconciliation WHERE ${scope('date_key')}) GROUP BY 1) a
+          ${scope === WHOLE ? '' : 'AND processor_ref IN (SELECT processor_ref FROM r)'} GROUP BY 1) a
         ON a.processor_ref = r.processor_ref`, scope, ['payout_id', 'status'],
     [['items', 'count(*)'], ['ledger_amount', 'sum(f.ledger_amount)'], ['processor_amount', 'sum(f.processor_amount)'], ['fee', 'sum(f.fee)'],
       ['difference', 'sum(abs(coalesce(f.ledger_amount, 0) - coalesce(f.processor_amount, 0)))']]),
