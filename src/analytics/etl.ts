@@ -3,7 +3,8 @@ import path from 'node:path';
 import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { EventEnvelope } from '../events/index.js';
 import { createHash } from 'node:crypto';
-import { AGGREGATES, rebuildAggregates } from './aggregates.js';
+import { ensureAggregates } from './aggregates.js';
+import { prepareAggregateUpkeep, upkeepAggregates } from './aggregates-upkeep.js';
 import { MART_MERGES, MARTS, type MartMerge, type MartSpec } from './mapping.js';
 import { DEFAULT_CHECKS, runChecks, type CheckResult, type CheckScope } from './quality.js';
 import { CATALOG_DDL, refreshCatalog } from './catalog.js';
@@ -77,19 +78,8 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     await conn.run(`INSERT OR REPLACE INTO etl_mart VALUES ($1, $2)`, [m.table, definitionOf(m)]);
   }
   if (!existing.has('reconciliation')) await conn.run(`CREATE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
-  // Warehouses older than (some of) the BI marts, or written by other tools: derive the missing
-  // ones from the facts once (in order: later marts read earlier ones).
-  const missing = AGGREGATES.filter((a) => !existing.has(a.table));
-  if (missing.length > 0) {
-    await conn.run('BEGIN TRANSACTION');
-    try {
-      for (const a of missing) await conn.run(`CREATE TABLE ${a.table} AS ${a.sql}`);
-      await conn.run('COMMIT');
-    } catch (err) {
-      await conn.run('ROLLBACK');
-      throw err;
-    }
-  }
+  // The BI marts (and their upkeep state): missing ones derived from the facts once.
+  await ensureAggregates(conn);
   // Loads rebuild the marts with the same columns, so the catalogue is written once per open.
   await conn.run('BEGIN TRANSACTION');
   await refreshCatalog(conn);
@@ -265,11 +255,15 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
     inserted = Number(after[0]?.n) - Number(before[0]?.n);
     lap('stage_count');
     // A window past a quarter of the history: rebuilding every mart whole is cheaper.
-    const scope = await buildMarts(conn, inserted, windowed && inserted * 4 <= Number(before[0]?.n), lap);
+    const merge = windowed && inserted * 4 <= Number(before[0]?.n);
+    // The BI marts need the old versions of what the window touches (read before the merge).
+    const upkeep = await prepareAggregateUpkeep(conn, merge && inserted > 0);
+    lap('aggregates');
+    const scope = await buildMarts(conn, inserted, merge, lap);
     await conn.run(`CREATE OR REPLACE TABLE reconciliation AS ${RECONCILIATION_SQL}`);
     lap('reconciliation');
     // The BI marts derive from the facts and from reconciliation (settlements load without events).
-    await rebuildAggregates(conn);
+    await upkeepAggregates(conn, upkeep);
     lap('aggregates');
     checks = await runChecks(conn, opts.now, scope);
     await dropWindow(conn);

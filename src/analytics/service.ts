@@ -8,6 +8,7 @@ import type { Logger } from '../platform/log.js';
 import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
+import { markSettlement } from './aggregates-upkeep.js';
 import { ensureSchema, envelopePages, exportLake, load, PAGE, type LoadResult, type StagedEvent } from './etl.js';
 import { demandSql, fillSeries, firstDaySql, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
@@ -284,6 +285,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
   async function importSettlement(lines: { reportDate: string; payoutId: string; processorRef: string; amount: number; fee: number }[]): Promise<void> {
     await serial(async () => {
       const wh = await warehouse();
+      await markSettlement(wh.conn, lines.map((l) => l.processorRef));
       for (const l of lines) {
         await wh.conn.run(`INSERT OR REPLACE INTO settlement_report VALUES ($1::DATE, $2, $3, $4, $5)`,
           [l.reportDate, l.payoutId, l.processorRef, l.amount, l.fee]);

@@ -7,3 +7,4 @@ export { runHistory, SIM_LOCATION, type HistoryOptions, type HistoryResult } fro
 export { simulateHistory, type SimulateHistoryInput } from './run.js';
 export { runLive, type LiveOptions, type LiveResult, type AcknowledgedOrder } from './live.js';
 export { processorClient, postForm, CARDS, type ProcessorClient } from './processor.js';
+export { generateWarehouse, type BulkOptions, type BulkResult } from './warehouse.js';
