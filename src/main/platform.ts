@@ -32,6 +32,8 @@ export interface StartOptions {
   modules?: HttpModule[];
   /** The embedded PostgreSQL, already starting (the CLI starts it while the code loads). */
   embedded?: Promise<EmbeddedServer>;
+  /** Called at each start-up stage, for the ready line's timings. */
+  mark?: (stage: string) => void;
 }
 
 /**
@@ -42,7 +44,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const started = performance.now();
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  const mark = options.mark ?? (() => undefined);
   const database = await openDatabase(config, logger, `embudo-${options.role}`, metrics.registry, options.embedded);
+  mark('connected');
   const stack: (() => Promise<void>)[] = [() => database.close()];
   const unwind = async () => {
     for (const fn of stack.reverse()) await fn().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
@@ -50,6 +54,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   try {
     const { applied } = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    mark('migrations');
 
     // The simulator starts first so payments can be handed its URL and the same MP credentials.
     let simulator: RunningPlatform['simulator'];
@@ -57,6 +62,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       const started = await startSimulator(config, { db: database.db, logger, ...(options.clock ? { clock: options.clock } : {}) });
       stack.push(() => started.sim.close());
       simulator = { url: started.url, mpAccessToken: started.mpAccessToken, mpWebhookSecret: started.mpWebhookSecret };
+      mark('simulator');
     }
 
     const all = await buildContexts({
@@ -68,12 +74,14 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       ...(simulator ? { simulator } : {}),
     });
     const contexts = options.role === 'all' ? all : all.filter((c) => c.roles.includes(options.role as Role));
+    mark('contexts');
     stack.push(async () => {
       for (const c of contexts) await c.close?.();
     });
     const seeding = applied.length > 0 || config.seed;
     if (seeding) {
       for (const c of contexts) await c.seed?.();
+      mark('seed');
     }
     const backgroundSeeds = seeding ? contexts.flatMap((c) => (c.seedInBackground ? [c.seedInBackground] : [])) : [];
     if (options.listen === false) {
@@ -93,6 +101,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       admin: { token: config.adminToken },
     });
     stack.push(() => app.close());
+    mark('http');
 
     const urls: Record<string, string> = {};
     if (options.listen !== false) {
@@ -105,6 +114,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       if (options.role === 'all' || options.role === 'bi') urls.bi = `${base}/bi`;
       urls.docs = `${base}/docs`;
       urls.metrics = `${base}/metrics`;
+      mark('listen');
     }
     if (simulator) urls.processorSim = `${simulator.url}/sim`;
     urls.database = database.embedded

@@ -58,13 +58,15 @@ export async function openDatabase(
  * `embudo` database. The CLI calls it before loading the platform's code, so the server's
  * start-up and Node's module loading overlap.
  */
-export async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedServer> {
+export async function startEmbedded(config: Config, logger: Logger, mark?: (stage: string) => void): Promise<EmbeddedServer> {
   const embedded = await startEmbeddedPostgres({
     dir: path.join(config.dataDir, 'pg'),
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
+    ...(mark ? { mark } : {}),
   });
   try {
     await ensureDatabase(embedded.url, 'embudo');
+    mark?.('database');
   } catch (err) {
     await embedded.stop();
     throw err;

@@ -16,6 +16,8 @@ export interface EmbeddedOptions {
   dir: string;
   port?: number;
   onLog?: (line: string) => void;
+  /** Called at each start-up stage (`initdb`, `postgres`), for the ready line's timings. */
+  mark?: (stage: string) => void;
 }
 
 const USER = 'embudo';
@@ -116,6 +118,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     await mkdir(path.dirname(dir), { recursive: true });
     if (isRoot) assertTraversable(path.dirname(dir));
     await server.initialise();
+    options.mark?.('initdb');
   }
   try {
     await server.start();
@@ -124,6 +127,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       `embedded PostgreSQL failed to start from ${dir}${err instanceof Error ? `: ${err.message}` : ''}`,
     );
   }
+  options.mark?.('postgres');
   return {
     port,
     url: urlFor(port),
