@@ -156,8 +156,13 @@ async function runUntilSignal(config: Config, role: Role | 'all'): Promise<numbe
   const [{ createLogger }, { startEmbedded }] = await Promise.all([import('../platform/log.js'), import('../platform/database-server.js')]);
   const logger = createLogger(config.logLevel);
   mark('boot');
-  const embedded = config.databaseUrl ? undefined : startEmbedded(config, logger, mark);
+  let initdbRunning: () => void = () => undefined;
+  const launched = new Promise<void>((resolve) => (initdbRunning = resolve));
+  const embedded = config.databaseUrl ? undefined : startEmbedded(config, logger, { mark, onInitdbRunning: initdbRunning });
   embedded?.catch(() => undefined); // awaited (and reported) by startPlatform
+  // Loading the platform's code keeps this thread busy for most of a second: launch initdb
+  // (a first start's longest step, in processes of its own) before that, not after.
+  if (embedded) await Promise.race([launched, embedded.then(() => undefined, () => undefined)]);
   let platform: RunningPlatform;
   try {
     const { startPlatform } = await import('./platform.js');
