@@ -79,29 +79,37 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       for (const c of contexts) await c.close?.();
     });
     const seeding = applied.length > 0 || config.seed;
-    if (seeding) {
-      for (const c of contexts) await c.seed?.();
-      mark('seed');
-    }
+    // A first start's seeds (catalogue, stock, BI admin) wait on the database; the HTTP app is
+    // built on this thread meanwhile.
+    const seeded = seeding ? seedAll(contexts, mark) : Promise.resolve();
+    seeded.catch(() => undefined); // awaited below
     const backgroundSeeds = seeding ? contexts.flatMap((c) => (c.seedInBackground ? [c.seedInBackground] : [])) : [];
+
+    let app: HttpApp;
+    try {
+      app = await createHttpApp({
+        logger,
+        metrics,
+        readiness: {
+          database: async () => ((await database.db.ping()) ? undefined : 'database unreachable'),
+          migrations: async () => ((await migrationsDone(database.db)) ? undefined : 'migrations pending'),
+          ...contexts.reduce<Record<string, ReadinessCheck>>((acc, c) => ({ ...acc, ...c.readiness }), {}),
+        },
+        modules: [...contexts.flatMap((c) => c.routes ?? []), ...(options.modules ?? [])],
+        admin: { token: config.adminToken },
+      });
+    } catch (err) {
+      await seeded.catch(() => undefined);
+      throw err;
+    }
+    stack.push(() => app.close());
+    mark('http');
+    await seeded;
+    if (seeding) mark('seed');
     if (options.listen === false) {
       for (const s of backgroundSeeds) await s(new AbortController().signal);
       backgroundSeeds.length = 0;
     }
-
-    const app = await createHttpApp({
-      logger,
-      metrics,
-      readiness: {
-        database: async () => ((await database.db.ping()) ? undefined : 'database unreachable'),
-        migrations: async () => ((await migrationsDone(database.db)) ? undefined : 'migrations pending'),
-        ...contexts.reduce<Record<string, ReadinessCheck>>((acc, c) => ({ ...acc, ...c.readiness }), {}),
-      },
-      modules: [...contexts.flatMap((c) => c.routes ?? []), ...(options.modules ?? [])],
-      admin: { token: config.adminToken },
-    });
-    stack.push(() => app.close());
-    mark('http');
 
     const urls: Record<string, string> = {};
     if (options.listen !== false) {
@@ -156,6 +164,26 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     await unwind();
     throw err;
   }
+}
+
+/**
+ * Runs the contexts' seeds at once, each after the seeds named in its `seedAfter` (when they
+ * run here); fails with the first failure once every seed has settled.
+ */
+async function seedAll(contexts: ContextRuntime[], mark: (stage: string) => void): Promise<void> {
+  const seeds = new Map<string, Promise<void>>();
+  for (const c of contexts) {
+    const seed = c.seed;
+    if (!seed) continue;
+    const before = (c.seedAfter ?? []).flatMap((name) => seeds.get(name) ?? []);
+    seeds.set(c.name, Promise.all(before).then(async () => {
+      await seed();
+      mark(`seed:${c.name}`);
+    }));
+  }
+  const results = await Promise.allSettled(seeds.values());
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function redactUrl(url: string): string {
