@@ -150,19 +150,30 @@ async function runUntilSignal(config: Config, role: Role | 'all'): Promise<numbe
 
   // The embedded server's start-up (initdb on a first start) runs in its own processes while
   // this one loads the platform's code.
+  // Each stage's end, ms since the process started: logged once ready.
+  const stages: Record<string, number> = {};
+  const mark = (stage: string) => void (stages[stage] = Math.round(performance.now()));
   const [{ createLogger }, { startEmbedded }] = await Promise.all([import('../platform/log.js'), import('../platform/database-server.js')]);
   const logger = createLogger(config.logLevel);
-  const embedded = config.databaseUrl ? undefined : startEmbedded(config, logger);
+  mark('boot');
+  let initdbRunning: () => void = () => undefined;
+  const launched = new Promise<void>((resolve) => (initdbRunning = resolve));
+  const embedded = config.databaseUrl ? undefined : startEmbedded(config, logger, { mark, onInitdbRunning: initdbRunning });
   embedded?.catch(() => undefined); // awaited (and reported) by startPlatform
+  // Loading the platform's code keeps this thread busy for most of a second: launch initdb
+  // (a first start's longest step, in processes of its own) before that, not after.
+  if (embedded) await Promise.race([launched, embedded.then(() => undefined, () => undefined)]);
   let platform: RunningPlatform;
   try {
     const { startPlatform } = await import('./platform.js');
-    platform = await startPlatform(config, { role, logger, ...(embedded ? { embedded } : {}) });
+    mark('code');
+    platform = await startPlatform(config, { role, logger, mark, ...(embedded ? { embedded } : {}) });
   } catch (err) {
     await embedded?.then((e) => e.stop()).catch(() => undefined);
     throw err;
   }
   printReady(platform, role);
+  logger.info({ stages }, 'start-up stages (ms since the process started)');
   await new Promise<void>((resolve) => {
     onStop = resolve;
     if (signalled) resolve();

@@ -44,8 +44,10 @@ export interface ContextRuntime {
   routes?: HttpModule[];
   workers?: Worker[];
   readiness?: Record<string, ReadinessCheck>;
-  /** Runs once after migrations (e.g. demo seed on first start). */
+  /** Runs once after migrations (e.g. demo seed on first start), beside the other seeds. */
   seed?: () => Promise<void>;
+  /** Contexts whose seed must be done before this one's starts (when they seed in this process). */
+  seedAfter?: string[];
   /**
    * Like `seed`, but after the platform serves requests: a slow first-start seed (the demo
    * history) that must not hold back readiness. Workers start once it is done; `signal`
@@ -162,6 +164,7 @@ function contextsOf(deps: PlatformDeps): ContextRuntime[] {
       routes: inventory.routes,
       workers: inventory.workers,
       seed: async () => inventory.seedDemo(await catalog.listSkuCodes()),
+      seedAfter: ['catalog'],
       close: () => inventory.close(),
     },
     { name: 'customers', roles: ['api', 'checkout', 'storefront'], routes: [customers.routes], workers: customers.workers },

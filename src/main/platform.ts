@@ -32,6 +32,8 @@ export interface StartOptions {
   modules?: HttpModule[];
   /** The embedded PostgreSQL, already starting (the CLI starts it while the code loads). */
   embedded?: Promise<EmbeddedServer>;
+  /** Called at each start-up stage, for the ready line's timings. */
+  mark?: (stage: string) => void;
 }
 
 /**
@@ -42,7 +44,9 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   const started = performance.now();
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  const mark = options.mark ?? (() => undefined);
   const database = await openDatabase(config, logger, `embudo-${options.role}`, metrics.registry, options.embedded);
+  mark('connected');
   const stack: (() => Promise<void>)[] = [() => database.close()];
   const unwind = async () => {
     for (const fn of stack.reverse()) await fn().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
@@ -50,6 +54,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
   try {
     const { applied } = await migrate(database.db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    mark('migrations');
 
     // The simulator starts first so payments can be handed its URL and the same MP credentials.
     let simulator: RunningPlatform['simulator'];
@@ -57,6 +62,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       const started = await startSimulator(config, { db: database.db, logger, ...(options.clock ? { clock: options.clock } : {}) });
       stack.push(() => started.sim.close());
       simulator = { url: started.url, mpAccessToken: started.mpAccessToken, mpWebhookSecret: started.mpWebhookSecret };
+      mark('simulator');
     }
 
     const all = await buildContexts({
@@ -68,31 +74,42 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       ...(simulator ? { simulator } : {}),
     });
     const contexts = options.role === 'all' ? all : all.filter((c) => c.roles.includes(options.role as Role));
+    mark('contexts');
     stack.push(async () => {
       for (const c of contexts) await c.close?.();
     });
     const seeding = applied.length > 0 || config.seed;
-    if (seeding) {
-      for (const c of contexts) await c.seed?.();
-    }
+    // A first start's seeds (catalogue, stock, BI admin) wait on the database; the HTTP app is
+    // built on this thread meanwhile.
+    const seeded = seeding ? seedAll(contexts, mark) : Promise.resolve();
+    seeded.catch(() => undefined); // awaited below
     const backgroundSeeds = seeding ? contexts.flatMap((c) => (c.seedInBackground ? [c.seedInBackground] : [])) : [];
+
+    let app: HttpApp;
+    try {
+      app = await createHttpApp({
+        logger,
+        metrics,
+        readiness: {
+          database: async () => ((await database.db.ping()) ? undefined : 'database unreachable'),
+          migrations: async () => ((await migrationsDone(database.db)) ? undefined : 'migrations pending'),
+          ...contexts.reduce<Record<string, ReadinessCheck>>((acc, c) => ({ ...acc, ...c.readiness }), {}),
+        },
+        modules: [...contexts.flatMap((c) => c.routes ?? []), ...(options.modules ?? [])],
+        admin: { token: config.adminToken },
+      });
+    } catch (err) {
+      await seeded.catch(() => undefined);
+      throw err;
+    }
+    stack.push(() => app.close());
+    mark('http');
+    await seeded;
+    if (seeding) mark('seed');
     if (options.listen === false) {
       for (const s of backgroundSeeds) await s(new AbortController().signal);
       backgroundSeeds.length = 0;
     }
-
-    const app = await createHttpApp({
-      logger,
-      metrics,
-      readiness: {
-        database: async () => ((await database.db.ping()) ? undefined : 'database unreachable'),
-        migrations: async () => ((await migrationsDone(database.db)) ? undefined : 'migrations pending'),
-        ...contexts.reduce<Record<string, ReadinessCheck>>((acc, c) => ({ ...acc, ...c.readiness }), {}),
-      },
-      modules: [...contexts.flatMap((c) => c.routes ?? []), ...(options.modules ?? [])],
-      admin: { token: config.adminToken },
-    });
-    stack.push(() => app.close());
 
     const urls: Record<string, string> = {};
     if (options.listen !== false) {
@@ -105,6 +122,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
       if (options.role === 'all' || options.role === 'bi') urls.bi = `${base}/bi`;
       urls.docs = `${base}/docs`;
       urls.metrics = `${base}/metrics`;
+      mark('listen');
     }
     if (simulator) urls.processorSim = `${simulator.url}/sim`;
     urls.database = database.embedded
@@ -146,6 +164,26 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     await unwind();
     throw err;
   }
+}
+
+/**
+ * Runs the contexts' seeds at once, each after the seeds named in its `seedAfter` (when they
+ * run here); fails with the first failure once every seed has settled.
+ */
+async function seedAll(contexts: ContextRuntime[], mark: (stage: string) => void): Promise<void> {
+  const seeds = new Map<string, Promise<void>>();
+  for (const c of contexts) {
+    const seed = c.seed;
+    if (!seed) continue;
+    const before = (c.seedAfter ?? []).flatMap((name) => seeds.get(name) ?? []);
+    seeds.set(c.name, Promise.all(before).then(async () => {
+      await seed();
+      mark(`seed:${c.name}`);
+    }));
+  }
+  const results = await Promise.allSettled(seeds.values());
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function redactUrl(url: string): string {

@@ -1,8 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import tbk from 'transbank-sdk';
 import { z } from 'zod';
 import { parseDatabaseUrl, splitUrlList } from './db-url.js';
+
+/**
+ * Transbank's published integration (test) credentials, as `transbank-sdk` lists them in
+ * IntegrationCommerceCodes / IntegrationApiKeys (a test pins them to the SDK). Inlined so
+ * that reading the configuration, which every command does first, does not load the SDK:
+ * ~150 ms before `embudo start` can launch its embedded PostgreSQL.
+ */
+export const TBK_INTEGRATION = {
+  webpayPlus: '597055555532',
+  webpayPlusMall: '597055555535',
+  oneclickMall: '597055555541',
+  oneclickMallChild1: '597055555542',
+  apiKey: '579B532A7440BB0C9079DED94D31EA1615BACEB56610332264630D42D0A36B1C',
+} as const;
 
 const port = z.coerce.number().int().min(0).max(65535);
 const optionalUrl = (protocols: string[]) =>
@@ -212,16 +225,16 @@ function paymentsConfig(e: Env): PaymentsConfig {
     problems.push({ variable: 'MP_ACCESS_TOKEN', message: 'MP_ACCESS_TOKEN and MP_WEBHOOK_SECRET are required with MP_BASE_URL' });
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  const codes = tbk.IntegrationCommerceCodes;
+  const codes = TBK_INTEGRATION;
   return {
     tbkDefaulted: !e.TBK_BASE_URL,
     mpDefaulted: !e.MP_BASE_URL && !e.MP_ACCESS_TOKEN,
     tbkBaseUrl,
-    tbkCommerceCode: e.TBK_COMMERCE_CODE ?? (e.TBK_MALL_CHILD_CODE ? codes.WEBPAY_PLUS_MALL : codes.WEBPAY_PLUS),
-    tbkApiKey: e.TBK_API_KEY ?? tbk.IntegrationApiKeys.WEBPAY,
+    tbkCommerceCode: e.TBK_COMMERCE_CODE ?? (e.TBK_MALL_CHILD_CODE ? codes.webpayPlusMall : codes.webpayPlus),
+    tbkApiKey: e.TBK_API_KEY ?? codes.apiKey,
     tbkMallChildCode: e.TBK_MALL_CHILD_CODE,
-    tbkOneclickCommerceCode: e.TBK_ONECLICK_COMMERCE_CODE ?? codes.ONECLICK_MALL,
-    tbkOneclickChildCode: e.TBK_ONECLICK_CHILD_CODE ?? codes.ONECLICK_MALL_CHILD1,
+    tbkOneclickCommerceCode: e.TBK_ONECLICK_COMMERCE_CODE ?? codes.oneclickMall,
+    tbkOneclickChildCode: e.TBK_ONECLICK_CHILD_CODE ?? codes.oneclickMallChild1,
     mpBaseUrl,
     mpAccessToken: e.MP_ACCESS_TOKEN ?? `TEST-${randomBytes(24).toString('hex')}`,
     mpWebhookSecret: e.MP_WEBHOOK_SECRET ?? randomBytes(32).toString('hex'),

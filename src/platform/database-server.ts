@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { createDatabase, type Database } from './db.js';
-import { startEmbeddedPostgres, withDatabase, type EmbeddedServer } from './embedded-postgres.js';
+import { startEmbeddedPostgres, withDatabase, type EmbeddedOptions, type EmbeddedServer } from './embedded-postgres.js';
 import type { Logger } from './log.js';
 
 export interface DatabaseServer {
@@ -56,15 +56,22 @@ export async function openDatabase(
 /**
  * Starts the embedded PostgreSQL under `<dataDir>/pg` (initdb on first start) with its
  * `embudo` database. The CLI calls it before loading the platform's code, so the server's
- * start-up and Node's module loading overlap.
+ * start-up and Node's module loading overlap (`hooks.onInitdbRunning` tells it when).
  */
-export async function startEmbedded(config: Config, logger: Logger): Promise<EmbeddedServer> {
+export async function startEmbedded(
+  config: Config,
+  logger: Logger,
+  hooks: Pick<EmbeddedOptions, 'mark' | 'onInitdbRunning'> = {},
+): Promise<EmbeddedServer> {
+  const { mark } = hooks;
   const embedded = await startEmbeddedPostgres({
     dir: path.join(config.dataDir, 'pg'),
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
+    ...hooks,
   });
   try {
     await ensureDatabase(embedded.url, 'embudo');
+    mark?.('database');
   } catch (err) {
     await embedded.stop();
     throw err;

@@ -16,6 +16,13 @@ export interface EmbeddedOptions {
   dir: string;
   port?: number;
   onLog?: (line: string) => void;
+  /** Called at each start-up stage (`initdb`, `postgres`), for the ready line's timings. */
+  mark?: (stage: string) => void;
+  /**
+   * Called once initdb runs (a first start), or at once when the cluster already exists: from
+   * then on the caller may load code on this thread without holding back initdb's launch.
+   */
+  onInitdbRunning?: () => void;
 }
 
 const USER = 'embudo';
@@ -59,8 +66,18 @@ function isAlive(pid: number): boolean {
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const dir = path.resolve(options.dir);
-  const log = options.onLog ?? (() => undefined);
   const pidFile = path.join(dir, 'postmaster.pid');
+  const initialised = existsSync(path.join(dir, 'PG_VERSION'));
+  let running = initialised;
+  if (running) options.onInitdbRunning?.();
+  const log = (line: string) => {
+    // initdb's first line comes as soon as it runs.
+    if (!running) {
+      running = true;
+      options.onInitdbRunning?.();
+    }
+    options.onLog?.(line);
+  };
 
   if (existsSync(pidFile)) {
     const [pidLine, , , portLine] = readFileSync(pidFile, 'utf8').split('\n');
@@ -112,10 +129,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (m) => log(String(m).trim()),
   });
 
-  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+  if (!initialised) {
     await mkdir(path.dirname(dir), { recursive: true });
     if (isRoot) assertTraversable(path.dirname(dir));
     await server.initialise();
+    options.mark?.('initdb');
   }
   try {
     await server.start();
@@ -124,6 +142,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       `embedded PostgreSQL failed to start from ${dir}${err instanceof Error ? `: ${err.message}` : ''}`,
     );
   }
+  options.mark?.('postgres');
   return {
     port,
     url: urlFor(port),

@@ -47,19 +47,23 @@ export function discoverMigrations(srcDir: string = SRC): Migration[] {
   });
 }
 
+// The files this process ships with, read once: /readyz asks on every probe.
+let shipped: Migration[] | undefined;
+
 export interface MigrateResult {
   applied: string[];
   skipped: number;
 }
 
 /**
- * Applies pending migrations, each in its own transaction, under an advisory lock so
+ * Applies pending migrations, together in one transaction, under an advisory lock so
  * several processes may start together. Re-running is a no-op; a frozen migration whose
- * text changed after it was applied stops the run.
+ * text changed after it was applied stops the run; a failing one rolls back the whole run
+ * and is named.
  */
 export async function migrate(
   db: Database,
-  migrations: Migration[] = discoverMigrations(),
+  migrations: Migration[] = (shipped ??= discoverMigrations()),
 ): Promise<MigrateResult> {
   const client = await db.connect();
   try {
@@ -74,28 +78,36 @@ export async function migrate(
         'SELECT id, checksum FROM platform_migrations',
       );
       const done = new Map(rows.map((r) => [r.id, r.checksum]));
-      const applied: string[] = [];
+      const pending: Migration[] = [];
       for (const m of migrations) {
         const prior = done.get(m.id);
-        if (prior !== undefined) {
-          if (prior !== m.checksum) {
-            throw new Error(`migration ${m.id} changed after it was applied; add a new migration instead`);
-          }
-          continue;
+        if (prior === undefined) pending.push(m);
+        else if (prior !== m.checksum) {
+          throw new Error(`migration ${m.id} changed after it was applied; add a new migration instead`);
         }
+      }
+      // Every pending migration in one transaction: all or none of them apply, and a first
+      // start commits once instead of once per file.
+      const applied = pending.map((m) => m.id);
+      if (pending.length > 0) {
         await client.query('BEGIN');
         try {
-          await client.query(m.sql);
-          await client.query('INSERT INTO platform_migrations (id, checksum) VALUES ($1, $2)', [
-            m.id,
-            m.checksum,
+          for (const m of pending) {
+            try {
+              await client.query(m.sql);
+            } catch (err) {
+              throw new Error(`migration ${m.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+            }
+          }
+          await client.query('INSERT INTO platform_migrations (id, checksum) SELECT * FROM unnest($1::text[], $2::text[])', [
+            applied,
+            pending.map((m) => m.checksum),
           ]);
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK');
-          throw new Error(`migration ${m.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+          throw err;
         }
-        applied.push(m.id);
       }
       return { applied, skipped: migrations.length - applied.length };
     } finally {
@@ -109,7 +121,7 @@ export async function migrate(
 /** True when every known migration has been applied (used by /readyz). */
 export async function migrationsDone(
   db: Database,
-  migrations: Migration[] = discoverMigrations(),
+  migrations: Migration[] = (shipped ??= discoverMigrations()),
 ): Promise<boolean> {
   try {
     const { rows } = await db.query<{ id: string }>('SELECT id FROM platform_migrations');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/platform/config.js';
+import tbk from 'transbank-sdk';
+import { ConfigError, loadConfig, TBK_INTEGRATION } from '../../src/platform/config.js';
 
 test('defaults give the embedded mode', () => {
   const c = loadConfig({});
@@ -42,4 +43,19 @@ test('a URL value is never echoed (it may carry a password)', () => {
 test('port out of range is rejected', () => {
   assert.throws(() => loadConfig({ PORT: '70000' }), ConfigError);
   assert.throws(() => loadConfig({ SIM_PORT: '-1' }), ConfigError);
+});
+
+test("the inlined Transbank integration credentials are the SDK's", () => {
+  const codes = tbk.IntegrationCommerceCodes;
+  assert.deepEqual(TBK_INTEGRATION, {
+    webpayPlus: codes.WEBPAY_PLUS,
+    webpayPlusMall: codes.WEBPAY_PLUS_MALL,
+    oneclickMall: codes.ONECLICK_MALL,
+    oneclickMallChild1: codes.ONECLICK_MALL_CHILD1,
+    apiKey: tbk.IntegrationApiKeys.WEBPAY,
+  });
+  const c = loadConfig({});
+  assert.equal(c.payments.tbkCommerceCode, codes.WEBPAY_PLUS);
+  assert.equal(c.payments.tbkApiKey, tbk.IntegrationApiKeys.WEBPAY);
+  assert.equal(loadConfig({ TBK_MALL_CHILD_CODE: '597055555536' }).payments.tbkCommerceCode, codes.WEBPAY_PLUS_MALL);
 });

@@ -53,6 +53,24 @@ test('a failing migration is rolled back whole and named', async () => {
   assert.equal(rows[0]?.t, null);
 });
 
+test('a failing migration rolls back the pending migrations before it in the same run', async () => {
+  const { db } = await freshDatabase();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mig-'));
+  mkdirSync(path.join(dir, 'demo', 'migrations'), { recursive: true });
+  writeFileSync(path.join(dir, 'demo', 'migrations', '2030-01-01-0001-good.sql'), 'CREATE TABLE demo_good (id int);');
+  writeFileSync(path.join(dir, 'demo', 'migrations', '2030-01-01-0002-broken.sql'), 'SELECT no_such_function();');
+  await assert.rejects(migrate(db, discoverMigrations(dir)), /demo\/2030-01-01-0002-broken.sql failed/);
+  const { rows } = await db.query(`SELECT to_regclass('demo_good') AS t,
+    (SELECT count(*)::int FROM platform_migrations WHERE id LIKE 'demo/%') AS recorded`);
+  assert.deepEqual(rows[0], { t: null, recorded: 0 });
+
+  // Fixed, the next run applies both and records each once.
+  writeFileSync(path.join(dir, 'demo', 'migrations', '2030-01-01-0002-broken.sql'), 'SELECT 1;');
+  const { applied } = await migrate(db, discoverMigrations(dir));
+  assert.deepEqual(applied, ['demo/2030-01-01-0001-good.sql', 'demo/2030-01-01-0002-broken.sql']);
+  assert.equal((await migrate(db, discoverMigrations(dir))).applied.length, 0);
+});
+
 test('badly named migration files are refused', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mig-'));
   mkdirSync(path.join(dir, 'demo', 'migrations'), { recursive: true });
