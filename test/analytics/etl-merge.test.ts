@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ensureSchema, load, QualityCheckFailed, toStaged } from '../../src/analytics/etl.js';
+import { ensureSchema, envelopePages, load, QualityCheckFailed, toStaged } from '../../src/analytics/etl.js';
 import { MART_MERGES, MARTS } from '../../src/analytics/mapping.js';
 import { openWarehouse, rows } from '../../src/analytics/warehouse.js';
 import type { EventEnvelope } from '../../src/events/index.js';
@@ -144,6 +144,46 @@ describe('marts merged from the load window', () => {
       assert.ok(Number(all?.n) > 10 && (wide.failed[0]?.failures ?? 0) >= Number(all?.n), 'the old rows counted, not only the window');
     } finally {
       w.close();
+    }
+  });
+  it('paged loads (each page inserted while the next is serialised) equal one batch; a bad page rolls the whole load back', async () => {
+    const paged = await warehouse();
+    const whole = await warehouse();
+    try {
+      const { events } = generateMonth(150, 41);
+      // Small pages with the same event repeated across them: dedupe across pages in flight.
+      const repeated = [...events, ...events.slice(0, 50)];
+      const r = await load(paged.conn, envelopePages(repeated, 97), { now: now() });
+      assert.equal(r.received, repeated.length);
+      assert.equal(r.inserted, events.length);
+      await load(whole.conn, events.map(toStaged), { now: now() });
+      for (const m of MARTS) {
+        const [a, b] = [await rows(paged.conn, `SELECT * FROM ${m.table} ORDER BY ALL`), await rows(whole.conn, `SELECT * FROM ${m.table} ORDER BY ALL`)];
+        assert.deepEqual(a, b, `${m.table} equal`);
+      }
+      const state = async () => JSON.stringify(await rows(paged.conn, `SELECT count(*) AS n, max(seq) AS s FROM stg_events`)) +
+        JSON.stringify(await rows(paged.conn, `SELECT count(*) AS n FROM fact_order_line`));
+      const before = await state();
+      // An event without an id in the third page: the first two were already inserted (in the transaction).
+      const more = generateMonth(40, 42, new Date('2026-11-10T00:00:00Z')).events;
+      const broken = more.map((e, i) => (i === 25 ? { ...e, id: undefined as unknown as string } : e));
+      const failed = await load(paged.conn, envelopePages(broken, 10), { now: now() }).then(() => undefined, (err: unknown) => err);
+      assert.ok(failed instanceof Error, 'the load fails');
+      assert.equal(await state(), before, 'nothing of the failed load is visible');
+      // Text DuckDB cannot parse in the middle page: its insert fails while the next page is handed over.
+      const lines = more.map(toStaged);
+      const malformed = await load(paged.conn, async function* () {
+        yield lines.slice(0, 10);
+        yield [...lines.slice(10, 19), '{"id": not json'];
+        yield lines.slice(20);
+      }, { now: now() }).then(() => undefined, (err: unknown) => err);
+      assert.ok(malformed instanceof Error && /json/i.test(malformed.message), 'the load fails on the malformed page');
+      assert.equal(await state(), before, 'nothing of the malformed load is visible');
+      const ok = await load(paged.conn, envelopePages(more, 10), { now: now() });
+      assert.equal(ok.inserted, more.length, 'the connection loads again after the rollback');
+    } finally {
+      paged.close();
+      whole.close();
     }
   });
 });
