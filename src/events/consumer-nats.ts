@@ -17,6 +17,9 @@ const recordPosition = (consumer: string, txId: string, seq: string) =>
    ON CONFLICT (consumer) DO UPDATE SET tx_id = excluded.tx_id, event_seq = excluded.event_seq, updated_at = now()
     WHERE (events_positions.tx_id, events_positions.event_seq) < (excluded.tx_id, excluded.event_seq)`;
 
+/** How long requested replays may wait for a gap between messages. */
+const REPLAYS_UNDER_LOAD_MS = 10_000;
+
 interface Item {
   msg: JsMsg;
   event: EventEnvelope;
@@ -60,7 +63,10 @@ export function natsConsumer(
   };
 
   const iteration = async (): Promise<Next> => {
-    if (Date.now() - replaysAt > 1000) {
+    // Requested replays are looked for between messages, not ahead of them (the query's round
+    // trip would delay the batch waiting behind it), unless a steady stream never leaves a gap.
+    const sinceReplays = Date.now() - replaysAt;
+    if ((buffer.length === 0 && sinceReplays > 1000) || sinceReplays > REPLAYS_UNDER_LOAD_MS) {
       replaysAt = Date.now();
       await processReplays(deps, spec);
     }

@@ -167,6 +167,7 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
   const maxAttempts = spec.maxAttempts ?? 5;
   let failing: { eventId: string; attempts: number; dueAt: number } | undefined;
   let replaysAt = 0;
+  let lastReadEmpty = true;
   // The position this worker last stored. Every move is a compare-and-set against it, so a
   // stale value (another process moved on) only costs one rolled-back batch and a re-read.
   let known: Position | undefined;
@@ -188,13 +189,17 @@ export function inProcessConsumer(deps: ConsumerDeps, spec: ConsumerSpec, idleMs
   };
 
   const iteration = async (): Promise<Next> => {
-    if (Date.now() - replaysAt >= 250) {
+    // Requested replays are looked for when the last read found nothing, not ahead of every
+    // batch (the query's round trip delays it), unless a steady stream never leaves a gap.
+    const sinceReplays = Date.now() - replaysAt;
+    if ((lastReadEmpty && sinceReplays >= 250) || sinceReplays >= 5000) {
       replaysAt = Date.now();
       await processReplays(deps, spec);
     }
     const cached = known !== undefined;
     const from = known ?? (await loadPosition(deps.db, spec.name));
     const batch = await readBatch(deps.db, from, filter, limit);
+    lastReadEmpty = batch.rows.length === 0;
     if (deps.trace && batch.rows.length > 0) deps.trace('read', batch.rows.map((r) => r.event_id), performance.now());
     const quiet: Next = batch.blocked ? { inMs: BLOCKED_REPOLL_MS, blocked: true } : 'idle';
     const { rows, head } = batch;
