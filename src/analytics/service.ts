@@ -310,11 +310,19 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
       name: 'analytics.etl',
       types: CONSUMED_TYPES,
       batchSize: 1000,
-      handle: async (tx, e) => {
+      // A batch lands in one statement (its events in order), in the transaction of its inbox rows.
+      handleBatch: async (tx, batch) => {
         await tx.query(
           `INSERT INTO analytics_landing (event_id, outbox_seq, type, version, aggregate_id, payload, occurred_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
-          [e.id, e.seq, e.type, e.version, e.aggregateId, JSON.stringify(e.payload), e.occurredAt],
+           SELECT id, seq, type, version, aggregate_id, payload::jsonb, occurred_at
+             FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::timestamptz[]) WITH ORDINALITY
+                  AS e(id, seq, type, version, aggregate_id, payload, occurred_at, n)
+            ORDER BY n
+           ON CONFLICT (event_id) DO NOTHING`,
+          [
+            batch.map((e) => e.id), batch.map((e) => e.seq), batch.map((e) => e.type), batch.map((e) => e.version),
+            batch.map((e) => e.aggregateId), batch.map((e) => JSON.stringify(e.payload)), batch.map((e) => e.occurredAt),
+          ],
         );
       },
     }));
