@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
+import { PgCode, pgErrorCode, prepared, type Db } from '../platform/db.js';
 import { isAppError } from '../platform/errors.js';
 import { outboxInsert, type AppendOptions } from '../events/index.js';
 import { groupCommit } from '../platform/group-commit.js';
@@ -115,7 +115,7 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], ap
   const events = outboxInsert(recorded.events, 1);
   if (parts.length > 0 || recorded.events.length > 0) {
     const statement = oneStatement(parts, recorded.events.length > 0 ? events : { sql: 'SELECT 1', params: [] });
-    await tx.query(statement.sql, statement.params);
+    await tx.query(prepared(statement.sql), statement.params);
     events.appended();
     if (recorded.events.length > 0 && append.notify !== false) await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
   }
