@@ -243,6 +243,8 @@ export async function run(): Promise<Record<string, unknown>> {
     pgbench_tps: Math.round(pgb.tps),
     ratio: Number((checkoutsPerS / pgb.tps).toFixed(2)),
     fraud_decision_p99_ms: await fraudDecisionP99Ms(metrics),
+    fraud_features_read_p99_ms: await fraudDecisionP99Ms(metrics, 'embudo_fraud_features_read_seconds'),
+    fraud_decision_measures: 'added to the payment path: wait for the features read beyond the attempt batch\'s own locks and reads running alongside it, plus rules (fraud_features_read = the whole read)',
     checkouts: ok,
     orders_paid: paid.rows[0]?.n ?? 0,
     orders_unconfirmed: unconfirmed.rows[0]?.n ?? 0,

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../platform/clock.js';
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 import { httpStatus, isAppError } from '../platform/errors.js';
 import { groupCommit } from '../platform/group-commit.js';
 import { checkoutError } from './errors.js';
@@ -54,12 +54,12 @@ export function createIdempotency(options: IdempotencyOptions) {
       return seen.has(id) ? false : (seen.add(id), true);
     });
     const now = clock.now();
-    const { rows } = await db.query<{ owner: string }>(
+    const { rows } = await db.query<{ owner: string }>(prepared(
       `INSERT INTO checkout_idempotency_keys AS k (scope, key, fingerprint, state, owner, lease_until, created_at)
        SELECT scope, key, fingerprint, 'running', owner, $5, $6 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::uuid[]) AS t(scope, key, fingerprint, owner)
        ON CONFLICT (scope, key) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
          WHERE k.state = 'running' AND k.lease_until < $6 AND k.fingerprint = EXCLUDED.fingerprint
-       RETURNING owner`,
+       RETURNING owner`),
       [fresh.map((c) => c.scope), fresh.map((c) => c.key), fresh.map((c) => c.fingerprint), fresh.map((c) => c.owner), new Date(now.getTime() + leaseMs), now],
     );
     const won = new Set(rows.map((r) => r.owner));
@@ -69,10 +69,10 @@ export function createIdempotency(options: IdempotencyOptions) {
 
   type Done = { scope: string; key: string; owner: string; response: StoredResponse };
   const complete = groupCommit(async (done: Done[]): Promise<void[]> => {
-    await db.query(
+    await db.query(prepared(
       `UPDATE checkout_idempotency_keys k SET state = 'done', status_code = t.status_code, body = t.body::json, completed_at = $6
          FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[]) AS t(scope, key, owner, status_code, body)
-        WHERE k.scope = t.scope AND k.key = t.key AND k.owner = t.owner`,
+        WHERE k.scope = t.scope AND k.key = t.key AND k.owner = t.owner`),
       [done.map((d) => d.scope), done.map((d) => d.key), done.map((d) => d.owner), done.map((d) => d.response.status),
         done.map((d) => JSON.stringify(d.response.body)), clock.now()],
     );

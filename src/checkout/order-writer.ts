@@ -1,5 +1,5 @@
 import { outboxInsert, outboxWaker, type NewEvent } from '../events/index.js';
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import type { PricedLine } from './domain/totals.js';
 import { ORDER_EVENT_TYPE, OrderEventV1 } from './events.js';
@@ -105,7 +105,7 @@ export async function writeOrders(db: Db, drafts: OrderDraft[]): Promise<void> {
     }),
   }));
   const outbox = outboxInsert(events, 18);
-  await db.query(
+  await db.query(prepared(
     `WITH o AS (
        INSERT INTO orders (id, customer_id, cart_id, status, currency, subtotal, shipping, total, payment_method,
          reservation_id, reservation_expires_at, delivery, created_at, updated_at)
@@ -125,7 +125,7 @@ export async function writeOrders(db: Db, drafts: OrderDraft[]): Promise<void> {
      ), c AS (
        UPDATE carts SET status = 'checked_out', updated_at = now() WHERE id = ANY($3::uuid[])
      )
-     ${outbox.sql}`,
+     ${outbox.sql}`),
     [o.map((x) => x.id), o.map((x) => x.customer_id), o.map((x) => x.cart_id), o.map((x) => x.subtotal), o.map((x) => x.shipping),
       o.map((x) => x.total), o.map((x) => x.payment_method), o.map((x) => x.reservation_id), o.map((x) => x.reservation_expires_at),
       o.map((x) => JSON.stringify(x.delivery)), o.map((x) => x.created_at),

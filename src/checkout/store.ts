@@ -1,5 +1,5 @@
 import type { DeliveryAddress } from '../customers/index.js';
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 import type { OrderStatus } from './domain/order-state.js';
 
 export interface CartRow {
@@ -108,14 +108,14 @@ export async function countLines(db: Db, cartId: string): Promise<number> {
 export async function claimCarts(
   db: Db, claims: { cartId: string; customerId: string; orderId: string }[], now: Date,
 ): Promise<Map<string, { sku: string; quantity: number }[]>> {
-  const { rows } = await db.query<{ id: string; sku: string | null; quantity: number | null }>(
+  const { rows } = await db.query<{ id: string; sku: string | null; quantity: number | null }>(prepared(
     `WITH claimed AS (
        UPDATE carts c SET status = 'checking_out', order_id = t.order_id, updated_at = $4
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t(id, customer_id, order_id)
         WHERE c.id = t.id AND c.customer_id = t.customer_id AND c.status = 'open'
        RETURNING c.id)
      SELECT claimed.id, l.sku, l.quantity FROM claimed LEFT JOIN cart_lines l ON l.cart_id = claimed.id
-      ORDER BY claimed.id, l.added_at, l.sku`,
+      ORDER BY claimed.id, l.added_at, l.sku`),
     [claims.map((c) => c.cartId), claims.map((c) => c.customerId), claims.map((c) => c.orderId), now],
   );
   const out = new Map<string, { sku: string; quantity: number }[]>();

@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 import type { DeliveryAddress } from './domain/address.js';
 
 export interface CustomerRow {
@@ -61,9 +61,9 @@ export async function insertSession(db: Db, s: { digest: Buffer; customerId: str
  * round trip for the concurrent requests of a batch (it runs on every authenticated request).
  */
 export async function findSessionCustomers(db: Db, digests: Buffer[], now: Date): Promise<(CustomerRow & { token_hash: Buffer })[]> {
-  const { rows } = await db.query<CustomerRow & { token_hash: Buffer } & Record<string, unknown>>(
+  const { rows } = await db.query<CustomerRow & { token_hash: Buffer } & Record<string, unknown>>(prepared(
     `SELECT c.*, s.token_hash FROM customer_sessions s JOIN customers c ON c.id = s.customer_id
-     WHERE s.token_hash = ANY($1::bytea[]) AND s.revoked_at IS NULL AND s.expires_at > $2`,
+     WHERE s.token_hash = ANY($1::bytea[]) AND s.revoked_at IS NULL AND s.expires_at > $2`),
     [digests, now],
   );
   return rows;

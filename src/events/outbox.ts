@@ -60,11 +60,16 @@ export interface AppendOptions {
 
 const wakers = new WeakMap<Db, () => void>();
 
+/** Least time between two wake-ups of one waker: a busy process sends at most ~50 a second. */
+const WAKE_SPACING_MS = 20;
+
 /**
  * Wakes the outbox consumers (every process LISTENing) after the caller's commit. Calls that
- * arrive while a wake-up is on its way share the next one, across every waker of `db`. The NOTIFY commits asynchronously:
- * it carries no data (a lost one costs at most the consumers' fallback poll), so it does not
- * wait for a flush while holding the notify lock.
+ * arrive while a wake-up is on its way, or within 20 ms of the last one, share the next one,
+ * across every waker of `db` (each NOTIFY sends every listener to read the outbox, so a busy
+ * process coalesces them: at most 20 ms more before a consumer hears of an event). The NOTIFY
+ * commits asynchronously: it carries no data (a lost one costs at most the consumers'
+ * fallback poll), so it does not wait for a flush while holding the notify lock.
  *
  * @example
  * const wake = outboxWaker(db);
@@ -72,17 +77,21 @@ const wakers = new WeakMap<Db, () => void>();
  * wake();
  */
 export function outboxWaker(db: Db): () => void {
-  // One waker per database handle: every writer of the process shares its wake-ups (each
-  // NOTIFY sends every listening process to read the outbox).
+  // One waker per database handle: every writer of the process shares its wake-ups.
   const shared = wakers.get(db);
   if (shared) return shared;
   let running = false;
   let again = false;
+  let lastSentAt = -Infinity;
   const send = async () => {
     running = true;
     try {
       do {
+        const wait = lastSentAt + WAKE_SPACING_MS - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        // Calls until now are covered by this NOTIFY: it is sent after their commits.
         again = false;
+        lastSentAt = performance.now();
         await db.query(`SELECT set_config('synchronous_commit', 'off', true), pg_notify('embudo_outbox', '')`).catch(() => undefined);
       } while (again);
     } finally {
@@ -99,7 +108,6 @@ export function outboxWaker(db: Db): () => void {
   wakers.set(db, wake);
   return wake;
 }
-
 
 export async function appendEvents(tx: Db, events: readonly NewEvent[], options: AppendOptions = {}): Promise<string[]> {
   if (events.length === 0) return [];

@@ -1,5 +1,5 @@
 import { outboxInsert, type NewEvent } from '../events/index.js';
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 import type { LevelState } from './domain/allocation.js';
 
 export type MovementKind =
@@ -323,12 +323,12 @@ export async function applyReservationBatch(
   // rows only if it applied the batch, still under the stock rows' locks it took, so a SKU's
   // events take outbox ids in its commit order.
   const outbox = input.events?.length ? outboxInsert(input.events, 19) : undefined;
-  const { rows } = await db.query<{ current: [string, string, number, number, number][] | null }>(
+  const { rows } = await db.query<{ current: [string, string, number, number, number][] | null }>(prepared(
     outbox
       ? `WITH r AS MATERIALIZED (${call}),
          e AS (${outbox.sql} WHERE (SELECT current FROM r) IS NULL)
          SELECT current FROM r`
-      : call,
+      : call),
     [
       input.skus,
       plannedFrom.map((l) => l.sku),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PgCode, pgErrorCode, type Db } from '../platform/db.js';
+import { PgCode, pgErrorCode, prepared, type Db } from '../platform/db.js';
 import { isAppError } from '../platform/errors.js';
 import { outboxInsert, type AppendOptions } from '../events/index.js';
 import { groupCommit } from '../platform/group-commit.js';
@@ -11,7 +11,7 @@ import { oneStatement } from './statement.js';
 import type { StartPaymentInput } from './service.js';
 import * as store from './store.js';
 import type { AttemptRow, AttemptState, SavedCardRow } from './store.js';
-import type { Assessment as FraudAssessment, FraudSubject } from './fraud/service.js';
+import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
 
 /** A pending Webpay redirect is handed out again (double click) only while its token is young. */
 export const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
@@ -27,6 +27,12 @@ export type OpenRequest = StartPaymentInput & { fraud?: { subject: FraudSubject 
 
 type OpenOutcome = { ok: Opened } | { error: unknown };
 
+/** A batch's fraud features read, started before its transaction; `readsDone` when the batch's own reads are. */
+interface EarlyFeatures {
+  batch: Promise<FraudBatch>;
+  readsDone(): void;
+}
+
 /**
  * Opens attempts for several orders in `tx`: locks the orders (one global order), reads their
  * attempts and the saved cards once, decides each request in order (a second request for an
@@ -35,7 +41,9 @@ type OpenOutcome = { ok: Opened } | { error: unknown };
  * A refused request (already paid, another payment in progress, unknown card) is answered
  * with its error and writes nothing.
  */
-export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], append: AppendOptions = {}): Promise<OpenOutcome[]> {
+export async function openAttempts(
+  core: Core, tx: Db, inputs: OpenRequest[], append: AppendOptions = {}, features?: EarlyFeatures,
+): Promise<OpenOutcome[]> {
   const orderIds = [...new Set(inputs.map((i) => i.orderId))];
   const wanted = inputs.filter((i) => i.method === 'oneclick' && i.savedCardId).map((i) => ({ customerId: i.customerId, cardId: i.savedCardId as string }));
   const readCards = wanted.length > 0 && wanted.every((w) => /^[0-9a-f-]{36}$/i.test(w.cardId));
@@ -47,9 +55,17 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], ap
     for (const a of await batch.attemptsForOrders(tx, orderIds)) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
   })();
   // One read of every payment's fraud features, on its own connection alongside those reads
-  // (they are per entity, not per order: the orders' locks do not guard them).
+  // (they are per entity, not per order: the orders' locks do not guard them); started by the
+  // writer before this transaction's BEGIN when it can.
   const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
-  const fraud = core.fraud && subjects.length > 0 ? await core.fraud.prepare(core.db, subjects, reads) : (await reads, undefined);
+  let fraud: FraudBatch | undefined;
+  if (features) {
+    await reads;
+    features.readsDone();
+    fraud = await features.batch;
+  } else {
+    fraud = core.fraud && subjects.length > 0 ? await core.fraud.prepare(core.db, subjects, reads) : (await reads, undefined);
+  }
   const cardOf = (i: StartPaymentInput) => cards.find((c) => c.id === i.savedCardId && c.customerId === i.customerId);
   const now = core.clock.now();
   const rows: { attempt: AttemptRow; nextCheckAt: Date; giveUpAt: Date }[] = [];
@@ -115,7 +131,7 @@ export async function openAttempts(core: Core, tx: Db, inputs: OpenRequest[], ap
   const events = outboxInsert(recorded.events, 1);
   if (parts.length > 0 || recorded.events.length > 0) {
     const statement = oneStatement(parts, recorded.events.length > 0 ? events : { sql: 'SELECT 1', params: [] });
-    await tx.query(statement.sql, statement.params);
+    await tx.query(prepared(statement.sql), statement.params);
     events.appended();
     if (recorded.events.length > 0 && append.notify !== false) await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
   }
@@ -141,7 +157,25 @@ export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFli
     return out;
   };
   const open = groupCommit(
-    (inputs: OpenRequest[]) => committed('open_batch', (tx) => openAttempts(core, tx, inputs, append)),
+    async (inputs: OpenRequest[]) => {
+      // The fraud features read starts now, so it overlaps the transaction's BEGIN too, not
+      // only its locks and reads; it is settled whatever happens to the transaction.
+      const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
+      if (!core.fraud || subjects.length === 0) return committed('open_batch', (tx) => openAttempts(core, tx, inputs, append));
+      let readsDone = (): void => undefined;
+      let abandon = (_: unknown): void => undefined;
+      const alongside = new Promise<void>((resolve, reject) => {
+        readsDone = resolve;
+        abandon = reject;
+      });
+      const batch = core.fraud.prepare(core.db, subjects, alongside);
+      batch.catch(() => undefined); // awaited in the transaction, or abandoned with it
+      try {
+        return await committed('open_batch', (tx) => openAttempts(core, tx, inputs, append, { batch, readsDone }));
+      } finally {
+        abandon(new Error('open batch ended before its reads'));
+      }
+    },
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 1 },
   );
   const record = groupCommit(

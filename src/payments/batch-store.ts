@@ -1,6 +1,6 @@
 // Set-based SQL for the payment attempt group commits (attempt-writer.ts): one statement per
 // kind of row for a whole batch, whatever its size.
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 import type { Posting } from './domain/ledger.js';
 import type { Processor } from './domain/attempt.js';
 import type { Part } from './statement.js';
@@ -15,7 +15,7 @@ const LOCK_SQL = `SELECT pg_advisory_xact_lock(k) FROM (
  */
 export async function lockKeys(tx: Db, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  await tx.query(LOCK_SQL, [keys]);
+  await tx.query(prepared(LOCK_SQL), [keys]);
 }
 
 /**
@@ -25,11 +25,11 @@ export async function lockKeys(tx: Db, keys: string[]): Promise<void> {
  */
 export async function lockKeysAndFindCards(tx: Db, keys: string[], pairs: { customerId: string; cardId: string }[]): Promise<SavedCardRow[]> {
   // The uncorrelated subquery runs once, for the one row the LEFT JOIN always yields.
-  const { rows } = await tx.query(
+  const { rows } = await tx.query(prepared(
     `SELECT (SELECT count(*) FROM (${LOCK_SQL}) l) AS locked, c.*
        FROM (SELECT 1) one LEFT JOIN (
          SELECT c.id, c.customer_id, c.username, c.card_type, c.card_mask, c.kek_id, c.wrapped_key, c.ciphertext, c.created_at
-           FROM payment_saved_cards c JOIN unnest($2::text[], $3::uuid[]) AS p(customer_id, id) USING (customer_id, id)) c ON true`,
+           FROM payment_saved_cards c JOIN unnest($2::text[], $3::uuid[]) AS p(customer_id, id) USING (customer_id, id)) c ON true`),
     [keys, pairs.map((p) => p.customerId), pairs.map((p) => p.cardId)],
   );
   return rows.filter((r) => r.id !== null).map(toCard);
@@ -41,20 +41,20 @@ export async function lockKeysAndFindCards(tx: Db, keys: string[], pairs: { cust
  * the hold the caller decides from it stands until commit.
  */
 export async function findAttemptsForVerdicts(db: Db, ids: string[]): Promise<{ state: AttemptState; orderPaidBy: string | null; orderUnderReview: boolean }[]> {
-  const { rows } = await db.query(
+  const { rows } = await db.query(prepared(
     `WITH att AS (${STATE_SQL} WHERE a.id = ANY($1::uuid[])),
      rv AS (SELECT order_id FROM fraud_reviews WHERE order_id IN (SELECT order_id FROM att) AND status = 'open' ORDER BY order_id FOR UPDATE)
      SELECT att.*,
             (SELECT e.attempt_id FROM payment_attempt_events e WHERE e.order_id = att.order_id AND e.status = 'approved' LIMIT 1) AS order_paid_by,
             att.order_id IN (SELECT order_id FROM rv) AS order_under_review
-       FROM att`,
+       FROM att`),
     [ids],
   );
   return rows.map((r) => ({ state: toState(r), orderPaidBy: (r.order_paid_by as string | null) ?? null, orderUnderReview: r.order_under_review === true }));
 }
 
 export async function attemptsForOrders(db: Db, orderIds: string[]): Promise<AttemptState[]> {
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.order_id = ANY($1::text[]) ORDER BY a.created_at`, [orderIds]);
+  const { rows } = await db.query(prepared(`${STATE_SQL} WHERE a.order_id = ANY($1::text[]) ORDER BY a.created_at`), [orderIds]);
   return rows.map(toState);
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { outboxInsert, type AppendOptions, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Db, Database } from '../platform/db.js';
-import { PgCode, pgErrorCode } from '../platform/db.js';
+import { PgCode, pgErrorCode, prepared } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import type { Counter, Histogram } from 'prom-client';
 import { decide, type AttemptStatus, giveUpAfterMs, isFinal, nextCheckDelay, type Method, type Processor, type ProcessorVerdict } from './domain/attempt.js';
@@ -290,7 +290,7 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], a
   const outbox = outboxInsert(events, 1);
   if (parts.length > 0 || events.length > 0) {
     const statement = oneStatement(parts, events.length > 0 ? outbox : { sql: 'SELECT 1', params: [] });
-    await tx.query(statement.sql, statement.params);
+    await tx.query(prepared(statement.sql), statement.params);
     outbox.appended();
     if (events.length > 0 && append.notify !== false) await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
   }

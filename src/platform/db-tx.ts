@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { isConnectionError } from './db-errors.js';
+import { clientQuery, type PreparedSql } from './db-prepared.js';
 import type { Db, Row, TransactionOptions } from './db.js';
 
 /**
@@ -19,9 +20,9 @@ class TxHandle implements Db {
     private readonly fail: Fail,
   ) {}
 
-  async query<R extends Row = Row>(sql: string, params?: readonly unknown[]) {
+  async query<R extends Row = Row>(sql: string | PreparedSql, params?: readonly unknown[]) {
     try {
-      return await this.client.query<R>(sql, params as unknown[] | undefined);
+      return await clientQuery<R>(this.client, sql, params);
     } catch (err) {
       throw this.fail(err);
     }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { clientQuery, type PreparedSql } from './db-prepared.js';
 import type { Registry } from 'prom-client';
 import { databaseUnavailable, isConnectionError } from './db-errors.js';
 import { runTransaction, withClient, type Fail } from './db-tx.js';
@@ -24,7 +25,8 @@ export type Row = Record<string, unknown>;
  * });
  */
 export interface Db {
-  query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /** Runs one statement; a `prepared()` one is parsed and planned once per connection. */
+  query<R extends Row = Row>(sql: string | PreparedSql, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
   /** Runs `fn` in a transaction (a savepoint when already inside one); commits when it resolves. */
   transaction<T>(fn: (tx: Db) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** True when this handle is an open transaction. */
@@ -32,6 +34,8 @@ export interface Db {
 }
 
 export { DURABLE_COMMIT } from './db-tx.js';
+
+export { prepared, type PreparedSql } from './db-prepared.js';
 
 export interface TransactionOptions {
   isolation?: 'read committed' | 'repeatable read' | 'serializable';
@@ -184,8 +188,8 @@ export function createDatabase(options: DatabaseOptions): Database {
     const min = opts.after === undefined ? undefined : parseLsn(opts.after);
     return {
       inTransaction: false,
-      query: <R extends Row = Row>(sql: string, params?: readonly unknown[]) =>
-        onReader(min, (c) => c.query<R>(sql, params as unknown[] | undefined)),
+      query: <R extends Row = Row>(sql: string | PreparedSql, params?: readonly unknown[]) =>
+        onReader(min, (c) => clientQuery<R>(c, sql, params)),
       transaction: <T>(fn: (tx: Db) => Promise<T>, txOpts: TransactionOptions = {}) =>
         onReader(min, async (c, fail) => (await runTransaction(c, fn, { ...txOpts, readOnly: true }, fail)).value),
     };
@@ -227,8 +231,8 @@ export function createDatabase(options: DatabaseOptions): Database {
       return primary.lastPool;
     },
     inTransaction: false,
-    query: <R extends Row = Row>(sql: string, params?: readonly unknown[]) =>
-      onPrimary((c) => c.query<R>(sql, params as unknown[] | undefined)),
+    query: <R extends Row = Row>(sql: string | PreparedSql, params?: readonly unknown[]) =>
+      onPrimary((c) => clientQuery<R>(c, sql, params)),
     transaction: <T>(fn: (tx: Db) => Promise<T>, opts: TransactionOptions = {}) =>
       onPrimary(async (c, fail) => (await runTransaction(c, fn, opts, fail)).value),
     async connect() {

@@ -1,4 +1,4 @@
-import type { Db } from '../../platform/db.js';
+import { prepared, type Db } from '../../platform/db.js';
 import type { Part } from '../statement.js';
 import type { Decision, RuleSet } from './rules.js';
 
@@ -59,7 +59,7 @@ export async function readFeaturesMany(db: Db, q: { entities: string[]; customer
     counters: (CounterSums & { entity: string })[] | null;
     profiles: { customer_id: string; approved_orders: number; approved_amount: number; max_amount: number }[] | null;
     regions: { card: string; regions: string[] }[] | null;
-  }>(
+  }>(prepared(
     `SELECT
        (SELECT json_agg(c) FROM (
           SELECT entity,
@@ -70,7 +70,7 @@ export async function readFeaturesMany(db: Db, q: { entities: string[]; customer
             FROM fraud_counters WHERE entity = ANY($1::text[]) AND bucket >= $3 GROUP BY entity) c) AS counters,
        (SELECT json_agg(p) FROM (SELECT customer_id, approved_orders, approved_amount::float8 AS approved_amount, max_amount::float8 AS max_amount
           FROM fraud_customer_profiles WHERE customer_id = ANY($4::text[])) p) AS profiles,
-       (SELECT json_agg(r) FROM (SELECT card, array_agg(region) AS regions FROM fraud_card_regions WHERE card = ANY($5::text[]) GROUP BY card) r) AS regions`,
+       (SELECT json_agg(r) FROM (SELECT card, array_agg(region) AS regions FROM fraud_card_regions WHERE card = ANY($5::text[]) GROUP BY card) r) AS regions`),
     [q.entities, from1h, from24h, q.customerIds, q.cards],
   );
   const r = rows[0];
