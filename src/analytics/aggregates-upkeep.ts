@@ -218,9 +218,10 @@ export async function upkeepAggregates(conn: DuckDBConnection, plan: AggregateUp
   lap('fact_order_build');
   // A customer's first order moved (an order of theirs changed, or a late earlier order came):
   // their other orders turn new or returning.
-  const [moved] = await rows(conn, `SELECT count(*) AS n FROM (
-      SELECT o.customer_id FROM temp.agg_order_old o LEFT JOIN dim_customer d USING (customer_id) WHERE o.first_order_at IS DISTINCT FROM d.first_order_at
-      UNION SELECT n.customer_id FROM temp.agg_order_new n JOIN dim_customer d USING (customer_id) WHERE n.customer_kind = 'new' AND d.orders > 1)`);
+  const [moved] = await rows(conn, `WITH d AS (SELECT * FROM dim_customer WHERE customer_id IN (SELECT customer_id FROM temp.agg_order_old UNION SELECT customer_id FROM temp.agg_order_new))
+    SELECT count(*) AS n FROM (
+      SELECT o.customer_id FROM temp.agg_order_old o LEFT JOIN d USING (customer_id) WHERE o.first_order_at IS DISTINCT FROM d.first_order_at
+      UNION SELECT n.customer_id FROM temp.agg_order_new n JOIN d USING (customer_id) WHERE n.customer_kind = 'new' AND d.orders > 1)`);
   if (Number(moved?.n) > 0) {
     await conn.run(`INSERT INTO temp.agg_order_new
       SELECT o.* REPLACE (d.first_order_at AS first_order_at,

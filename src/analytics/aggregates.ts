@@ -93,7 +93,7 @@ const DEFINITIONS: Omit<Aggregate, 'sql'>[] = [
              '|' || array_to_string(list_transform(o.per_category, x -> x.category), '|') || '|' AS category_set,
              '|' || array_to_string(coalesce(m.methods, []::VARCHAR[]), '|') || '|' AS method_set, d.first_order_at,
              CASE WHEN d.customer_id IS NULL THEN NULL WHEN o.occurred_at <= d.first_order_at THEN 'new' ELSE 'returning' END AS customer_kind
-      FROM o LEFT JOIN m ON m.order_id = o.order_id LEFT JOIN dim_customer d ON d.customer_id = o.customer_id
+      FROM o LEFT JOIN m ON m.order_id = o.order_id LEFT JOIN ${scope === WHOLE ? 'dim_customer' : '(SELECT * FROM dim_customer WHERE customer_id IN (SELECT customer_id FROM o))'} d ON d.customer_id = o.customer_id
       ORDER BY o.date_key, o.occurred_at`,
   },
   {
