@@ -81,8 +81,10 @@ function among(col: string, table: string, key: string, nulls: boolean, where = 
  * a range, not a list of days: a long IN list is a comparison per day on every row).
  */
 async function copyRows(conn: DuckDBConnection, target: string, table: string, where: string): Promise<void> {
-  const [r] = await rows(conn, `SELECT min(date_key) AS lo, max(date_key) AS hi FROM ${table} WHERE ${where}`);
-  const range = r?.lo === null || r?.lo === undefined ? 'false' : `date_key BETWEEN DATE '${String(r.lo)}' AND DATE '${String(r.hi)}' AND ${where}`;
+  const [r] = await rows(conn, `SELECT strftime(min(date_key), '%Y-%m-%d') AS lo, strftime(max(date_key), '%Y-%m-%d') AS hi FROM ${table} WHERE ${where}`);
+  const lo = typeof r?.lo === 'string' ? r.lo : undefined;
+  const hi = typeof r?.hi === 'string' ? r.hi : undefined;
+  const range = lo === undefined || hi === undefined ? 'false' : `date_key BETWEEN DATE '${lo}' AND DATE '${hi}' AND ${where}`;
   await conn.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT * FROM ${table} WHERE ${range}`);
 }
 
