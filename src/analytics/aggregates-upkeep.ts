@@ -49,7 +49,7 @@ export interface AggregateUpkeep {
   keyed: boolean;
 }
 
-const TEMP = ['agg_keys', 'agg_touched', 'agg_old_product', 'agg_old_recon', 'agg_new_recon', 'agg_by_order', 'agg_orders', 'agg_order_new', 'agg_order_old', 'agg_changed',
+const TEMP = ['agg_keys', 'agg_touched', 'agg_old_product', 'agg_old_recon', 'agg_refs', 'agg_by_order', 'agg_orders', 'agg_order_new', 'agg_order_old', 'agg_changed',
   'agg_context', 'agg_days', ...Object.keys(FACT_MARTS).flatMap((f) => [`agg_old_${f}`, `agg_new_${f}`])];
 
 async function dropTemp(conn: DuckDBConnection): Promise<void> {
@@ -75,13 +75,17 @@ function among(col: string, table: string, key: string, nulls: boolean, where = 
 
 /**
  * Copies the rows of `table` that `where` selects into the temp table `target`. Facts are
- * millions of rows with random keys: a scan that reads every column costs ~5x one that reads
- * the key and the day only, so the days are found first, then the rows read on those days only
- * (the date zone maps skip the other row groups).
+ * millions of rows with random keys: a scan that reads every column costs several times one
+ * that reads the key and the day, so the days are found first and the rows read between the
+ * first and last of them (facts are appended in time order: the date zone maps skip the rest;
+ * a range, not a list of days: a long IN list is a comparison per day on every row).
  */
 async function copyRows(conn: DuckDBConnection, target: string, table: string, where: string): Promise<void> {
-  const days = (await rows(conn, `SELECT DISTINCT date_key FROM ${table} WHERE ${where}`)).map((r) => r.date_key);
-  await conn.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT * FROM ${table} WHERE ${days.length === 0 ? 'false' : `date_key IN (${dateList(days)}) AND ${where}`}`);
+  const [r] = await rows(conn, `SELECT strftime(min(date_key), '%Y-%m-%d') AS lo, strftime(max(date_key), '%Y-%m-%d') AS hi FROM ${table} WHERE ${where}`);
+  const lo = typeof r?.lo === 'string' ? r.lo : undefined;
+  const hi = typeof r?.hi === 'string' ? r.hi : undefined;
+  const range = lo === undefined || hi === undefined ? 'false' : `date_key BETWEEN DATE '${lo}' AND DATE '${hi}' AND ${where}`;
+  await conn.run(`CREATE OR REPLACE TEMP TABLE ${target} AS SELECT * FROM ${table} WHERE ${range}`);
 }
 
 /** The keyed facts' rows of the window's keys, each into temp.agg_<old|new>_<fact> (none read for a fact the window does not touch). */
@@ -119,7 +123,8 @@ export async function prepareAggregateUpkeep(conn: DuckDBConnection, merge: bool
   await conn.run(`CREATE TEMP TABLE agg_keys AS ${keys.join(' UNION ALL ')}`);
   await keyedRows(conn, 'old');
   const refs = [...REF_FACTS].map((f) => `SELECT processor_ref FROM temp.agg_old_${f} WHERE processor_ref IS NOT NULL`).join(' UNION ');
-  await copyRows(conn, 'agg_old_recon', 'reconciliation', `processor_ref IN (${refs})`);
+  // Reconciliation is rebuilt whole by every load, unsorted: only the references' days are kept (a narrow scan).
+  await conn.run(`CREATE TEMP TABLE agg_old_recon AS SELECT processor_ref, date_key FROM reconciliation WHERE processor_ref IN (${refs})`);
   await conn.run(`CREATE TEMP TABLE agg_old_product AS SELECT sku, coalesce(nullif(category, ''), 'uncategorised') AS category FROM dim_product`);
   return { oids, keyed: true };
 }
@@ -175,10 +180,18 @@ export async function upkeepAggregates(conn: DuckDBConnection, plan: AggregateUp
         SELECT ${cols} FROM (SELECT * FROM temp.agg_old_${fact} EXCEPT ALL SELECT * FROM temp.agg_new_${fact})
         UNION ALL SELECT ${cols} FROM (SELECT * FROM temp.agg_new_${fact} EXCEPT ALL SELECT * FROM temp.agg_old_${fact})`);
     }
-    await copyRows(conn, 'agg_new_recon', 'reconciliation', `processor_ref IN (
-      SELECT processor_ref FROM temp.agg_old_recon UNION SELECT processor_ref FROM temp.agg_touched WHERE processor_ref IS NOT NULL)`);
-    await conn.run(`INSERT INTO temp.agg_touched SELECT 'reconciliation', date_key, NULL, processor_ref FROM (
-      (SELECT * FROM temp.agg_old_recon EXCEPT ALL SELECT * FROM temp.agg_new_recon) UNION ALL (SELECT * FROM temp.agg_new_recon EXCEPT ALL SELECT * FROM temp.agg_old_recon))`);
+    // References whose reconciliation rows can have changed: an attempt's reference or order
+    // changed, or a captured amount (the ledger rows RECONCILIATION_SQL in etl.ts sums). Their
+    // days before and after are rebuilt.
+    const diff = (fact: string, cols: string) => `(SELECT ${cols} FROM temp.agg_old_${fact} EXCEPT ALL SELECT ${cols} FROM temp.agg_new_${fact})
+      UNION ALL (SELECT ${cols} FROM temp.agg_new_${fact} EXCEPT ALL SELECT ${cols} FROM temp.agg_old_${fact})`;
+    await conn.run(`CREATE OR REPLACE TEMP TABLE agg_refs AS
+      SELECT processor_ref FROM (${diff('fact_payment_attempt', 'processor_ref, order_id')}) WHERE processor_ref IS NOT NULL
+      UNION SELECT processor_ref FROM (${diff('fact_ledger_posting', '*')})
+        WHERE processor_ref IS NOT NULL AND kind = 'payment_captured' AND account LIKE 'processor_clearing:%'`);
+    await conn.run(`INSERT INTO temp.agg_touched SELECT 'reconciliation', date_key, NULL, processor_ref FROM temp.agg_old_recon
+        WHERE processor_ref IN (SELECT processor_ref FROM temp.agg_refs)
+      UNION ALL SELECT 'reconciliation', date_key, NULL, processor_ref FROM reconciliation WHERE processor_ref IN (SELECT processor_ref FROM temp.agg_refs)`);
   }
   // Settlement imports: the references' days before (marked) and after.
   const [pending] = await rows(conn, `SELECT count(*) AS n FROM agg_pending_recon`);
@@ -207,9 +220,10 @@ export async function upkeepAggregates(conn: DuckDBConnection, plan: AggregateUp
   lap('fact_order_build');
   // A customer's first order moved (an order of theirs changed, or a late earlier order came):
   // their other orders turn new or returning.
-  const [moved] = await rows(conn, `SELECT count(*) AS n FROM (
-      SELECT o.customer_id FROM temp.agg_order_old o LEFT JOIN dim_customer d USING (customer_id) WHERE o.first_order_at IS DISTINCT FROM d.first_order_at
-      UNION SELECT n.customer_id FROM temp.agg_order_new n JOIN dim_customer d USING (customer_id) WHERE n.customer_kind = 'new' AND d.orders > 1)`);
+  const [moved] = await rows(conn, `WITH d AS (SELECT * FROM dim_customer WHERE customer_id IN (SELECT customer_id FROM temp.agg_order_old UNION SELECT customer_id FROM temp.agg_order_new))
+    SELECT count(*) AS n FROM (
+      SELECT o.customer_id FROM temp.agg_order_old o LEFT JOIN d USING (customer_id) WHERE o.first_order_at IS DISTINCT FROM d.first_order_at
+      UNION SELECT n.customer_id FROM temp.agg_order_new n JOIN d USING (customer_id) WHERE n.customer_kind = 'new' AND d.orders > 1)`);
   if (Number(moved?.n) > 0) {
     await conn.run(`INSERT INTO temp.agg_order_new
       SELECT o.* REPLACE (d.first_order_at AS first_order_at,

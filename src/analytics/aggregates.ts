@@ -41,6 +41,14 @@ export interface Aggregate extends MartSpec {
 const CATEGORY = `coalesce(nullif(p.category, ''), 'uncategorised')`;
 
 /**
+ * `fact_order`, or for part of a mart only the orders `ids` selects: joined whole, the join
+ * would hash every order to build a few days; filtered first, the order scan skips the rest.
+ */
+function ordersOf(ids: string, scope: Scope): string {
+  return scope === WHOLE ? 'fact_order' : `(SELECT * FROM fact_order WHERE order_id IN (${ids}))`;
+}
+
+/**
  * Aggregates an order-scoped fact: grouped first (so the category/method lists are expanded
  * on a few rows, not on every fact row), then exploded and summed again. `from` must expose
  * `order_id` and `date_key`; `methods` is the method list a fact row counts under.
@@ -51,7 +59,7 @@ function scoped(from: string, scope: Scope, dims: string[], measures: [string, s
     WITH g AS (
       SELECT f.date_key, ${[...d, ''].join(', ')}o.region, coalesce(o.categories, []::VARCHAR[]) AS cats, ${methods} AS ms,
              ${measures.map(([n, e]) => `${e} AS ${n}`).join(', ')}
-      FROM (SELECT * FROM (${from}) WHERE ${scope('date_key')}) f LEFT JOIN fact_order o ON o.order_id = f.order_id GROUP BY ALL),
+      FROM (SELECT * FROM (${from}) WHERE ${scope('date_key')}) f LEFT JOIN ${ordersOf(`SELECT order_id FROM (${from}) WHERE ${scope('date_key')}`, scope)} o ON o.order_id = f.order_id GROUP BY ALL),
     c AS (SELECT * EXCLUDE (cats), unnest(list_prepend('${ALL}', cats)) AS category FROM g),
     m AS (SELECT * EXCLUDE (ms), unnest(list_prepend('${ALL}', ms)) AS method FROM c)
     SELECT date_key, category, region, method, ${[...dims, ''].join(', ')}${measures.map(([n]) => `coalesce(sum(${n}), 0)::BIGINT AS ${n}`).join(', ')}
@@ -85,7 +93,7 @@ const DEFINITIONS: Omit<Aggregate, 'sql'>[] = [
              '|' || array_to_string(list_transform(o.per_category, x -> x.category), '|') || '|' AS category_set,
              '|' || array_to_string(coalesce(m.methods, []::VARCHAR[]), '|') || '|' AS method_set, d.first_order_at,
              CASE WHEN d.customer_id IS NULL THEN NULL WHEN o.occurred_at <= d.first_order_at THEN 'new' ELSE 'returning' END AS customer_kind
-      FROM o LEFT JOIN m ON m.order_id = o.order_id LEFT JOIN dim_customer d ON d.customer_id = o.customer_id
+      FROM o LEFT JOIN m ON m.order_id = o.order_id LEFT JOIN ${scope === WHOLE ? 'dim_customer' : '(SELECT * FROM dim_customer WHERE customer_id IN (SELECT customer_id FROM o))'} d ON d.customer_id = o.customer_id
       ORDER BY o.date_key, o.occurred_at`,
   },
   {
@@ -185,7 +193,7 @@ const DEFINITIONS: Omit<Aggregate, 'sql'>[] = [
           SELECT * EXCLUDE (ms), unnest(list_prepend('${ALL}', ms)) AS method FROM (
             SELECT f.date_key, f.decision, f.score_band, o.region, o.methods AS ms,
                    unnest(list_prepend('${ALL}', o.categories)) AS category, unnest(list_prepend(o.amount, o.category_amounts)) AS amount
-            FROM f JOIN fact_order o ON o.order_id = f.order_id
+            FROM f JOIN ${ordersOf(`SELECT order_id FROM f WHERE decision = 'block'`, scope)} o ON o.order_id = f.order_id
             WHERE f.decision = 'block'))
         GROUP BY ALL)
       SELECT date_key, category, region, method, decision, score_band, sum(decisions)::BIGINT AS decisions,
