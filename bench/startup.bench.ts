@@ -21,9 +21,13 @@ export const targets: Record<string, FigureTarget> = {
   ready_fresh_no_history_ms: { target: 3000, better: 'lower', unit: 'ms', baseline: 'baseline_cli_ms', note: 'first start with EMBUDO_SEED_HISTORY_DAYS=0' },
   ready_existing_ms: { target: 3000, better: 'lower', unit: 'ms', baseline: 'baseline_cli_ms' },
   rss_idle_mb: { target: 400, better: 'lower', unit: 'MB', baseline: 'baseline_node_rss_mb', note: 'the embudo process' },
-  rss_load_mb: { target: 400, better: 'lower', unit: 'MB', baseline: 'rss_idle_mb', note: 'peak under the live load' },
+  rss_load_mb: { target: 400, better: 'lower', unit: 'MB', baseline: 'rss_idle_mb', note: 'peak under the live load (offered LOAD_RATE orders/s; load_orders_per_s says how many were acknowledged)' },
   load_orders_per_s: { target: LOAD_RATE * 0.9, better: 'higher', unit: 'orders/s', note: 'orders the platform acknowledged per second' },
   postgres_rss_mb: { better: 'lower', unit: 'MB', note: 'embedded PostgreSQL processes (shared buffers counted once per process)' },
+  'load_cpu_ms_per_order.platform': { better: 'lower', unit: 'ms', note: 'CPU time of the embudo process per acknowledged order, in-process workers and simulator included' },
+  'load_cpu_ms_per_order.postgres': { better: 'lower', unit: 'ms', note: 'CPU time of the embedded PostgreSQL per acknowledged order' },
+  'load_cpu_ms_per_order.driver': { better: 'lower', unit: 'ms', note: 'CPU time of the live driver (this process) per acknowledged order' },
+  load_machine_cpu_busy_pct: { unit: '%', better: 'lower', note: 'all cores busy during the load (every process on the machine): near 100 means CPU-bound' },
 };
 
 interface Started {
@@ -75,21 +79,49 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
-/** The RSS of every descendant of pid (the embedded PostgreSQL server and its backends). */
-function descendantsRssMb(pid: number): number {
-  const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,rss=']).toString();
-  const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number)) as [number, number, number][];
+/** The pids of every descendant of pid (the embedded PostgreSQL server and its backends). */
+function descendants(pid: number, rows: number[][]): Set<number> {
   const kids = new Set<number>([pid]);
   let grew = true;
   while (grew) {
     grew = false;
-    for (const [p, pp] of rows) if (kids.has(pp) && !kids.has(p)) {
+    for (const [p = 0, pp = 0] of rows) if (kids.has(pp) && !kids.has(p)) {
       kids.add(p);
       grew = true;
     }
   }
   kids.delete(pid);
-  return Math.round(rows.filter(([p]) => kids.has(p)).reduce((s, [, , rss]) => s + rss, 0) / 1024);
+  return kids;
+}
+
+/** The RSS of every descendant of pid (the embedded PostgreSQL server and its backends). */
+function descendantsRssMb(pid: number): number {
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,rss=']).toString().trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const kids = descendants(pid, rows);
+  return Math.round(rows.filter(([p]) => kids.has(p as number)).reduce((s, [, , rss]) => s + (rss as number), 0) / 1024);
+}
+
+/** CPU seconds (user + system) of pid, and of its descendants (with the children they reaped). */
+function cpuSeconds(pid: number): { self: number; descendants: number } {
+  const ticks = (p: number, reaped: boolean) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return [11, 12, ...(reaped ? [13, 14] : [])].reduce((s, i) => s + Number(f[i] ?? 0), 0);
+    } catch {
+      return 0; // gone meanwhile
+    }
+  };
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=']).toString().trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  let sum = 0;
+  for (const p of descendants(pid, rows)) sum += ticks(p, true);
+  return { self: ticks(pid, false) / 100, descendants: sum / 100 };
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat). */
+function machineCpu(): { busy: number; total: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -133,11 +165,18 @@ export async function run(): Promise<Record<string, unknown>> {
           // the process may be gone at the very end
         }
       }, 500);
+      const cpu0 = cpuSeconds(second.child.pid as number);
+      const driver0 = process.cpuUsage();
+      const machine0 = machineCpu();
       const load = await runLive({
         baseUrl: `http://127.0.0.1:${second.port}`, simUrl: `http://127.0.0.1:${second.simPort}`,
         seed: 'bench-startup', rate: LOAD_RATE, durationMs: LOAD_SECONDS * 1000, flat: true, browsePerOrder: 0, maxInFlight: 512, customerCount: 400,
       });
       clearInterval(sampler);
+      const cpu1 = cpuSeconds(second.child.pid as number);
+      const driver = process.cpuUsage(driver0);
+      const machine1 = machineCpu();
+      const perOrder = (seconds: number) => (load.orders > 0 ? Math.round((seconds * 1000) / load.orders) : null);
       return {
         ready_fresh_ms: first.readyMs,
         ready_fresh_no_history_ms: a.readyMs,
@@ -152,6 +191,12 @@ export async function run(): Promise<Record<string, unknown>> {
         load_statuses: load.statuses,
         load_checkout_p50_ms: load.p50,
         load_checkout_p99_ms: load.p99,
+        load_cpu_ms_per_order: {
+          platform: perOrder(cpu1.self - cpu0.self),
+          postgres: perOrder(cpu1.descendants - cpu0.descendants),
+          driver: perOrder((driver.user + driver.system) / 1e6),
+        },
+        load_machine_cpu_busy_pct: Math.round(((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100),
         baseline_cli_ms: baselineCliMs,
         baseline_node_rss_mb: baselineNodeRss,
         machine_load: os.loadavg()[0]?.toFixed(2),
