@@ -365,8 +365,20 @@ async function mergeMart(conn: DuckDBConnection, m: MartSpec, how: MartMerge, ke
     SELECT * FROM (${m.sql})`);
 }
 
+/**
+ * History kept in `dq_result`: every run of the last day, and runs with a failing check for
+ * 30 days (a streaming warehouse loads every second or so: 12 rows a load would otherwise grow
+ * without bound). Rows are appended in time order, so the delete prunes by zone maps.
+ */
+export const DQ_RESULT_RETENTION = { allRunsHours: 24, failuresDays: 30 } as const;
+
 async function recordChecks(conn: DuckDBConnection, now: Date, checks: CheckResult[]): Promise<void> {
   if (checks.length === 0) return;
+  await conn.run(
+    `DELETE FROM dq_result WHERE run_at < $1::TIMESTAMPTZ - INTERVAL ${DQ_RESULT_RETENTION.allRunsHours} HOUR
+       AND (passed OR run_at < $1::TIMESTAMPTZ - INTERVAL ${DQ_RESULT_RETENTION.failuresDays} DAY)`,
+    [now.toISOString()],
+  );
   const app = await conn.createAppender('dq_result');
   try {
     for (const c of checks) {

@@ -12,7 +12,7 @@ import { createAnalytics, QualityCheckFailed, type Analytics } from '../../src/a
 import { openWarehouse } from '../../src/analytics/warehouse.js';
 import type { EventEnvelope } from '../../src/events/index.js';
 import { appendEvents } from '../../src/events/index.js';
-import { systemClock } from '../../src/platform/clock.js';
+import { manualClock, systemClock } from '../../src/platform/clock.js';
 import type { Database } from '../../src/platform/db.js';
 import { createLogger } from '../../src/platform/log.js';
 import { createMetrics } from '../../src/platform/metrics.js';
@@ -183,6 +183,31 @@ describe('incremental ETL', () => {
       await assert.rejects(w.conn.run(`SELECT * FROM read_csv('https://example.invalid/x.csv')`));
     } finally {
       w.close();
+    }
+  });
+
+  it('quality results: every run of the last day, failing runs for 30 days, older ones dropped', async () => {
+    const clock = manualClock(new Date('2026-03-01T12:00:00Z'));
+    const a = analyticsFor(db, mkdtempSync(path.join(tmpdir(), 'embudo-wh-')), { clock });
+    const runs = async () => (await a.query(`SELECT run_at, bool_and(passed) AS ok FROM dq_result GROUP BY 1 ORDER BY 1`))
+      .map((r) => [new Date(String(r.run_at)).toISOString(), r.ok]);
+    try {
+      await a.ingest(generateMonth(5, 71).events);
+      const order = generateMonth(1, 72).events.find((e) => e.type === 'checkout.order_placed');
+      assert.ok(order);
+      clock.advance(60 * 60_000);
+      await assert.rejects(a.ingest([{ ...order, id: randomUUID(), payload: { ...(order.payload as object), lines: [{ sku: null, quantity: 1, unitPrice: 10 }] } }]), QualityCheckFailed);
+      clock.advance(60 * 60_000);
+      await a.ingest(generateMonth(5, 73).events);
+      assert.deepEqual(await runs(), [['2026-03-01T12:00:00.000Z', true], ['2026-03-01T13:00:00.000Z', false], ['2026-03-01T14:00:00.000Z', true]]);
+      clock.advance(25 * 60 * 60_000); // the passing runs of 12:00 and 14:00 are past a day; the failing one stays
+      await a.ingest(generateMonth(5, 74).events);
+      assert.deepEqual(await runs(), [['2026-03-01T13:00:00.000Z', false], ['2026-03-02T15:00:00.000Z', true]]);
+      clock.advance(31 * 24 * 60 * 60_000);
+      await a.ingest(generateMonth(5, 75).events);
+      assert.deepEqual(await runs(), [['2026-04-02T15:00:00.000Z', true]]);
+    } finally {
+      await a.close();
     }
   });
 });
