@@ -86,6 +86,7 @@ export async function run(): Promise<Record<string, unknown>> {
     decisions: Object.fromEntries(rows.map((r) => [r.decision, r.n])),
     read_and_evaluate_p99_ms: Object.fromEntries(rows.map((r) => [r.decision, r.p99_us / 1000])),
     concurrency: CONCURRENCY,
-    note: 'fraud_decision = features read (1 query) + rules + decision, counters and event written in the attempt transaction',
+    fraud_features_read_p99_ms: await fraudDecisionP99Ms(metrics, 'embudo_fraud_features_read_seconds'),
+    note: 'fraud_decision = what the decision adds to the payment path: the wait for its features read (1 query, own connection, started before the attempt batch BEGINs) beyond the batch\'s own locks and reads, plus the rules; fraud_features_read = the whole read; decision, counters and event are written in the attempt transaction',
   };
 }
