@@ -66,10 +66,16 @@ export function availabilityFeed(db: Database, logger: Logger) {
     for (const sku of changed) emit(sku);
   };
 
+  /** Connections given back to the pool (each exactly once: on its error, or by close()). */
+  const returned = new WeakSet<object>();
+
   async function connect(): Promise<void> {
     const c = await db.connect();
     c.on('notification', onNotification);
     c.on('error', (err) => {
+      // Once close() gave the connection back, the pool owns it and its errors.
+      if (returned.has(c)) return;
+      returned.add(c);
       logger.warn({ err }, 'availability feed connection lost; reconnecting');
       c.removeListener('notification', onNotification);
       c.release(true);
@@ -151,7 +157,10 @@ export function availabilityFeed(db: Database, logger: Logger) {
       if (c) {
         c.removeListener('notification', onNotification);
         await c.query(`UNLISTEN ${AVAILABILITY_CHANNEL}`).catch(() => undefined);
-        c.release();
+        if (!returned.has(c)) {
+          returned.add(c);
+          c.release();
+        }
       }
     },
   };
