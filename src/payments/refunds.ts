@@ -31,6 +31,19 @@ export interface RefundResult {
   reason?: string;
 }
 
+/** What a repeat with the key of an earlier refund returns: that refund and its outcome so far. */
+function keyedResult(first: NonNullable<Awaited<ReturnType<typeof store.refundByKey>>>, attemptId: string): RefundResult {
+  switch (first.status) {
+    case 'succeeded':
+      return { refundId: first.id, attemptId, status: 'succeeded', ...(first.refundType ? { refundType: first.refundType } : {}) };
+    case 'failed':
+      return { refundId: first.id, attemptId, status: 'failed', ...(first.reason ? { reason: first.reason } : {}) };
+    case 'requested':
+    case 'unknown':
+      return { refundId: first.id, attemptId, status: 'unknown', reason: 'the first refund with this key has no outcome yet: the janitor will ask the processor' };
+  }
+}
+
 /** How long a keyed repeat waits for the first request's answer: beyond any processor call timeout. */
 const FIRST_REFUND_WAIT_MS = 15_000;
 
@@ -123,10 +136,7 @@ export function createRefunds(core: Core) {
               if (first.amount !== input.amount) {
                 throw paymentsError('refund_key_mismatch', 'this key was used for a refund of another amount', { key: input.key, amount: first.amount });
               }
-              const repeat: RefundResult = first.status === 'succeeded' || first.status === 'failed'
-                ? { refundId: first.id, attemptId, status: first.status, ...(first.status === 'succeeded' ? { refundType: first.refundType ?? undefined } : { reason: first.reason ?? undefined }) }
-                : { refundId: first.id, attemptId, status: 'unknown', reason: 'the first refund with this key has no outcome yet: the janitor will ask the processor' };
-              return { attempt: a, alreadyRefunded: 0, earlier: repeat };
+              return { attempt: a, alreadyRefunded: 0, earlier: keyedResult(first, attemptId) };
             }
           }
           const { standing, unresolved } = await store.refundedSoFar(tx, attemptId);
@@ -144,15 +154,14 @@ export function createRefunds(core: Core) {
       }
       if (earlier?.status === 'unknown' && input.key !== undefined) {
         // The first request with this key may still be talking to the processor: a concurrent
-        // repeat waits for its answer (bounded by the processor timeout), like idempotent POSTs.
+        // repeat waits for its answer (bounded beyond the processor timeout), like idempotent POSTs.
         const until = Date.now() + FIRST_REFUND_WAIT_MS;
-        for (let first = await store.refundByKey(core.db, earlier.attemptId, input.key); first?.status === 'requested' && Date.now() < until;) {
+        let first = await store.refundByKey(core.db, earlier.attemptId, input.key);
+        while (first?.status === 'requested' && Date.now() < until) {
           await new Promise((r) => setTimeout(r, 50));
           first = await store.refundByKey(core.db, earlier.attemptId, input.key);
-          if (first?.status === 'succeeded' || first?.status === 'failed') {
-            earlier = { refundId: first.id, attemptId: earlier.attemptId, status: first.status, ...(first.status === 'succeeded' ? { refundType: first.refundType ?? undefined } : { reason: first.reason ?? undefined }) };
-          }
         }
+        if (first) earlier = keyedResult(first, earlier.attemptId);
       }
       if (earlier) {
         core.logger.info({ refundId: earlier.refundId, orderId: input.orderId, key: input.key, status: earlier.status }, 'refund repeated with its key: first refund returned');
