@@ -104,7 +104,14 @@ export async function writeOrders(db: Db, drafts: OrderDraft[]): Promise<void> {
       placedAt: order.created_at.toISOString(), occurredAt: order.created_at.toISOString(),
     }),
   }));
-  const outbox = outboxInsert(events, 18);
+  const params: unknown[] = [
+    o.map((x) => x.id), o.map((x) => x.customer_id), o.map((x) => x.cart_id), o.map((x) => x.subtotal), o.map((x) => x.shipping),
+    o.map((x) => x.total), o.map((x) => x.payment_method), o.map((x) => x.reservation_id), o.map((x) => x.reservation_expires_at),
+    o.map((x) => JSON.stringify(x.delivery)), o.map((x) => x.created_at),
+    lines.map((l) => l.orderId), lines.map((l) => l.sku), lines.map((l) => l.name), lines.map((l) => l.quantity),
+    lines.map((l) => l.unitPrice), lines.map((l) => l.lineTotal),
+  ];
+  const outbox = outboxInsert(events, params.length + 1);
   await db.query(prepared(
     `WITH o AS (
        INSERT INTO orders (id, customer_id, cart_id, status, currency, subtotal, shipping, total, payment_method,
@@ -126,11 +133,7 @@ export async function writeOrders(db: Db, drafts: OrderDraft[]): Promise<void> {
        UPDATE carts SET status = 'checked_out', updated_at = now() WHERE id = ANY($3::uuid[])
      )
      ${outbox.sql}`),
-    [o.map((x) => x.id), o.map((x) => x.customer_id), o.map((x) => x.cart_id), o.map((x) => x.subtotal), o.map((x) => x.shipping),
-      o.map((x) => x.total), o.map((x) => x.payment_method), o.map((x) => x.reservation_id), o.map((x) => x.reservation_expires_at),
-      o.map((x) => JSON.stringify(x.delivery)), o.map((x) => x.created_at),
-      lines.map((l) => l.orderId), lines.map((l) => l.sku), lines.map((l) => l.name), lines.map((l) => l.quantity),
-      lines.map((l) => l.unitPrice), lines.map((l) => l.lineTotal), ...outbox.params],
+    [...params, ...outbox.params],
   );
   outbox.appended();
 }

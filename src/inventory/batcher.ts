@@ -47,7 +47,6 @@ export interface BatchStats {
 /** Batches in flight that may hold the same SKU (the one committing and the one behind it). */
 const PIPELINE_DEPTH = 2;
 
-
 /**
  * Group commit for reservations. Concurrent `reserve()` calls queue up; a batch takes every
  * queued request, locks the stock rows of all their SKUs once (in the global lock order),

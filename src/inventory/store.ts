@@ -322,34 +322,34 @@ export async function applyReservationBatch(
   // With outbox rows: one statement (atomic on its own) calls the function, then appends the
   // rows only if it applied the batch, still under the stock rows' locks it took, so a SKU's
   // events take outbox ids in its commit order.
-  const outbox = input.events?.length ? outboxInsert(input.events, 19) : undefined;
+  const params: unknown[] = [
+    input.skus,
+    plannedFrom.map((l) => l.sku),
+    plannedFrom.map((l) => l.locationId),
+    plannedFrom.map((l) => l.onHand),
+    plannedFrom.map((l) => l.reserved),
+    deltas.map((d) => d.sku),
+    deltas.map((d) => d.locationId),
+    deltas.map((d) => d.delta),
+    reservations.map((r) => r.id),
+    reservations.map((r) => r.reference),
+    reservations.map((r) => r.expiresAt),
+    lines.map((l) => l.id),
+    lines.map((l) => l.lineNo),
+    lines.map((l) => l.sku),
+    lines.map((l) => l.locationId),
+    lines.map((l) => l.quantity),
+    input.now,
+    input.channel,
+  ];
+  const outbox = input.events?.length ? outboxInsert(input.events, params.length + 1) : undefined;
   const { rows } = await db.query<{ current: [string, string, number, number, number][] | null }>(prepared(
     outbox
       ? `WITH r AS MATERIALIZED (${call}),
          e AS (${outbox.sql} WHERE (SELECT current FROM r) IS NULL)
          SELECT current FROM r`
       : call),
-    [
-      input.skus,
-      plannedFrom.map((l) => l.sku),
-      plannedFrom.map((l) => l.locationId),
-      plannedFrom.map((l) => l.onHand),
-      plannedFrom.map((l) => l.reserved),
-      deltas.map((d) => d.sku),
-      deltas.map((d) => d.locationId),
-      deltas.map((d) => d.delta),
-      reservations.map((r) => r.id),
-      reservations.map((r) => r.reference),
-      reservations.map((r) => r.expiresAt),
-      lines.map((l) => l.id),
-      lines.map((l) => l.lineNo),
-      lines.map((l) => l.sku),
-      lines.map((l) => l.locationId),
-      lines.map((l) => l.quantity),
-      input.now,
-      input.channel,
-      ...(outbox?.params ?? []),
-    ],
+    [...params, ...(outbox?.params ?? [])],
   );
   const current = rows[0]?.current;
   if (!current) {
