@@ -115,13 +115,16 @@ export interface Batch {
 /**
  * Reads up to `limit` events after `from`, in commit-safe order, below one horizon (so `head`
  * and `rows` agree). Two statements, no transaction: the rows below a horizon never change.
+ * ('blocked' asks for the first row at or past the horizon in index order: as `EXISTS (...
+ * WHERE tx_id >= x)` the planner chose a sequential scan, which reads the whole outbox when,
+ * as usual, no row is there; the live tail runs this at every wake-up.)
  */
 export async function readBatch(db: Db, from: Position, filter: TypeFilter, limit: number, options: { columns?: string } = {}): Promise<Batch> {
   const columns = options.columns ?? COLUMNS;
   const edge = await db.query<{ horizon: string; tx_id: string | null; id: number | null; blocked: boolean }>(
     `WITH h AS MATERIALIZED (SELECT ${HORIZON} AS x)
      SELECT h.x::text AS horizon, hd.tx_id::text AS tx_id, hd.id,
-            EXISTS (SELECT 1 FROM events_outbox WHERE tx_id >= h.x) AS blocked
+            (SELECT tx_id FROM events_outbox WHERE tx_id >= h.x ORDER BY events_outbox.tx_id LIMIT 1) IS NOT NULL AS blocked
        FROM h
        LEFT JOIN LATERAL (
          SELECT tx_id, id FROM events_outbox WHERE tx_id < h.x ORDER BY tx_id DESC, id DESC LIMIT 1) hd ON true`,
