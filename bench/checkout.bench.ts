@@ -19,6 +19,7 @@ import { createHttpApp } from '../src/platform/http.js';
 import { createLogger } from '../src/platform/log.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { migrate } from '../src/platform/migrations.js';
+import { cpuSnapshot, cpuSplit, pgStats, pgStatsPer } from './checkout/cpu.js';
 import { benchFraudRules, fraudDecisionP99Ms } from './checkout/fraud.js';
 import { runLoad, percentile, type Job } from './checkout/load.js';
 import { pgbenchTps } from './checkout/pgbench.js';
@@ -32,6 +33,13 @@ const SKUS = 200;
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 200);
 const STOCK = 1_000_000;
 const POOL = Number(process.env.BENCH_POOL ?? 32);
+/**
+ * BENCH_SWEEP=8,16,32,64: before the measured run, BENCH_SWEEP_SECONDS (default 8) of load at
+ * each of these concurrencies, reported as `sweep` (throughput and latency per level: where
+ * latency is queueing rather than work).
+ */
+const SWEEP = (process.env.BENCH_SWEEP ?? '').split(',').filter(Boolean).map(Number);
+const SWEEP_SECONDS = Number(process.env.BENCH_SWEEP_SECONDS ?? 8);
 
 async function scratchDatabase(): Promise<string> {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -142,7 +150,7 @@ export async function run(): Promise<Record<string, unknown>> {
   // Every shopper enrolls a card through the real Oneclick inscription flow at the simulator.
   const cardOf = await enrollCards(payments, sim.url, shoppers.map((s) => s.customer.id));
   await benchFraudRules(payments);
-  const jobsWanted = Math.ceil(4_000 * SECONDS);
+  const jobsWanted = Math.ceil(4_000 * SECONDS + 1_500 * SWEEP.length * SWEEP_SECONDS);
   const cartIds = Array.from({ length: jobsWanted }, () => randomUUID());
   await db.query(
     `INSERT INTO carts (id, customer_id, status, created_at, updated_at)
@@ -175,13 +183,39 @@ export async function run(): Promise<Record<string, unknown>> {
   // started (as in the pgbench script); the payments consumer (order → paid, stock → sold)
   // then drains the outcome events so the oversell / double-charge checks see final states.
   await runLoad(port, jobs.splice(0, 500), 16, 10_000);
+  // Statistics of a shop that has taken orders, as autovacuum keeps them on a running server
+  // (this one runs with autovacuum off). Taken on the empty tables only, every pooled
+  // connection kept its first plans, made when the payment, ledger and order tables had a page
+  // or two: sequential scans of whole tables (foreign-key checks, the ledger's balance
+  // trigger, prepared statements), 17k rows read per checkout and growing with the run.
+  await db.query('ANALYZE');
+  const sweep: Record<string, unknown>[] = [];
+  for (const c of SWEEP) {
+    const r = await runLoad(port, jobs, c, SWEEP_SECONDS * 1000);
+    jobs.splice(0, r.done);
+    const s = [...r.latenciesMs].sort((a, b) => a - b);
+    sweep.push({
+      concurrency: c, per_s: Math.round(((r.statuses['201:approved'] ?? 0) / r.elapsedMs) * 1000),
+      p50_ms: Number(percentile(s, 50).toFixed(1)), p99_ms: Number(percentile(s, 99).toFixed(1)), errors: r.done - (r.statuses['201:approved'] ?? 0),
+    });
+  }
+  // Figures from histograms cover the timed phase only, like the latencies (not the warm-up's
+  // cold code and connections, nor the sweep).
+  for (const name of ['embudo_checkout_step_seconds', 'embudo_payment_step_seconds', 'embudo_fraud_decision_seconds', 'embudo_fraud_features_read_seconds']) {
+    metrics.registry.getSingleMetric(name)?.reset();
+  }
   // Requests waiting for a pooled connection, sampled through the timed phase (pool starvation).
   const waiting: number[] = [];
   const sampler = setInterval(() => waiting.push(db.pool.waitingCount), 20);
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const profiler = await startProfile();
+  const stats0 = process.env.BENCH_PG_STATS === '1' ? await pgStats(db) : undefined;
+  const cpu0 = cpuSnapshot(sim.pid, DB_NAME);
   const load = await runLoad(port, jobs, CONCURRENCY, SECONDS * 1000);
+  const cpu = cpuSplit(cpu0, cpuSnapshot(sim.pid, DB_NAME), load.cpuMs);
+  // The server's counters reach pg_stat_* within a second of each transaction.
+  const pgActivity = stats0 ? (await new Promise((r) => setTimeout(r, 1_500)), pgStatsPer(stats0, await pgStats(db), load.statuses['201:approved'] ?? 0)) : undefined;
   await profiler?.stop();
   loopDelay.disable();
   clearInterval(sampler);
@@ -218,11 +252,13 @@ export async function run(): Promise<Record<string, unknown>> {
   const unconfirmed = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE status = 'pending_payment'`);
 
   await db.close(); // pgbench needs the connections
+  const pgbCpu0 = cpuSnapshot(undefined, DB_NAME);
   const pgb = await pgbenchTps(url, { clients: CONCURRENCY, seconds: Math.min(SECONDS, 15), skus: SKUS, customers: CUSTOMERS });
+  const pgbCpu = cpuSplit(pgbCpu0, cpuSnapshot(undefined, DB_NAME), 0);
   if (process.env.BENCH_KEEP_DB !== '1') await dropScratch();
 
   const checkoutsPerS = Math.round((ok / load.elapsedMs) * 1000);
-  // Mean time per checkout step and per payment step over the whole run (warm-up included),
+  // Mean time per checkout step and per payment step over the timed phase,
   // from the histograms; the payment's group commits also give their mean batch size.
   const checkoutSteps = await stepStats(metrics, 'embudo_checkout_step_seconds');
   const paymentSteps = await stepStats(metrics, 'embudo_payment_step_seconds');
@@ -255,6 +291,14 @@ export async function run(): Promise<Record<string, unknown>> {
     payment_step_mean_ms: paymentStepMs,
     event_loop_delay_ms: { p50: Number((loopDelay.percentile(50) / 1e6).toFixed(1)), p99: Number((loopDelay.percentile(99) / 1e6).toFixed(1)), max: Number((loopDelay.max / 1e6).toFixed(1)) },
     pool: { size: POOL, waiting_mean: Number((waiting.reduce((a, b) => a + b, 0) / Math.max(1, waiting.length)).toFixed(1)), waiting_max: Math.max(0, ...waiting) },
+    cpu_cores: cpu,
+    // PostgreSQL CPU per checkout (ms) in the HTTP run and per transaction in pgbench's: how
+    // much of the gap is SQL the server runs that the baseline does not.
+    pg_cpu_ms_per_checkout: Number((((cpu.postgres_bench_backends ?? 0) * 1000) / Math.max(1, checkoutsPerS)).toFixed(2)),
+    pgbench_pg_cpu_ms_per_tx: Number((((pgbCpu.postgres_bench_backends ?? 0) * 1000) / Math.max(1, pgb.tps)).toFixed(2)),
+    pgbench_cpu_cores: { postgres: pgbCpu.postgres_bench_backends, machine_busy: pgbCpu.machine_busy },
+    ...(pgActivity ? { pg_activity: pgActivity } : {}),
+    ...(sweep.length ? { sweep } : {}),
     payment_batch_mean_size: { open: batchSize('open', 'open_batch'), record: batchSize('record', 'record_batch') },
     ...(load.errors.length ? { sample_errors: load.errors.slice(0, 3) } : {}),
     payments: 'payments context, Oneclick Mall saved cards, processor simulator in its own process (per-card daily limits lifted)',

@@ -12,6 +12,8 @@ export interface LoadResult {
   errors: string[];
   elapsedMs: number;
   done: number;
+  /** CPU time of the load generator's own thread over the run (ms; Linux). */
+  cpuMs: number;
 }
 
 // The load generator runs in its own thread (its own event loop) so it does not steal the
@@ -26,6 +28,16 @@ const latencies = [];
 const statuses = {};
 const errors = [];
 let next = 0;
+// This thread's own CPU time (utime + stime, 10 ms ticks), so the bench can say what the load
+// generator costs the machine it shares with the server.
+function threadCpuMs() {
+  try {
+    const stat = require('node:fs').readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch { return 0; }
+}
+const cpu0 = threadCpuMs();
 const started = performance.now();
 function post(job) {
   return new Promise((resolve) => {
@@ -54,7 +66,7 @@ async function loop() {
   while (next < jobs.length && performance.now() - started < durationMs) await post(jobs[next++]);
 }
 Promise.all(Array.from({ length: concurrency }, loop)).then(() => {
-  parentPort.postMessage({ latenciesMs: latencies, statuses, errors, elapsedMs: performance.now() - started, done: latencies.length });
+  parentPort.postMessage({ latenciesMs: latencies, statuses, errors, elapsedMs: performance.now() - started, done: latencies.length, cpuMs: threadCpuMs() - cpu0 });
   agent.destroy();
 });
 `;

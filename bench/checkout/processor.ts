@@ -5,7 +5,7 @@ import type { Payments } from '../../src/payments/index.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Starts the processor simulator as a child process; resolves once it listens. */
-export function startSimProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
+export function startSimProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'bench/checkout/sim-process.ts')], {
     cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -20,6 +20,7 @@ export function startSimProcess(env: Record<string, string>, nodeArgs: string[] 
       const { url } = JSON.parse(line) as { url: string };
       resolve({
         url,
+        pid: child.pid,
         stop: () => new Promise<void>((done) => {
           child.removeAllListeners('exit');
           child.once('exit', () => done());
