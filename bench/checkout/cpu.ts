@@ -29,9 +29,9 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-function postgresTicks(database: string): { bench: number; other: number } {
-  let bench = 0;
-  let other = 0;
+/** CPU ticks of every PostgreSQL process, by pid; `bench` for the backends of `database`. */
+function postgresTicks(database: string): Map<number, { bench: boolean; ticks: number }> {
+  const out = new Map<number, { bench: boolean; ticks: number }>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     let cmd: string;
@@ -41,9 +41,19 @@ function postgresTicks(database: string): { bench: number; other: number } {
       continue;
     }
     if (!cmd.startsWith('postgres')) continue;
-    const t = ticksOf(`/proc/${pid}/stat`);
-    if (cmd.includes(` ${database} `)) bench += t;
-    else other += t;
+    out.set(Number(pid), { bench: cmd.includes(` ${database} `), ticks: ticksOf(`/proc/${pid}/stat`) });
+  }
+  return out;
+}
+
+/** PostgreSQL ticks between two snapshots: processes started in between count whole (backends come and go). */
+function postgresDelta(a: CpuSnapshot['pg'], b: CpuSnapshot['pg']): { bench: number; other: number } {
+  let bench = 0;
+  let other = 0;
+  for (const [pid, p] of b) {
+    const d = p.ticks - (a.get(pid)?.ticks ?? 0);
+    if (p.bench) bench += d;
+    else other += d;
   }
   return { bench, other };
 }
@@ -54,7 +64,7 @@ export interface CpuSnapshot {
   process: number;
   mainThread: number;
   sim: number;
-  pg: { bench: number; other: number };
+  pg: Map<number, { bench: boolean; ticks: number }>;
 }
 
 export function cpuSnapshot(simPid: number | undefined, database: string): CpuSnapshot {
@@ -79,8 +89,7 @@ export function cpuSplit(a: CpuSnapshot, b: CpuSnapshot, loadGenMs: number): Rec
   const mainTicks = b.mainThread - a.mainThread;
   const loadGenTicks = loadGenMs / TICK_MS;
   const busy = b.machine.busy - a.machine.busy;
-  const pgBench = b.pg.bench - a.pg.bench;
-  const pgOther = b.pg.other - a.pg.other;
+  const { bench: pgBench, other: pgOther } = postgresDelta(a.pg, b.pg);
   const sim = b.sim - a.sim;
   const ncpu = (b.machine.total - a.machine.total) / (wallMs / TICK_MS);
   return {
