@@ -84,15 +84,29 @@ async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
   };
 }
 
-/** Per `step` label of a histogram: observations and mean (ms). */
-async function stepStats(metrics: ReturnType<typeof createMetrics>, name: string): Promise<Record<string, { count: number; meanMs: number }>> {
+/** Per `step` label of a histogram: observations, mean and p99 (ms; p99 linear within its bucket). */
+async function stepStats(metrics: ReturnType<typeof createMetrics>, name: string): Promise<Record<string, { count: number; meanMs: number; p99Ms: number | null }>> {
   const values = ((await metrics.registry.getSingleMetric(name)?.get())?.values ?? []) as
     { metricName?: string; labels: Record<string, string | number>; value: number }[];
-  const out: Record<string, { count: number; meanMs: number }> = {};
+  const out: Record<string, { count: number; meanMs: number; p99Ms: number | null }> = {};
   for (const v of values) {
     if (!v.metricName?.endsWith('_sum')) continue;
     const count = values.find((c) => c.metricName?.endsWith('_count') && c.labels.step === v.labels.step)?.value ?? 0;
-    if (count > 0) out[String(v.labels.step)] = { count, meanMs: Number(((v.value / count) * 1000).toFixed(1)) };
+    if (count === 0) continue;
+    const buckets = values
+      .filter((b) => b.metricName?.endsWith('_bucket') && b.labels.step === v.labels.step)
+      .map((b) => [b.labels.le === '+Inf' ? Infinity : Number(b.labels.le), b.value] as const)
+      .sort((a, b) => a[0] - b[0]);
+    let p99Ms: number | null = null;
+    let prev = [0, 0] as readonly [number, number];
+    for (const b of buckets) {
+      if (b[1] >= 0.99 * count) {
+        p99Ms = b[0] === Infinity ? prev[0] * 1000 : (prev[0] + ((b[0] - prev[0]) * (0.99 * count - prev[1])) / Math.max(1, b[1] - prev[1])) * 1000;
+        break;
+      }
+      prev = b;
+    }
+    out[String(v.labels.step)] = { count, meanMs: Number(((v.value / count) * 1000).toFixed(1)), p99Ms: p99Ms === null ? null : Number(p99Ms.toFixed(1)) };
   }
   return out;
 }
@@ -252,9 +266,16 @@ export async function run(): Promise<Record<string, unknown>> {
   const unconfirmed = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE status = 'pending_payment'`);
 
   await db.close(); // pgbench needs the connections
-  const pgbCpu0 = cpuSnapshot(undefined, DB_NAME);
-  const pgb = await pgbenchTps(url, { clients: CONCURRENCY, seconds: Math.min(SECONDS, 15), skus: SKUS, customers: CUSTOMERS });
-  const pgbCpu = cpuSplit(pgbCpu0, cpuSnapshot(undefined, DB_NAME), 0);
+  // pgbench's CPU split is sampled inside its run (its backends are gone once it returns).
+  const pgbSeconds = Math.min(SECONDS, 15);
+  let pgbCpu0 = cpuSnapshot(undefined, DB_NAME);
+  let pgbCpu1 = pgbCpu0;
+  const sampleA = setTimeout(() => (pgbCpu0 = cpuSnapshot(undefined, DB_NAME)), 2_000);
+  const sampleB = setTimeout(() => (pgbCpu1 = cpuSnapshot(undefined, DB_NAME)), (pgbSeconds - 1) * 1000);
+  const pgb = await pgbenchTps(url, { clients: CONCURRENCY, seconds: pgbSeconds, skus: SKUS, customers: CUSTOMERS });
+  clearTimeout(sampleA);
+  clearTimeout(sampleB);
+  const pgbCpu = cpuSplit(pgbCpu0, pgbCpu1, 0);
   if (process.env.BENCH_KEEP_DB !== '1') await dropScratch();
 
   const checkoutsPerS = Math.round((ok / load.elapsedMs) * 1000);
@@ -264,6 +285,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const paymentSteps = await stepStats(metrics, 'embudo_payment_step_seconds');
   const stepMs = Object.fromEntries(Object.entries(checkoutSteps).map(([k, v]) => [k, v.meanMs]));
   const paymentStepMs = Object.fromEntries(Object.entries(paymentSteps).map(([k, v]) => [k, v.meanMs]));
+  const stepP99Ms = Object.fromEntries([...Object.entries(checkoutSteps), ...Object.entries(paymentSteps)].map(([k, v]) => [k, v.p99Ms]));
   const batchSize = (each: string, batch: string) => {
     const n = paymentSteps[each]?.count ?? 0;
     const b = paymentSteps[batch]?.count ?? 0;
@@ -289,6 +311,9 @@ export async function run(): Promise<Record<string, unknown>> {
     statuses: load.statuses,
     step_mean_ms: stepMs,
     payment_step_mean_ms: paymentStepMs,
+    step_p99_ms: stepP99Ms,
+    // Completions and slowest checkout per second of the timed phase: stalls show as a spike.
+    timeline: load.timeline,
     event_loop_delay_ms: { p50: Number((loopDelay.percentile(50) / 1e6).toFixed(1)), p99: Number((loopDelay.percentile(99) / 1e6).toFixed(1)), max: Number((loopDelay.max / 1e6).toFixed(1)) },
     pool: { size: POOL, waiting_mean: Number((waiting.reduce((a, b) => a + b, 0) / Math.max(1, waiting.length)).toFixed(1)), waiting_max: Math.max(0, ...waiting) },
     cpu_cores: cpu,

@@ -12,6 +12,8 @@ export interface LoadResult {
   errors: string[];
   elapsedMs: number;
   done: number;
+  /** Per second of the run: checkouts completed and the slowest one (ms). */
+  timeline: { n: number; maxMs: number }[];
   /** CPU time of the load generator's own thread over the run (ms; Linux). */
   cpuMs: number;
 }
@@ -26,6 +28,7 @@ const { port, jobs, concurrency, durationMs } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 const latencies = [];
 const statuses = {};
+const timeline = [];
 const errors = [];
 let next = 0;
 // This thread's own CPU time (utime + stime, 10 ms ticks), so the bench can say what the load
@@ -49,7 +52,12 @@ function post(job) {
         res.setEncoding('utf8');
         res.on('data', (c) => { data += c; });
         res.on('end', () => {
-          latencies.push(performance.now() - t0);
+          const t1 = performance.now();
+          latencies.push(t1 - t0);
+          const sec = Math.floor((t1 - started) / 1000);
+          const slot = (timeline[sec] ??= { n: 0, maxMs: 0 });
+          slot.n++;
+          slot.maxMs = Math.max(slot.maxMs, Math.round(t1 - t0));
           let outcome = String(res.statusCode);
           if (res.statusCode === 201) {
             try { const b = JSON.parse(data); outcome += ':' + b.payment.status; } catch { outcome += ':unparsable'; }
@@ -66,7 +74,7 @@ async function loop() {
   while (next < jobs.length && performance.now() - started < durationMs) await post(jobs[next++]);
 }
 Promise.all(Array.from({ length: concurrency }, loop)).then(() => {
-  parentPort.postMessage({ latenciesMs: latencies, statuses, errors, elapsedMs: performance.now() - started, done: latencies.length, cpuMs: threadCpuMs() - cpu0 });
+  parentPort.postMessage({ latenciesMs: latencies, statuses, errors, elapsedMs: performance.now() - started, done: latencies.length, timeline: Array.from(timeline, (t) => t ?? { n: 0, maxMs: 0 }), cpuMs: threadCpuMs() - cpu0 });
   agent.destroy();
 });
 `;
