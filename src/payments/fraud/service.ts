@@ -122,10 +122,28 @@ function cardKey(s: FraudSubject): string | null {
  */
 export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?: Histogram } = {}) {
   let cached: { at: number; version: number; ruleSet: RuleSet } | undefined;
+  let refreshing: Promise<unknown> | undefined;
+  /** Bumped by an edit here: a read begun before it does not put the older set back. */
+  let generation = 0;
 
+  // Past 5 s the set in hand is still used while one read refreshes it in the background (up
+  // to 10 s old; older, the decision waits for the read): the refresh, a query and a parse every
+  // 5 s, was otherwise paid inside one batch's decisions, the slowest ones (the fraud decision
+  // p99 in the checkout bench swung from 0.9 to 3.4 ms with it).
   const current = async (): Promise<{ version: number; ruleSet: RuleSet }> => {
+    const age = cached ? Date.now() - cached.at : Infinity;
+    if (cached && age < 2 * RULES_CACHE_MS) {
+      if (age >= RULES_CACHE_MS && !refreshing) {
+        refreshing = load().catch((err: unknown) => core.logger.warn({ err }, 'fraud rule set refresh failed; keeping the one in force'))
+          .finally(() => (refreshing = undefined));
+      }
+      return cached;
+    }
+    return load();
+  };
+  const load = async (): Promise<{ version: number; ruleSet: RuleSet }> => {
     const now = Date.now();
-    if (cached && now - cached.at < RULES_CACHE_MS) return cached;
+    const gen = generation;
     let found = await store.latestRuleSet(core.db);
     if (!found) {
       await store.seedRuleSet(core.db, DEFAULT_RULE_SET, core.clock.now());
@@ -133,8 +151,9 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
     }
     if (!found) throw new Error('no fraud rule set');
     // Stored sets passed validation when written; parsing again fills defaults added since.
-    cached = { at: now, version: found.version, ruleSet: RuleSetSchema.parse(found.ruleSet) };
-    return cached;
+    const loaded = { at: now, version: found.version, ruleSet: RuleSetSchema.parse(found.ruleSet) };
+    if (gen === generation) cached = loaded;
+    return loaded;
   };
 
   const entitiesOf = (s: FraudSubject, set: RuleSet): Partial<Record<Entity, string>> => {
@@ -322,7 +341,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
         return { version: v.version, createdAt: v.createdAt.toISOString(), createdBy: v.createdBy, note: v.note, ruleSet: RuleSetSchema.parse(v.ruleSet) };
       },
       versions: (limit = 50) => store.ruleVersions(core.db, limit),
-      /** Stores a new version of the rules (the whole set); in force in every process within 5 s. */
+      /** Stores a new version of the rules (the whole set); in force at once here, in every other process within 10 s. */
       async update(input: unknown, by: string, note?: string): Promise<RuleSetView> {
         const parsed = RuleSetSchema.safeParse(input);
         if (!parsed.success) {
@@ -336,6 +355,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
           try {
             const version = await store.insertRuleVersion(core.db, { ruleSet: parsed.data, createdBy: by, note, at });
             cached = undefined;
+            generation++;
             return { version, createdAt: at.toISOString(), createdBy: by, note: note ?? null, ruleSet: parsed.data };
           } catch (err) {
             if (pgErrorCode(err) !== PgCode.uniqueViolation || i >= 3) throw err; // a concurrent edit took the number
