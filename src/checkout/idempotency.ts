@@ -43,7 +43,11 @@ export function createIdempotency(options: IdempotencyOptions) {
   const retentionMs = Math.max(options.retentionMs ?? 24 * 3600_000, 24 * 3600_000);
 
   // Claims and completions of concurrent requests are written together, one statement per
-  // batch (group commit): on the checkout hot path they are two of its few commits.
+  // batch (group commit): on the checkout hot path they are two of its few commits. A claim
+  // does not wait for its WAL flush (synchronous_commit off for its statement): nobody hears
+  // of it before the request answers, and every answer is stored by a completion that waits
+  // for its own flush, which covers the claim's (the WAL is flushed in order). A crash in
+  // between loses a claim whose request never answered: a retry claims the key again.
   type Claim = { scope: string; key: string; fingerprint: Buffer; owner: string };
   const claimMany = groupCommit(async (claims: Claim[]): Promise<boolean[]> => {
     // One row per key per statement (ON CONFLICT cannot touch a row twice): a duplicate in
@@ -57,6 +61,7 @@ export function createIdempotency(options: IdempotencyOptions) {
     const { rows } = await db.query<{ owner: string }>(prepared(
       `INSERT INTO checkout_idempotency_keys AS k (scope, key, fingerprint, state, owner, lease_until, created_at)
        SELECT scope, key, fingerprint, 'running', owner, $5, $6 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::uuid[]) AS t(scope, key, fingerprint, owner)
+         CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) no_flush_wait
        ON CONFLICT (scope, key) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until
          WHERE k.state = 'running' AND k.lease_until < $6 AND k.fingerprint = EXCLUDED.fingerprint
        RETURNING owner`),

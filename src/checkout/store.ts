@@ -103,7 +103,10 @@ export async function countLines(db: Db, cartId: string): Promise<number> {
 /**
  * Claims several carts for checkout in one statement and returns the lines of each claimed
  * cart (a claimed cart with no lines maps to []). Carts not claimed (not open, not the
- * customer's) are absent. Each cart must appear once.
+ * customer's) are absent. Each cart must appear once. Outside a transaction: the claim does
+ * not wait for its WAL flush (synchronous_commit off for its statement). The checkout answers
+ * only after later commits that wait for theirs, which covers the claim's (the WAL is flushed
+ * in order); a crash in between loses the claim with the order it was for.
  */
 export async function claimCarts(
   db: Db, claims: { cartId: string; customerId: string; orderId: string }[], now: Date,
@@ -112,6 +115,7 @@ export async function claimCarts(
     `WITH claimed AS (
        UPDATE carts c SET status = 'checking_out', order_id = t.order_id, updated_at = $4
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t(id, customer_id, order_id)
+              CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) no_flush_wait
         WHERE c.id = t.id AND c.customer_id = t.customer_id AND c.status = 'open'
        RETURNING c.id)
      SELECT claimed.id, l.sku, l.quantity FROM claimed LEFT JOIN cart_lines l ON l.cart_id = claimed.id
