@@ -40,6 +40,9 @@ const POOL = Number(process.env.BENCH_POOL ?? 32);
  */
 const SWEEP = (process.env.BENCH_SWEEP ?? '').split(',').filter(Boolean).map(Number);
 const SWEEP_SECONDS = Number(process.env.BENCH_SWEEP_SECONDS ?? 8);
+/** After the timed (closed-loop) phase: BENCH_OPEN_SECONDS of open-loop load at each of these fractions of its throughput. */
+const OPEN_FRACTIONS = (process.env.BENCH_OPEN_FRACTIONS ?? '0.5,0.8').split(',').filter(Boolean).map(Number);
+const OPEN_SECONDS = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
 
 async function scratchDatabase(): Promise<string> {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -206,7 +209,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const sweep: Record<string, unknown>[] = [];
   for (const c of SWEEP) {
     const r = await runLoad(port, jobs, c, SWEEP_SECONDS * 1000);
-    jobs.splice(0, r.done);
+    jobs.splice(0, r.sent);
     const s = [...r.latenciesMs].sort((a, b) => a - b);
     sweep.push({
       concurrency: c, per_s: Math.round(((r.statuses['201:approved'] ?? 0) / r.elapsedMs) * 1000),
@@ -231,6 +234,29 @@ export async function run(): Promise<Record<string, unknown>> {
   // The server's counters reach pg_stat_* within a second of each transaction.
   const pgActivity = stats0 ? (await new Promise((r) => setTimeout(r, 1_500)), pgStatsPer(stats0, await pgStats(db), load.statuses['201:approved'] ?? 0)) : undefined;
   await profiler?.stop();
+  // The timed phase's histograms, before the open-loop phases add to them.
+  jobs.splice(0, load.sent);
+  const checkoutSteps = await stepStats(metrics, 'embudo_checkout_step_seconds');
+  const paymentSteps = await stepStats(metrics, 'embudo_payment_step_seconds');
+  const fraudDecisionP99 = await fraudDecisionP99Ms(metrics);
+  const fraudReadP99 = await fraudDecisionP99Ms(metrics, 'embudo_fraud_features_read_seconds');
+  // Latency at an offered rate (open loop): the closed loop's latency is its concurrency over
+  // its throughput (Little's law: 64 shoppers at 300/s wait 213 ms on average whatever the
+  // code), so it says little about what a shopper waits at a given traffic. Rates are
+  // fractions of the closed loop's throughput.
+  const closedPerS = ((load.statuses['201:approved'] ?? 0) / load.elapsedMs) * 1000;
+  const openLoop: Record<string, unknown>[] = [];
+  for (const f of OPEN_FRACTIONS) {
+    const rate = Math.max(1, Math.round(closedPerS * f));
+    const r = await runLoad(port, jobs, 256, OPEN_SECONDS * 1000, rate);
+    jobs.splice(0, r.sent);
+    const s = [...r.latenciesMs].sort((a, b) => a - b);
+    const okOpen = r.statuses['201:approved'] ?? 0;
+    openLoop.push({
+      of_closed_loop: f, offered_per_s: rate, per_s: Math.round((okOpen / r.elapsedMs) * 1000),
+      p50_ms: Number(percentile(s, 50).toFixed(1)), p99_ms: Number(percentile(s, 99).toFixed(1)), errors: r.done - okOpen,
+    });
+  }
   loopDelay.disable();
   clearInterval(sampler);
   await payments.settle();
@@ -240,7 +266,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const consumers = checkout.workers.filter((w) => !w.name.startsWith('checkout-'));
   for (const c of consumers) c.start();
   // Bounded: a stalled consumer shows up as orders_unconfirmed instead of hanging the run.
-  const drainUntil = Date.now() + Number(process.env.BENCH_DRAIN_SECONDS ?? 120) * 1000;
+  const drainUntil = Date.now() + Number(process.env.BENCH_DRAIN_SECONDS ?? 300) * 1000;
   for (let lag = 1; lag > 0 && Date.now() < drainUntil;) {
     await new Promise((r) => setTimeout(r, 200));
     const { rows } = await db.query<{ n: number }>(
@@ -281,8 +307,6 @@ export async function run(): Promise<Record<string, unknown>> {
   const checkoutsPerS = Math.round((ok / load.elapsedMs) * 1000);
   // Mean time per checkout step and per payment step over the timed phase,
   // from the histograms; the payment's group commits also give their mean batch size.
-  const checkoutSteps = await stepStats(metrics, 'embudo_checkout_step_seconds');
-  const paymentSteps = await stepStats(metrics, 'embudo_payment_step_seconds');
   const stepMs = Object.fromEntries(Object.entries(checkoutSteps).map(([k, v]) => [k, v.meanMs]));
   const paymentStepMs = Object.fromEntries(Object.entries(paymentSteps).map(([k, v]) => [k, v.meanMs]));
   const stepP99Ms = Object.fromEntries([...Object.entries(checkoutSteps), ...Object.entries(paymentSteps)].map(([k, v]) => [k, v.p99Ms]));
@@ -300,8 +324,8 @@ export async function run(): Promise<Record<string, unknown>> {
     double_charged: (doubleCharged.rows[0]?.n ?? 0) + (multiOrders.rows[0]?.n ?? 0),
     pgbench_tps: Math.round(pgb.tps),
     ratio: Number((checkoutsPerS / pgb.tps).toFixed(2)),
-    fraud_decision_p99_ms: await fraudDecisionP99Ms(metrics),
-    fraud_features_read_p99_ms: await fraudDecisionP99Ms(metrics, 'embudo_fraud_features_read_seconds'),
+    fraud_decision_p99_ms: fraudDecisionP99,
+    fraud_features_read_p99_ms: fraudReadP99,
     fraud_decision_measures: 'added to the payment path: wait for the features read beyond the attempt batch\'s own locks and reads running alongside it, plus rules (fraud_features_read = the whole read)',
     checkouts: ok,
     orders_paid: paid.rows[0]?.n ?? 0,
@@ -324,6 +348,7 @@ export async function run(): Promise<Record<string, unknown>> {
     pgbench_cpu_cores: { postgres: pgbCpu.postgres_bench_backends, machine_busy: pgbCpu.machine_busy },
     ...(pgActivity ? { pg_activity: pgActivity } : {}),
     ...(sweep.length ? { sweep } : {}),
+    ...(openLoop.length ? { open_loop: openLoop } : {}),
     payment_batch_mean_size: { open: batchSize('open', 'open_batch'), record: batchSize('record', 'record_batch') },
     ...(load.errors.length ? { sample_errors: load.errors.slice(0, 3) } : {}),
     payments: 'payments context, Oneclick Mall saved cards, processor simulator in its own process (per-card daily limits lifted)',

@@ -12,6 +12,8 @@ export interface LoadResult {
   errors: string[];
   elapsedMs: number;
   done: number;
+  /** Jobs used (answered or not): the next run starts after them. */
+  sent: number;
   /** Per second of the run: checkouts completed and the slowest one (ms). */
   timeline: { n: number; maxMs: number }[];
   /** CPU time of the load generator's own thread over the run (ms; Linux). */
@@ -24,7 +26,7 @@ const SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
 const { randomUUID } = require('node:crypto');
-const { port, jobs, concurrency, durationMs } = workerData;
+const { port, jobs, concurrency, durationMs, rate } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 const latencies = [];
 const statuses = {};
@@ -42,9 +44,8 @@ function threadCpuMs() {
 }
 const cpu0 = threadCpuMs();
 const started = performance.now();
-function post(job) {
+function post(job, t0 = performance.now()) {
   return new Promise((resolve) => {
-    const t0 = performance.now();
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/carts/' + job.cartId + '/checkout', agent,
       headers: { 'content-type': 'application/json', authorization: 'Bearer ' + job.token, 'idempotency-key': randomUUID(), 'content-length': Buffer.byteLength(job.body) } },
       (res) => {
@@ -73,16 +74,35 @@ function post(job) {
 async function loop() {
   while (next < jobs.length && performance.now() - started < durationMs) await post(jobs[next++]);
 }
-Promise.all(Array.from({ length: concurrency }, loop)).then(() => {
-  parentPort.postMessage({ latenciesMs: latencies, statuses, errors, elapsedMs: performance.now() - started, done: latencies.length, timeline: Array.from(timeline, (t) => t ?? { n: 0, maxMs: 0 }), cpuMs: threadCpuMs() - cpu0 });
+// Open loop: arrivals on a fixed schedule whatever the answers, each timed from its scheduled
+// start (a late sender does not hide the wait: no coordinated omission); at most
+// \`concurrency\` requests outstanding, more arrivals queue in the agent.
+async function arrivals() {
+  const pending = [];
+  const gapMs = 1000 / rate;
+  for (let i = 0; next < jobs.length; i++) {
+    const at = started + i * gapMs;
+    if (at - started >= durationMs) break;
+    const wait = at - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(post(jobs[next++], at));
+  }
+  await Promise.all(pending);
+}
+(rate > 0 ? arrivals() : Promise.all(Array.from({ length: concurrency }, loop))).then(() => {
+  parentPort.postMessage({ latenciesMs: latencies, statuses, errors, elapsedMs: performance.now() - started, done: latencies.length, sent: next, timeline: Array.from(timeline, (t) => t ?? { n: 0, maxMs: 0 }), cpuMs: threadCpuMs() - cpu0 });
   agent.destroy();
 });
 `;
 
-/** Fires the checkout jobs at the server with `concurrency` connections for at most `durationMs`. */
-export function runLoad(port: number, jobs: Job[], concurrency: number, durationMs: number): Promise<LoadResult> {
+/**
+ * Fires the checkout jobs at the server for at most `durationMs`: closed loop, `concurrency`
+ * connections each sending its next request when the last one is answered; or, with `rate`,
+ * open loop: `rate` arrivals a second on a fixed schedule, at most `concurrency` outstanding.
+ */
+export function runLoad(port: number, jobs: Job[], concurrency: number, durationMs: number, rate = 0): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(SOURCE, { eval: true, workerData: { port, jobs, concurrency, durationMs } });
+    const worker = new Worker(SOURCE, { eval: true, workerData: { port, jobs, concurrency, durationMs, rate } });
     worker.once('message', (m: LoadResult) => {
       resolve(m);
       void worker.terminate();
