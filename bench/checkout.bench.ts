@@ -248,6 +248,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const openLoop: Record<string, unknown>[] = [];
   for (const f of OPEN_FRACTIONS) {
     const rate = Math.max(1, Math.round(closedPerS * f));
+    metrics.registry.getSingleMetric('embudo_fraud_decision_seconds')?.reset();
     const r = await runLoad(port, jobs, 256, OPEN_SECONDS * 1000, rate);
     jobs.splice(0, r.sent);
     const s = [...r.latenciesMs].sort((a, b) => a - b);
@@ -255,6 +256,7 @@ export async function run(): Promise<Record<string, unknown>> {
     openLoop.push({
       of_closed_loop: f, offered_per_s: rate, per_s: Math.round((okOpen / r.elapsedMs) * 1000),
       p50_ms: Number(percentile(s, 50).toFixed(1)), p99_ms: Number(percentile(s, 99).toFixed(1)), errors: r.done - okOpen,
+      fraud_decision_p99_ms: await fraudDecisionP99Ms(metrics),
     });
   }
   loopDelay.disable();

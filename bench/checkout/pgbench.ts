@@ -10,7 +10,11 @@ import path from 'node:path';
  * event, a payment attempt with its event, and the stored response; then the consumers' wake-up
  * after the commit, as the app sends it (events' `outboxWaker`: a NOTIFY inside the transaction
  * would hold the cluster-wide notify lock through the flush). It is the floor the HTTP path is
- * compared with (`ratio`).
+ * compared with (`ratio`). The stock rows are locked in one global order, as the app's
+ * reservations lock them: updated in whatever order the scan met them, two clients buying
+ * overlapping SKUs deadlocked (a few times a run), and each deadlock stalled its clients for the
+ * 1 s deadlock_timeout and ended the client that lost (pgbench does not retry), so the
+ * baseline swung from 256 to 573 tps between runs of the same code.
  */
 export const CHECKOUT_SQL = String.raw`
 \set s1 random(1, :skus)
@@ -23,10 +27,13 @@ SELECT c.id FROM customer_sessions s JOIN customers c ON c.id = s.customer_id WH
 INSERT INTO checkout_idempotency_keys (scope, key, fingerprint, state, owner, lease_until, created_at)
   VALUES ('pgbench', :client_id || ':' || :k || ':' || clock_timestamp(), '\x00', 'running', gen_random_uuid(), now(), now()) ON CONFLICT DO NOTHING;
 SELECT sku, price, active FROM catalog_skus WHERE sku IN ('B-' || :s1, 'B-' || :s2, 'B-' || :s3);
-WITH st AS (
-  UPDATE inventory_stock SET reserved = reserved + 1, version = version + 1
-  WHERE sku IN ('B-' || :s1, 'B-' || :s2, 'B-' || :s3) AND location_id = 'bench' AND on_hand - reserved >= 1
-  RETURNING sku, on_hand, reserved),
+WITH lk AS (
+  SELECT sku FROM inventory_stock WHERE sku IN ('B-' || :s1, 'B-' || :s2, 'B-' || :s3) AND location_id = 'bench'
+  ORDER BY sku, location_id FOR UPDATE),
+st AS (
+  UPDATE inventory_stock s SET reserved = s.reserved + 1, version = s.version + 1 FROM lk
+  WHERE s.sku = lk.sku AND s.location_id = 'bench' AND s.on_hand - s.reserved >= 1
+  RETURNING s.sku, s.on_hand, s.reserved),
 r AS (INSERT INTO inventory_reservations (id, status, reference, expires_at, created_at)
   VALUES (gen_random_uuid(), 'active', 'pgbench', now() + interval '10 minutes', now()) RETURNING id),
 rl AS (INSERT INTO inventory_reservation_lines (reservation_id, line_no, sku, location_id, quantity)
