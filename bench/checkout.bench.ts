@@ -3,7 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import pg from 'pg';
 import { createCatalog } from '../src/catalog/index.js';
 import { createCheckout, createIdempotencyGuard, PAYMENT_EVENT_TYPES } from '../src/checkout/index.js';
@@ -199,7 +199,10 @@ export async function run(): Promise<Record<string, unknown>> {
   // Warm-up (JIT, pools, plans), then the measured run. A checkout ends when the payment has
   // started (as in the pgbench script); the payments consumer (order → paid, stock → sold)
   // then drains the outcome events so the oversell / double-charge checks see final states.
-  await runLoad(port, jobs.splice(0, 500), 16, 10_000);
+  // At the timed phase's concurrency, so every pooled connection is open and has prepared its
+  // statements (at 16 the pool held 16: the timed phase's first seconds opened the rest and ran
+  // at two thirds of its later rate).
+  await runLoad(port, jobs.splice(0, 1_000), CONCURRENCY, 10_000);
   // Statistics of a shop that has taken orders, as autovacuum keeps them on a running server
   // (this one runs with autovacuum off). Taken on the empty tables only, every pooled
   // connection kept its first plans, made when the payment, ledger and order tables had a page
@@ -228,12 +231,29 @@ export async function run(): Promise<Record<string, unknown>> {
   loopDelay.enable();
   const profiler = await startProfile();
   const stats0 = process.env.BENCH_PG_STATS === '1' ? await pgStats(db) : undefined;
+  // The server thread's garbage collections through the timed phase (pauses of its event loop).
+  const gc: Record<string, { n: number; total_ms: number; max_ms: number }> = {};
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = ({ 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' } as Record<number, string>)[((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind) ?? 0] ?? 'other';
+      const g = (gc[kind] ??= { n: 0, total_ms: 0, max_ms: 0 });
+      g.n++;
+      g.total_ms += e.duration;
+      g.max_ms = Math.max(g.max_ms, e.duration);
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const cpu0 = cpuSnapshot(sim.pid, DB_NAME);
   const load = await runLoad(port, jobs, CONCURRENCY, SECONDS * 1000);
   const cpu = cpuSplit(cpu0, cpuSnapshot(sim.pid, DB_NAME), load.cpuMs);
   // The server's counters reach pg_stat_* within a second of each transaction.
   const pgActivity = stats0 ? (await new Promise((r) => setTimeout(r, 1_500)), pgStatsPer(stats0, await pgStats(db), load.statuses['201:approved'] ?? 0)) : undefined;
   await profiler?.stop();
+  gcObserver.disconnect();
+  for (const g of Object.values(gc)) {
+    g.total_ms = Math.round(g.total_ms);
+    g.max_ms = Number(g.max_ms.toFixed(1));
+  }
   // The timed phase's histograms, before the open-loop phases add to them.
   jobs.splice(0, load.sent);
   const checkoutSteps = await stepStats(metrics, 'embudo_checkout_step_seconds');
@@ -340,6 +360,7 @@ export async function run(): Promise<Record<string, unknown>> {
     step_p99_ms: stepP99Ms,
     // Completions and slowest checkout per second of the timed phase: stalls show as a spike.
     timeline: load.timeline,
+    gc_ms: gc,
     event_loop_delay_ms: { p50: Number((loopDelay.percentile(50) / 1e6).toFixed(1)), p99: Number((loopDelay.percentile(99) / 1e6).toFixed(1)), max: Number((loopDelay.max / 1e6).toFixed(1)) },
     pool: { size: POOL, waiting_mean: Number((waiting.reduce((a, b) => a + b, 0) / Math.max(1, waiting.length)).toFixed(1)), waiting_max: Math.max(0, ...waiting) },
     cpu_cores: cpu,
