@@ -130,8 +130,12 @@ export function pgStatsPer(a: PgStats, b: PgStats, n: number): Record<string, un
   const totals = Object.fromEntries(Object.keys(b.db).map((k) => [k, per((b.db[k] ?? 0) - (a.db[k] ?? 0))]));
   const tables: Record<string, Record<string, number>> = {};
   for (const [name, t] of b.tables) {
-    const before = a.tables.get(name) ?? {};
-    const d = Object.fromEntries(Object.keys(t).map((k) => [k, per((t[k] ?? 0) - (before[k] ?? 0))]).filter(([, v]) => v !== 0));
+    const before: Record<string, number> = a.tables.get(name) ?? {};
+    const d: Record<string, number> = {};
+    for (const k of Object.keys(t)) {
+      const v = per((t[k] ?? 0) - (before[k] ?? 0));
+      if (v !== 0) d[k] = v;
+    }
     if (Object.keys(d).length > 0) tables[name] = d;
   }
   return { per_checkout: totals, tables_per_checkout: tables };
