@@ -73,15 +73,23 @@ async function dropScratch(): Promise<void> {
  */
 async function startProfile(): Promise<{ stop(): Promise<void> } | undefined> {
   const file = process.env.BENCH_CPU_PROFILE;
-  if (!file) return undefined;
+  const heapFile = process.env.BENCH_HEAP_PROFILE;
+  if (!file && !heapFile) return undefined;
   const session = new Session();
   session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
+  if (file) {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  // BENCH_HEAP_PROFILE=<file.heapprofile>: where the server's thread allocates (sampled).
+  if (heapFile) {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   return {
     async stop() {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(file, JSON.stringify(profile));
+      if (file) writeFileSync(file, JSON.stringify((await session.post('Profiler.stop')).profile));
+      if (heapFile) writeFileSync(heapFile, JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
       session.disconnect();
     },
   };
