@@ -208,8 +208,8 @@ export async function run(): Promise<Record<string, unknown>> {
   // started (as in the pgbench script); the payments consumer (order → paid, stock → sold)
   // then drains the outcome events so the oversell / double-charge checks see final states.
   // At the timed phase's concurrency, so every pooled connection is open and has prepared its
-  // statements (at 16 the pool held 16: the timed phase's first seconds opened the rest and ran
-  // at two thirds of its later rate).
+  // statements before it (at 16 the pool held 16). The timed phase's first 3-5 s still run at
+  // about two thirds of its later rate (see `timeline`), with either warm-up: cause not found.
   await runLoad(port, jobs.splice(0, 1_000), CONCURRENCY, 10_000);
   // Statistics of a shop that has taken orders, as autovacuum keeps them on a running server
   // (this one runs with autovacuum off). Taken on the empty tables only, every pooled
