@@ -71,6 +71,28 @@ describe('incremental ETL', () => {
     }
   });
 
+  it('payload text reaches staging unchanged through the CSV copy (quotes, commas, escapes, non-ASCII), and the copy files are removed', async () => {
+    await db.query('TRUNCATE analytics_landing');
+    const dir = mkdtempSync(path.join(tmpdir(), 'embudo-wh-'));
+    const a = analyticsFor(db, dir);
+    try {
+      const odd = ['a "quoted", comma', 'back\\slash \\" and \n newline \t tab', 'Ñuñoa, Biobío — 🛒', '', ',,"",', 'line\r\nbreak'];
+      const events: EventEnvelope[] = odd.map((name, i) => ({ seq: i + 1, id: randomUUID(), type: 'catalog.sku_changed', version: 1, context: 'catalog',
+        aggregateType: 'sku', aggregateId: `SKU-"${i}",x`, payload: { sku: `SKU-${i}`, name, nested: { list: [name, i, null, true] } }, occurredAt: new Date(Date.UTC(2026, 9, 1, 0, 0, i)) }));
+      await land(events);
+      const r = await a.runEtl();
+      assert.equal(r.loaded, events.length);
+      const staged = await a.query(`SELECT event_id, aggregate_id, payload, epoch_ms(occurred_at) AS at FROM stg_events ORDER BY seq`);
+      assert.deepEqual(staged.map((s): unknown[] => [s.event_id, s.aggregate_id, JSON.parse(String(s.payload)) as unknown, n(s.at)]),
+        events.map((e) => [e.id, e.aggregateId, e.payload, e.occurredAt.getTime()]));
+      const names = await a.query(`SELECT sku, name FROM dim_product ORDER BY sku`);
+      assert.deepEqual(names.map((x) => x.name), odd);
+      assert.deepEqual(readdirSync(path.join(dir, '.staging')), [], 'no copy file left behind');
+    } finally {
+      await a.close();
+    }
+  });
+
   it('a blocking check failing in an incremental run fails loudly, keeps the mark and the marts, and fails again until fixed', async () => {
     await db.query('TRUNCATE analytics_landing');
     const a = analyticsFor(db, mkdtempSync(path.join(tmpdir(), 'embudo-wh-')));
