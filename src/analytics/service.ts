@@ -29,6 +29,8 @@ export interface AnalyticsDeps {
   streamIntervalMs?: number;
   /** Readiness fails when the warehouse lags the landed events by more than this (default 60 s). */
   maxLagMs?: number;
+  /** Landed events per page read from PostgreSQL (default one staging page, PAGE; tests use small pages). */
+  landingPage?: number;
   /** While streaming, how often the Parquet lake and the silo are rewritten when new events arrived (default 60 s). */
   lakeIntervalMs?: number;
 }
@@ -126,6 +128,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
 
   /** Where CSV pages are written while a load stages them (beside the warehouse file). */
   const stagingDir = path.join(path.dirname(warehouseFile), '.staging');
+  const batch = Math.max(1, Math.trunc(deps.landingPage ?? BATCH));
   let pageFiles = 0;
 
   /**
@@ -145,30 +148,45 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
       source: async function* (this: void): AsyncGenerator<CsvPage> {
         mkdirSync(stagingDir, { recursive: true });
         const client = await deps.db.connect();
+        // One page copied ahead: PostgreSQL writes the next page while DuckDB stages this one.
+        const copy = async (from: number): Promise<CsvPage & { last: number }> => {
+          const file = path.join(stagingDir, `page-${process.pid}-${++pageFiles}.csv`);
+          try {
+            const copied = await copyOut(client, `COPY (SELECT ${LANDING_CSV.select} FROM analytics_landing
+              WHERE ${where} AND landing_seq > ${Math.trunc(from)} ORDER BY landing_seq LIMIT ${batch}) TO STDOUT (FORMAT csv)`, file);
+            // The first column of the last row is its landing sequence.
+            const text = copied.last?.toString('utf8') ?? '';
+            return { file, rows: copied.rows, unique: true, last: copied.rows > 0 ? Number(text.slice(0, text.indexOf(','))) : from };
+          } catch (err) {
+            rmSync(file, { force: true });
+            throw err;
+          }
+        };
+        const start = (from: number) => {
+          const p = copy(from);
+          // Awaited in the loop (or the finally); this only keeps a failure meanwhile from counting as unhandled.
+          p.catch(() => undefined);
+          return p;
+        };
+        let ahead: Promise<CsvPage & { last: number }> | undefined = start(after);
         try {
-          while (read < max) {
-            const file = path.join(stagingDir, `page-${process.pid}-${++pageFiles}.csv`);
-            let copied: CopyOutResult;
-            try {
-              copied = await copyOut(client, `COPY (SELECT ${LANDING_CSV.select} FROM analytics_landing
-                WHERE ${where} AND landing_seq > ${Math.trunc(after)} ORDER BY landing_seq LIMIT ${BATCH}) TO STDOUT (FORMAT csv)`, file);
-            } catch (err) {
-              rmSync(file, { force: true });
-              throw err;
-            }
-            more = copied.rows === BATCH;
-            if (copied.rows === 0 || !copied.last) {
-              rmSync(file, { force: true });
+          while (ahead) {
+            const page = await ahead;
+            ahead = undefined;
+            if (page.rows === 0) {
+              more = false;
+              rmSync(page.file, { force: true });
               return;
             }
-            // The first column of the last row is its landing sequence.
-            const text = copied.last.toString('utf8');
-            after = Number(text.slice(0, text.indexOf(',')));
-            read += copied.rows;
-            yield { file, rows: copied.rows, unique: true };
-            if (!more) return;
+            after = page.last;
+            read += page.rows;
+            more = page.rows === batch;
+            if (more && read < max) ahead = start(after);
+            yield { file: page.file, rows: page.rows, unique: true };
           }
         } finally {
+          // A load that stopped early: the page copied ahead is not staged.
+          if (ahead) await ahead.then((p) => rmSync(p.file, { force: true }), () => undefined);
           client.release();
         }
       },

@@ -93,6 +93,34 @@ describe('incremental ETL', () => {
     }
   });
 
+  it('landed events read in many pages (each copied while the one before is staged) load once, in one transaction per run, up to the mark', async () => {
+    await db.query('TRUNCATE analytics_landing');
+    const dir = mkdtempSync(path.join(tmpdir(), 'embudo-wh-'));
+    const paged = analyticsFor(db, dir, { landingPage: 7 });
+    const whole = analyticsFor(db, mkdtempSync(path.join(tmpdir(), 'embudo-wh-')));
+    try {
+      const { events, totals } = generateMonth(12, 41);
+      await land(events.slice(0, 40));
+      const first = await paged.runEtl();
+      assert.deepEqual(first, { loaded: 40, highWaterMark: await maxLanding() });
+      await land(events.slice(30)); // ten landed again (ON CONFLICT: not twice), the rest new
+      const second = await paged.runEtl();
+      assert.deepEqual(second, { loaded: events.length - 40, highWaterMark: await maxLanding() });
+      await whole.runEtl();
+      const facts = `SELECT (SELECT count(*) FROM stg_events) AS staged, (SELECT count(DISTINCT event_id) FROM stg_events) AS ids,
+        (SELECT sum(amount) FROM fact_order_line) AS gmv, (SELECT sum(quantity) FROM fact_order_line) AS units`;
+      const [p] = await paged.query(facts);
+      assert.deepEqual([n(p?.staged), n(p?.ids), n(p?.gmv), n(p?.units)], [events.length, events.length, totals.gmv, totals.units]);
+      assert.deepEqual(await paged.query(facts), await whole.query(facts));
+      assert.deepEqual(readdirSync(path.join(dir, '.staging')), [], 'no copy file left behind');
+      // A backfill window in pages: every event of it again, nothing new.
+      assert.deepEqual(await paged.backfill(new Date('2026-09-01T00:00:00Z'), new Date('2026-12-01T00:00:00Z')), { events: events.length, inserted: 0 });
+    } finally {
+      await paged.close();
+      await whole.close();
+    }
+  });
+
   it('a blocking check failing in an incremental run fails loudly, keeps the mark and the marts, and fails again until fixed', async () => {
     await db.query('TRUNCATE analytics_landing');
     const a = analyticsFor(db, mkdtempSync(path.join(tmpdir(), 'embudo-wh-')));
