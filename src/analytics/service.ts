@@ -9,7 +9,7 @@ import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
 import { markSettlement } from './aggregates-upkeep.js';
-import { copyOut, type CopyOutResult } from './copy-out.js';
+import { copyOut } from './copy-out.js';
 import { ensureSchema, envelopePages, exportLake, LANDING_CSV, load, PAGE, type CsvPage, type LoadResult } from './etl.js';
 import { demandSql, fillSeries, firstDaySql, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
