@@ -125,6 +125,35 @@ const ENVELOPE = `'{"id":"UUID","seq":"BIGINT","type":"VARCHAR","version":"INTEG
  */
 export const PAGE = 122_880;
 
+/**
+ * A page PostgreSQL wrote as CSV (`COPY ... TO STDOUT (FORMAT csv)`, see LANDING_CSV): DuckDB's
+ * CSV reader types it in bulk, on every core, with nothing parsed or serialised in JS. The file
+ * belongs to the load from then on: it is removed once staged (or when the load fails).
+ * `unique`: no event id appears twice in the file (the landing's event_id is UNIQUE), so the
+ * page needs no dedupe within itself (only against what is staged).
+ */
+export interface CsvPage {
+  file: string;
+  rows: number;
+  unique: boolean;
+}
+
+export type StagedPage = readonly StagedEvent[] | CsvPage;
+
+/**
+ * The columns of a CSV page, in order, and the SELECT list over `analytics_landing` that writes
+ * them (the time as microseconds since the epoch: no time-zone text to parse).
+ */
+export const LANDING_CSV = {
+  columns: `{'landing_seq': 'BIGINT', 'event_id': 'UUID', 'seq': 'BIGINT', 'type': 'VARCHAR', 'version': 'INTEGER',
+    'aggregate_id': 'VARCHAR', 'occurred_at_us': 'BIGINT', 'payload': 'VARCHAR'}`,
+  select: `landing_seq, event_id, outbox_seq, type, version, aggregate_id, (extract(epoch FROM occurred_at) * 1000000)::bigint, payload`,
+} as const;
+
+const isCsv = (page: StagedPage): page is CsvPage => !Array.isArray(page);
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
 /** Envelopes as a paged load source, serialised one page at a time (see `Stager.page`). */
 export function envelopePages(events: readonly EventEnvelope[], size = PAGE): () => AsyncIterable<readonly StagedEvent[]> {
   return async function* () {
@@ -133,7 +162,8 @@ export function envelopePages(events: readonly EventEnvelope[], size = PAGE): ()
 }
 
 /**
- * Stages the pages of one load. Each page goes through DuckDB's appender into the temp table
+ * Stages the pages of one load. A CSV page (the landing, written by PostgreSQL) is read by
+ * DuckDB's CSV reader straight into staging. Otherwise each page goes through DuckDB's appender into the temp table
  * `stg_incoming` as one text value per event (the appender costs about a microsecond per value:
  * one value per event instead of one per column), is typed in one set-based query (json_transform,
  * on every core), then goes into staging: one copy per event id (the lowest seq; the window over
@@ -163,25 +193,38 @@ class Stager {
    * Appends one page and starts typing and inserting it without waiting: the caller reads (or
    * serialises) the next page while DuckDB works on this one. The next `page` or `finish` waits for it.
    */
-  async page(events: readonly StagedEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  async page(page: StagedPage): Promise<void> {
+    if (isCsv(page) ? page.rows === 0 : page.length === 0) {
+      if (isCsv(page)) rmSync(page.file, { force: true });
+      return;
+    }
     await this.pending;
     this.lap('stage_wait');
     if (this.pages++ === 0 && !this.wasEmpty) await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_window AS SELECT * FROM main.stg_events LIMIT 0`);
-    await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (line VARCHAR)`);
-    const app = await this.conn.createAppender('stg_incoming', 'main', 'temp');
-    try {
-      for (const e of events) {
-        app.appendVarchar(e);
-        app.endRow();
+    if (isCsv(page)) {
+      this.pending = this.insertCsv(page);
+    } else {
+      await this.conn.run(`CREATE OR REPLACE TEMP TABLE stg_incoming (line VARCHAR)`);
+      const app = await this.conn.createAppender('stg_incoming', 'main', 'temp');
+      try {
+        for (const e of page) {
+          app.appendVarchar(e);
+          app.endRow();
+        }
+      } finally {
+        app.closeSync();
       }
-    } finally {
-      app.closeSync();
+      this.lap('stage_append');
+      this.pending = this.insert();
     }
-    this.lap('stage_append');
-    this.pending = this.insert();
     // Handled where it is awaited (the next page or finish); this only keeps it from counting as unhandled meanwhile.
     this.pending.catch(() => undefined);
+  }
+
+  /** Anti-joins with what is staged already (the history, unless empty, and the load's earlier pages). */
+  private antiJoins(): string {
+    const staged = [...(this.wasEmpty ? [] : ['main.stg_events']), ...(this.pages > 1 ? [this.target] : [])];
+    return staged.map((t, n) => `ANTI JOIN ${t} s${n} ON s${n}.event_id = i.event_id`).join(' ');
   }
 
   private async insert(): Promise<void> {
@@ -192,10 +235,23 @@ class Stager {
     const [d] = await rows(this.conn, `SELECT count(*) - count(DISTINCT event_id) AS dups FROM temp.stg_typed`);
     const once = Number(d?.dups) > 0 ? 'QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1' : '';
     const typed = `SELECT *, $1::TIMESTAMPTZ AS loaded_at FROM temp.stg_typed ${once}`;
-    const staged = [...(this.wasEmpty ? [] : ['main.stg_events']), ...(this.pages > 1 ? [this.target] : [])];
-    await this.conn.run(`INSERT INTO ${this.target} SELECT i.* FROM (${typed}) i
-      ${staged.map((t, n) => `ANTI JOIN ${t} s${n} ON s${n}.event_id = i.event_id`).join(' ')}`, [this.loadedAt]);
+    await this.conn.run(`INSERT INTO ${this.target} SELECT i.* FROM (${typed}) i ${this.antiJoins()}`, [this.loadedAt]);
     await this.conn.run('DROP TABLE temp.stg_typed');
+  }
+
+  /** A CSV page straight from DuckDB's reader into staging (one statement; the file removed after). */
+  private async insertCsv(page: CsvPage): Promise<void> {
+    try {
+      const once = page.unique ? '' : 'QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1';
+      await this.conn.run(`INSERT INTO ${this.target} SELECT i.* FROM (
+          SELECT event_id, seq, type, version, aggregate_id, make_timestamptz(occurred_at_us) AS occurred_at, payload::JSON AS payload,
+                 $1::TIMESTAMPTZ AS loaded_at
+          FROM read_csv(${sqlString(page.file)}, columns = ${LANDING_CSV.columns}, header = false, auto_detect = false,
+                        delim = ',', quote = '"', escape = '"', nullstr = '')
+          ${once}) i ${this.antiJoins()}`, [this.loadedAt]);
+    } finally {
+      rmSync(page.file, { force: true });
+    }
   }
 
   /** Waits for the page in flight, whatever its outcome (before a rollback). */
@@ -221,7 +277,7 @@ export interface LoadOptions {
 }
 
 /** A load's input: one batch, or pages read one after another (all in the same transaction). */
-export type LoadSource = readonly StagedEvent[] | (() => AsyncIterable<readonly StagedEvent[]>);
+export type LoadSource = readonly StagedEvent[] | (() => AsyncIterable<StagedPage>);
 
 /**
  * Loads in ONE DuckDB transaction: every page staged (dedupe by event id) → marts rebuilt once
@@ -243,7 +299,7 @@ export async function load(conn: DuckDBConnection, source: LoadSource, opts: Loa
     if (typeof source === 'function') {
       for await (const page of source()) {
         lap('read');
-        received += page.length;
+        received += isCsv(page) ? page.rows : page.length;
         await stager.page(page);
       }
     } else {

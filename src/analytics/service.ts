@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
@@ -9,7 +9,8 @@ import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
 import { markSettlement } from './aggregates-upkeep.js';
-import { ensureSchema, envelopePages, exportLake, load, PAGE, type LoadResult, type StagedEvent } from './etl.js';
+import { copyOut } from './copy-out.js';
+import { ensureSchema, envelopePages, exportLake, LANDING_CSV, load, PAGE, type CsvPage, type LoadResult } from './etl.js';
 import { demandSql, fillSeries, firstDaySql, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
 import { buildSilo, siloKey } from './silo.js';
@@ -28,6 +29,8 @@ export interface AnalyticsDeps {
   streamIntervalMs?: number;
   /** Readiness fails when the warehouse lags the landed events by more than this (default 60 s). */
   maxLagMs?: number;
+  /** Landed events per page read from PostgreSQL (default one staging page, PAGE; tests use small pages). */
+  landingPage?: number;
   /** While streaming, how often the Parquet lake and the silo are rewritten when new events arrived (default 60 s). */
   lakeIntervalMs?: number;
 }
@@ -123,46 +126,78 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     return Number(r?.high_water_mark ?? 0);
   }
 
-  /**
-   * One page of landed events after `after` (landing order), each as the JSON text staging
-   * takes: PostgreSQL builds it (the payload is never parsed or re-serialised in JS).
-   */
-  async function landed(where: string, params: unknown[], after: number): Promise<{ events: StagedEvent[]; maxSeq: number }> {
-    const res = await deps.db.query<{ landing_seq: string; line: string }>(
-      `SELECT landing_seq, json_build_object('id', event_id, 'seq', outbox_seq, 'type', type, 'version', version,
-              'aggregateId', aggregate_id, 'occurredAtUs', (extract(epoch FROM occurred_at) * 1000000)::bigint, 'payload', payload)::text AS line
-         FROM analytics_landing WHERE ${where} AND landing_seq > $${params.length + 1} ORDER BY landing_seq LIMIT ${BATCH}`, [...params, after]);
-    const last = res.rows.at(-1);
-    return { events: res.rows.map((r) => r.line), maxSeq: last ? Number(last.landing_seq) : after };
-  }
+  /** Where CSV pages are written while a load stages them (beside the warehouse file). */
+  const stagingDir = path.join(path.dirname(warehouseFile), '.staging');
+  const batch = Math.max(1, Math.trunc(deps.landingPage ?? BATCH));
+  let pageFiles = 0;
 
   /**
-   * Pages of landed events (BATCH each) after `from`, up to `max` events; `last()` is the
-   * landing sequence of the last one read.
+   * Pages of landed events (BATCH each, landing order) after `from`, up to `max` events, each
+   * written by PostgreSQL as CSV (COPY, see LANDING_CSV) to a file that DuckDB reads: the
+   * payloads are never parsed or serialised in JS. `last()` is the landing sequence of the last
+   * one read. `where` is SQL over analytics_landing with its literals quoted (COPY takes no
+   * parameters).
    */
-  function pages(where: string, params: unknown[], from: number, max: number) {
+  function pages(where: string, from: number, max: number) {
     let after = from;
     let read = 0;
     let more = true;
     return {
       last: (): number => after,
       more: () => more,
-      source: async function* (this: void): AsyncGenerator<StagedEvent[]> {
-        while (read < max) {
-          const { events, maxSeq } = await landed(where, params, after);
-          more = events.length === BATCH;
-          if (events.length === 0) return;
-          after = maxSeq;
-          read += events.length;
-          yield events;
-          if (!more) return;
+      source: async function* (this: void): AsyncGenerator<CsvPage> {
+        mkdirSync(stagingDir, { recursive: true });
+        const client = await deps.db.connect();
+        // One page copied ahead: PostgreSQL writes the next page while DuckDB stages this one.
+        const copy = async (from: number): Promise<CsvPage & { last: number }> => {
+          const file = path.join(stagingDir, `page-${process.pid}-${++pageFiles}.csv`);
+          try {
+            const copied = await copyOut(client, `COPY (SELECT ${LANDING_CSV.select} FROM analytics_landing
+              WHERE ${where} AND landing_seq > ${Math.trunc(from)} ORDER BY landing_seq LIMIT ${batch}) TO STDOUT (FORMAT csv)`, file);
+            // The first column of the last row is its landing sequence.
+            const text = copied.last?.toString('utf8') ?? '';
+            return { file, rows: copied.rows, unique: true, last: copied.rows > 0 ? Number(text.slice(0, text.indexOf(','))) : from };
+          } catch (err) {
+            rmSync(file, { force: true });
+            throw err;
+          }
+        };
+        const start = (from: number) => {
+          const p = copy(from);
+          // Awaited in the loop (or the finally); this only keeps a failure meanwhile from counting as unhandled.
+          p.catch(() => undefined);
+          return p;
+        };
+        let ahead: Promise<CsvPage & { last: number }> | undefined = start(after);
+        try {
+          while (ahead) {
+            const page = await ahead;
+            ahead = undefined;
+            if (page.rows === 0) {
+              more = false;
+              rmSync(page.file, { force: true });
+              return;
+            }
+            after = page.last;
+            read += page.rows;
+            more = page.rows === batch;
+            if (more && read < max) ahead = start(after);
+            yield { file: page.file, rows: page.rows, unique: true };
+          }
+        } finally {
+          // A load that stopped early: the page copied ahead is not staged.
+          if (ahead) await ahead.then((p) => rmSync(p.file, { force: true }), () => undefined);
+          client.release();
         }
       },
     };
   }
 
-  /** Incremental: every landed event past the high-water mark, in one transaction per up to 1M events. */
-  async function runEtl(): Promise<{ loaded: number; highWaterMark: number }> {
+  /**
+   * Incremental: every landed event past the high-water mark, in one transaction per up to 1M
+   * events. `onLoad` sees each load's result (its stage timings: the benchmark reports them).
+   */
+  async function runEtl(opts: { onLoad?: (r: LoadResult) => void } = {}): Promise<{ loaded: number; highWaterMark: number }> {
     return serial(async () => {
       const wh = await warehouse();
       let loaded = 0;
@@ -173,10 +208,11 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
           lagGauge.set(0);
           return { loaded, highWaterMark: hwm };
         }
-        const p = pages('true', [], hwm, MAX_PER_LOAD);
+        const p = pages('true', hwm, MAX_PER_LOAD);
         // The high-water mark is only known once the pages are read: record it after staging.
         const r = await load(wh.conn, p.source, { now: deps.clock.now(), highWaterMark: () => p.last() });
         report(r);
+        opts.onLoad?.(r);
         loaded += r.inserted;
         if (!p.more()) return { loaded, highWaterMark: r.highWaterMark };
       }
@@ -187,7 +223,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
   async function backfill(from: Date, to: Date): Promise<{ events: number; inserted: number }> {
     return serial(async () => {
       const wh = await warehouse();
-      const p = pages('occurred_at >= $1 AND occurred_at < $2', [from, to], 0, Number.POSITIVE_INFINITY);
+      const p = pages(`occurred_at >= '${from.toISOString()}'::timestamptz AND occurred_at < '${to.toISOString()}'::timestamptz`, 0, Number.POSITIVE_INFINITY);
       const r = await load(wh.conn, p.source, { now: deps.clock.now() });
       report(r);
       await exportLake(wh.conn, lakeDir);
@@ -314,7 +350,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
       handleBatch: async (tx, batch) => {
         await tx.query(
           `INSERT INTO analytics_landing (event_id, outbox_seq, type, version, aggregate_id, payload, occurred_at)
-           SELECT id, seq, type, version, aggregate_id, payload::jsonb, occurred_at
+           SELECT id, seq, type, version, aggregate_id, payload::json, occurred_at
              FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::timestamptz[]) WITH ORDINALITY
                   AS e(id, seq, type, version, aggregate_id, payload, occurred_at, n)
             ORDER BY n
