@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { momentAt } from './calendar.js';
 import { generateCustomers, type SimCustomer } from './people.js';
+import { httpClient, type HttpAnswer } from './http-client.js';
 import { CARDS, processorClient } from './processor.js';
 import { createRng, type Rng } from './rng.js';
 
@@ -79,7 +80,8 @@ class HttpFailure extends Error {
  */
 export async function runLive(options: LiveOptions): Promise<LiveResult> {
   const rng = createRng(`${String(options.seed)}-live`);
-  const sim = processorClient(options.simUrl);
+  const client = httpClient();
+  const sim = processorClient(options.simUrl, client);
   const shoppers: Shopper[] = generateCustomers(rng.fork('customers'), options.customerCount ?? 200, `${String(options.seed)}-live-${Date.now().toString(36)}`)
     .map((customer) => ({ customer }));
   const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, networkErrors: 0, timeouts: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
@@ -88,17 +90,14 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
   if (skus.length === 0) throw new Error(`no sellable SKUs at ${options.baseUrl}/catalog/products`);
 
   const call = async (method: string, path: string, body?: unknown, token?: string): Promise<unknown> => {
-    let res: Response;
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (method === 'POST') headers['idempotency-key'] = randomUUID();
+    let res: HttpAnswer;
     try {
-      res = await fetch(`${options.baseUrl}${path}`, {
-        method,
-        headers: {
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(method === 'POST' ? { 'idempotency-key': randomUUID() } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(30_000),
+      res = await client.request(`${options.baseUrl}${path}`, {
+        method, headers, timeoutMs: 30_000, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
       if (err instanceof Error && err.name === 'TimeoutError') result.timeouts++;
@@ -106,10 +105,9 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
       throw err;
     }
     result.statuses[res.status] = (result.statuses[res.status] ?? 0) + 1;
-    options.onResponse?.(res.status, res.headers);
-    const text = await res.text();
-    if (res.status >= 400) throw new HttpFailure(res.status, text);
-    return text ? (JSON.parse(text) as unknown) : undefined;
+    if (options.onResponse) options.onResponse(res.status, toHeaders(res.headers));
+    if (res.status >= 400) throw new HttpFailure(res.status, res.text);
+    return res.text ? (JSON.parse(res.text) as unknown) : undefined;
   };
 
   const signIn = async (s: Shopper) => {
@@ -143,8 +141,7 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     let status = r1.payment.status;
     if (method === 'webpay' && r1.next.type === 'redirect' && r1.next.url && r1.next.token) {
       const location = await sim.webpayPay({ url: r1.next.url, token: r1.next.token }, decline ? CARDS.masterReject : CARDS.visaApprove);
-      const back = await fetch(location, { redirect: 'manual' });
-      await back.text();
+      const back = await client.request(location, { method: 'GET', timeoutMs: 30_000 });
       result.statuses[back.status] = (result.statuses[back.status] ?? 0) + 1;
       status = (await call('GET', `/orders/${r1.orderId}/status`, undefined, token) as { paymentStatus: string | null; status: string }).status === 'pending_payment' ? 'pending' : 'done';
     }
@@ -197,11 +194,21 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     launch(rng.chance(1 / (1 + browsePerOrder)) ? 'order' : 'browse', seq);
   }
   await Promise.allSettled([...running]);
+  client.close();
   latencies.sort((a, b) => a - b);
   result.p50 = Math.round(latencies[Math.floor(latencies.length * 0.5)] ?? 0);
   result.p99 = Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0);
   result.ms = Date.now() - started;
   return result;
+}
+
+function toHeaders(raw: HttpAnswer['headers']): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
+  }
+  return h;
 }
 
 async function sellableSkus(baseUrl: string): Promise<string[]> {
