@@ -55,10 +55,16 @@ const OPTIMISTIC_ATTEMPTS = 4;
 const LOG_FLUSH_MS = 50;
 const LOG_BATCH_MAX = 500;
 
+// The documents this store last read or wrote, with their versions: an update of one of them
+// skips the read (the write's xmin guard still refuses it if anything wrote the row since).
+// A handful of seconds of traffic: a Webpay transaction is created, paid and committed within it.
+const RECENT_MAX = 2_000;
+
 const READ_VERSIONED = prepared('SELECT data, xmin::text AS v FROM sim_records WHERE kind = $1 AND id = $2');
-const INSERT_NEW = prepared('INSERT INTO sim_records (kind, id, data, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING');
-const UPDATE_IF_SAME = prepared('UPDATE sim_records SET data = $3, updated_at = now() WHERE kind = $1 AND id = $2 AND xmin = $4::xid');
-const UPDATE_DUE_IF_SAME = prepared('UPDATE sim_records SET data = $3, due_at = $5, updated_at = now() WHERE kind = $1 AND id = $2 AND xmin = $4::xid');
+const READ_VERSION = prepared('SELECT xmin::text AS v FROM sim_records WHERE kind = $1 AND id = $2');
+const INSERT_NEW = prepared('INSERT INTO sim_records (kind, id, data, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING xmin::text AS v');
+const UPDATE_IF_SAME = prepared('UPDATE sim_records SET data = $3, updated_at = now() WHERE kind = $1 AND id = $2 AND xmin = $4::xid RETURNING xmin::text AS v');
+const UPDATE_DUE_IF_SAME = prepared('UPDATE sim_records SET data = $3, due_at = $5, updated_at = now() WHERE kind = $1 AND id = $2 AND xmin = $4::xid RETURNING xmin::text AS v');
 
 /** A store in PostgreSQL (tables sim_records, sim_log). */
 export function pgStore(db: Database): SimStore {
@@ -88,23 +94,45 @@ export function pgStore(db: Database): SimStore {
     }
     return out.result;
   };
+  const recent = new Map<string, { json: string; v: string }>();
+  const keyOf = (kind: RecordKind, id: string) => `${kind}\u0000${id}`;
+  const remember = (key: string, json: string, v: string | undefined) => {
+    recent.delete(key);
+    if (v === undefined) return;
+    recent.set(key, { json, v });
+    if (recent.size > RECENT_MAX) recent.delete(recent.keys().next().value as string);
+  };
   /** One optimistic attempt: the result, or `retry` when another write came first. */
   const optimisticUpdate = async <T, R>(
     kind: RecordKind,
     id: string,
     fn: (current: T | undefined) => { data?: T; dueAt?: Date | null; result: R },
   ): Promise<{ result: R } | 'retry'> => {
-    const { rows } = await db.query<{ data: T; v: string }>(READ_VERSIONED, [kind, id]);
-    const row = rows[0];
+    const key = keyOf(kind, id);
+    const known = recent.get(key);
+    let row: { data: T; v: string } | undefined;
+    if (known) row = { data: JSON.parse(known.json) as T, v: known.v };
+    else {
+      ({ rows: [row] } = await db.query<{ data: T; v: string }>(READ_VERSIONED, [kind, id]));
+      if (row) remember(key, JSON.stringify(row.data), row.v);
+    }
     const out = fn(row?.data);
-    if (out.data === undefined) return { result: out.result };
+    if (out.data === undefined) {
+      // Nothing to write, decided on a remembered version: only if it is still the current one.
+      if (!known) return { result: out.result };
+      const { rows } = await db.query<{ v: string }>(READ_VERSION, [kind, id]);
+      if (rows[0]?.v === known.v) return { result: out.result };
+      recent.delete(key);
+      return 'retry';
+    }
     const data = JSON.stringify(out.data);
-    const { rowCount } = !row
-      ? await db.query(INSERT_NEW, [kind, id, data, out.dueAt ?? null])
+    const { rows: written } = !row
+      ? await db.query<{ v: string }>(INSERT_NEW, [kind, id, data, out.dueAt ?? null])
       : out.dueAt === undefined
-        ? await db.query(UPDATE_IF_SAME, [kind, id, data, row.v])
-        : await db.query(UPDATE_DUE_IF_SAME, [kind, id, data, row.v, out.dueAt]);
-    return rowCount === 1 ? { result: out.result } : 'retry';
+        ? await db.query<{ v: string }>(UPDATE_IF_SAME, [kind, id, data, row.v])
+        : await db.query<{ v: string }>(UPDATE_DUE_IF_SAME, [kind, id, data, row.v, out.dueAt]);
+    remember(key, data, written[0]?.v);
+    return written.length === 1 ? { result: out.result } : 'retry';
   };
 
   let pendingLog: { entries: LogEntry[]; written: Promise<void>; flush: () => void } | undefined;
@@ -122,12 +150,16 @@ export function pgStore(db: Database): SimStore {
   };
   return {
     async get<T>(kind: RecordKind, id: string) {
-      const { rows } = await db.query<{ data: T }>(prepared('SELECT data FROM sim_records WHERE kind = $1 AND id = $2'), [kind, id]);
-      return rows[0]?.data;
+      const { rows } = await db.query<{ data: T; v: string }>(READ_VERSIONED, [kind, id]);
+      const row = rows[0];
+      if (row) remember(keyOf(kind, id), JSON.stringify(row.data), row.v);
+      return row?.data;
     },
     async insert<T>(kind: RecordKind, id: string, data: T, dueAt?: Date | null) {
-      const { rowCount } = await db.query(INSERT_NEW, [kind, id, JSON.stringify(data), dueAt ?? null]);
-      return rowCount === 1;
+      const json = JSON.stringify(data);
+      const { rows } = await db.query<{ v: string }>(INSERT_NEW, [kind, id, json, dueAt ?? null]);
+      if (rows[0]) remember(keyOf(kind, id), json, rows[0].v);
+      return rows.length === 1;
     },
     async update(kind, id, fn) {
       for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
@@ -136,6 +168,7 @@ export function pgStore(db: Database): SimStore {
       }
       // A first write racing another first write of the same id loses on the primary key;
       // running again then finds the row and locks it.
+      recent.delete(keyOf(kind, id));
       for (let attempt = 0; ; attempt++) {
         try {
           return await db.transaction((tx) => lockedUpdate(tx, kind, id, fn));

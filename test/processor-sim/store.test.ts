@@ -40,3 +40,18 @@ test('log lines written in batches are all there, in order, when read back', asy
   await Promise.all(writes);
   await store.flush();
 });
+
+test('a document remembered by one store and changed through another is re-read before it is changed again', async () => {
+  const a = pgStore(db);
+  const b = pgStore(db);
+  await a.insert('webpay', 't1', { status: 'created', paid: 0 });
+  await b.update<{ status: string; paid: number }, undefined>('webpay', 't1', (cur) => ({ data: { status: 'paid', paid: (cur?.paid ?? 0) + 1 }, result: undefined }));
+  // `a` remembers the version it inserted; its write must not overwrite b's.
+  const seen = await a.update<{ status: string; paid: number }, string | undefined>('webpay', 't1', (cur) =>
+    cur?.status === 'paid' ? { data: { status: 'committed', paid: cur.paid }, result: cur.status } : { result: cur?.status });
+  assert.equal(seen, 'paid');
+  assert.deepEqual(await b.get('webpay', 't1'), { status: 'committed', paid: 1 });
+  // A decision to write nothing, taken on a remembered version that is no longer current, is taken again.
+  await b.update<{ status: string; paid: number }, undefined>('webpay', 't1', () => ({ data: { status: 'reversed', paid: 1 }, result: undefined }));
+  assert.equal(await a.update<{ status: string }, string | undefined>('webpay', 't1', (cur) => ({ result: cur?.status })), 'reversed');
+});
