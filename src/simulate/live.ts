@@ -62,8 +62,8 @@ export interface LiveResult {
 
 interface Shopper {
   customer: SimCustomer;
-  token?: string;
-  addressId?: string;
+  /** Signs in once: the shopper's orders in flight together share the session and address. */
+  session?: Promise<{ token: string; addressId: string }>;
 }
 
 class HttpFailure extends Error {
@@ -110,18 +110,25 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     return res.text ? (JSON.parse(res.text) as unknown) : undefined;
   };
 
-  const signIn = async (s: Shopper) => {
-    if (s.token && s.addressId) return;
-    const session = (await call('POST', '/customers/guest', { email: s.customer.email, name: s.customer.name })) as { token: string };
-    const address = (await call('POST', '/customers/me/addresses', s.customer.address, session.token)) as { id: string };
-    s.token = session.token;
-    s.addressId = address.id;
+  const signIn = (s: Shopper): Promise<{ token: string; addressId: string }> => {
+    // Two orders of one shopper starting together used to sign in twice, and the first then
+    // checked out with the second session's address (404 address_not_found under load).
+    s.session ??= (async () => {
+      const session = (await call('POST', '/customers/guest', { email: s.customer.email, name: s.customer.name })) as { token: string };
+      const address = (await call('POST', '/customers/me/addresses', s.customer.address, session.token)) as { id: string };
+      return { token: session.token, addressId: address.id };
+    })();
+    const pending = s.session;
+    // A failed sign-in is tried again by the shopper's next order.
+    pending.catch(() => {
+      if (s.session === pending) delete s.session;
+    });
+    return pending;
   };
 
   const order = async (r: Rng) => {
     const s = r.pick(shoppers);
-    await signIn(s);
-    const token = s.token as string;
+    const { token, addressId } = await signIn(s);
     const cart = (await call('POST', '/carts', undefined, token)) as { id: string };
     const n = r.int(1, 3);
     for (let i = 0; i < n; i++) await call('POST', `/carts/${cart.id}/lines`, { sku: r.pick(skus), quantity: r.int(1, 2) }, token);
@@ -132,7 +139,7 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
       : method === 'mercadopago_card' ? { method, cardToken: await sim.mpCardToken(decline ? 'OTHE' : 'APRO'), paymentMethodId: 'master' }
         : { method, paymentMethodId: 'servipag' };
     const t0 = performance.now();
-    const r1 = (await call('POST', `/carts/${cart.id}/checkout`, { addressId: s.addressId, payment }, token)) as {
+    const r1 = (await call('POST', `/carts/${cart.id}/checkout`, { addressId, payment }, token)) as {
       orderId: string; totals: { total: number }; payment: { status: string }; next: { type: string; url?: string; token?: string };
     };
     latencies.push(performance.now() - t0);
