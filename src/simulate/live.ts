@@ -50,6 +50,8 @@ export interface LiveResult {
   networkErrors: number;
   /** Requests this client gave up on after 30 s (not counted in networkErrors). */
   timeouts: number;
+  /** Checkouts refused for lack of stock (409 insufficient_stock); that SKU is then left out. */
+  outOfStock: number;
   orders: number;
   approved: number;
   rejected: number;
@@ -84,7 +86,7 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
   const sim = processorClient(options.simUrl, client);
   const shoppers: Shopper[] = generateCustomers(rng.fork('customers'), options.customerCount ?? 200, `${String(options.seed)}-live-${Date.now().toString(36)}`)
     .map((customer) => ({ customer }));
-  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, networkErrors: 0, timeouts: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
+  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, networkErrors: 0, timeouts: 0, outOfStock: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
   const latencies: number[] = [];
   const skus = await sellableSkus(options.baseUrl);
   if (skus.length === 0) throw new Error(`no sellable SKUs at ${options.baseUrl}/catalog/products`);
@@ -139,9 +141,13 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
       : method === 'mercadopago_card' ? { method, cardToken: await sim.mpCardToken(decline ? 'OTHE' : 'APRO'), paymentMethodId: 'master' }
         : { method, paymentMethodId: 'servipag' };
     const t0 = performance.now();
-    const r1 = (await call('POST', `/carts/${cart.id}/checkout`, { addressId, payment }, token)) as {
-      orderId: string; totals: { total: number }; payment: { status: string }; next: { type: string; url?: string; token?: string };
-    };
+    let r1: { orderId: string; totals: { total: number }; payment: { status: string }; next: { type: string; url?: string; token?: string } };
+    try {
+      r1 = (await call('POST', `/carts/${cart.id}/checkout`, { addressId, payment }, token)) as typeof r1;
+    } catch (err) {
+      soldOut(err);
+      throw err;
+    }
     latencies.push(performance.now() - t0);
     result.orders++;
     options.onOrder?.({ orderId: r1.orderId, total: r1.totals.total, method, payment: r1.payment.status, at: Date.now() });
@@ -155,6 +161,24 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     if (status === 'approved') result.approved++;
     else if (status === 'rejected') result.rejected++;
     else if (status === 'pending' || status === 'redirect' || status === 'unknown') result.pending++;
+  };
+
+  // A sold-out SKU leaves the shoppers' choice, as the storefront would show it sold out (a
+  // seeded history empties many: the run otherwise spent most checkouts on 409s).
+  const soldOut = (err: unknown) => {
+    if (!(err instanceof HttpFailure) || err.status !== 409) return;
+    let body: { code?: unknown; details?: { sku?: unknown } };
+    try {
+      body = JSON.parse(err.body) as typeof body;
+    } catch {
+      return;
+    }
+    const sku = body.details?.sku;
+    if (body.code !== 'insufficient_stock' || typeof sku !== 'string') return;
+    result.outOfStock++;
+    const i = skus.indexOf(sku);
+    // The last one stays: a run never runs out of things to try.
+    if (i >= 0 && skus.length > 1) skus.splice(i, 1);
   };
 
   const browse = async (r: Rng) => {
