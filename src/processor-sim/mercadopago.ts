@@ -58,7 +58,10 @@ const idBlocks = new WeakMap<SimContext, Map<string, Promise<{ next: number; end
 
 async function nextId(ctx: SimContext, name: string, start: number): Promise<number> {
   let blocks = idBlocks.get(ctx);
-  if (!blocks) idBlocks.set(ctx, (blocks = new Map()));
+  if (!blocks) {
+    blocks = new Map<string, Promise<{ next: number; end: number }>>();
+    idBlocks.set(ctx, blocks);
+  }
   for (;;) {
     const current = blocks.get(name);
     const block = await current;
