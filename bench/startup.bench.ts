@@ -188,6 +188,7 @@ export async function run(): Promise<Record<string, unknown>> {
         load_orders_per_s: Math.round((load.orders / (load.ms / 1000)) * 10) / 10,
         load_target_per_s: LOAD_RATE,
         load_dropped: load.dropped,
+        load_out_of_stock: load.outOfStock,
         load_statuses: load.statuses,
         load_checkout_p50_ms: load.p50,
         load_checkout_p99_ms: load.p99,

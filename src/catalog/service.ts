@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { appendEvents, type NewEvent } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Db } from '../platform/db.js';
+import { groupCommit } from '../platform/group-commit.js';
 import { catalogError } from './errors.js';
 import { CATALOG_PRODUCT_CHANGED, CATALOG_SKU_CHANGED, ProductChangedV1, SkuChangedV1 } from './events.js';
 import { NewCategory, NewProduct, NewSku, ProductPatch, SkuPatch } from './domain/schemas.js';
@@ -43,6 +44,17 @@ const productEvent = (p: ProductRow): NewEvent => ({
 });
 
 export function catalogService(db: Db, clock: Clock) {
+  // Carts and checkouts price every line from here: concurrent lookups share one query (the
+  // rows are read when the batch runs, so nothing older than the caller's own call is seen).
+  const skusOf = groupCommit(async (lists: string[][]) => {
+    const rows = lists.length === 1 ? await store.findSkus(db, lists[0] ?? []) : await store.findSkus(db, [...new Set(lists.flat())]);
+    if (lists.length === 1) return [rows];
+    // Each caller's rows in the query's order (by SKU), as a query of its own would give them.
+    return lists.map((list) => {
+      const wanted = new Set(list);
+      return rows.filter((r) => wanted.has(r.sku));
+    });
+  }, { maxInFlight: 4 });
   async function requireCategory(tx: Db, slug: string) {
     if (!(await store.categoryExists(tx, slug))) throw catalogError('category_not_found', `no category "${slug}"`, { category: slug });
   }
@@ -76,7 +88,7 @@ export function catalogService(db: Db, clock: Clock) {
 
     async getSkus(skus: readonly string[]): Promise<SkuView[]> {
       if (skus.length === 0) return [];
-      return store.findSkus(db, [...new Set(skus)]);
+      return skusOf([...new Set(skus)]);
     },
 
     listSkuCodes: () => store.allSkuCodes(db),

@@ -117,10 +117,15 @@ export function buildServices(deps: PlatformDeps, extra: { demand?: DemandPort }
   return { catalog, inventory, customers, payments, checkout };
 }
 
+const ANALYTICS_STREAM_MS = 1_000;
+
 /** The business contexts, each wired to the others' interfaces and to the bus. */
 function contextsOf(deps: PlatformDeps): ContextRuntime[] {
   const { db, logger, metrics, clock, config, events } = deps;
-  const analytics = createAnalytics({ ...deps, dataDir: config.dataDir, events });
+  // The warehouse follows the OLTP database once a second (within seconds, as promised): each
+  // streaming load has a fixed cost on DuckDB's threads, which share the CPU with the shop.
+  // Under the 200/s live load: 41 -> 45 orders/s, platform CPU 19.6 -> 17.7 ms/order vs 250 ms.
+  const analytics = createAnalytics({ ...deps, dataDir: config.dataDir, events, streamIntervalMs: ANALYTICS_STREAM_MS });
   const { catalog, inventory, customers, payments, checkout } = buildServices(deps, { demand: (q) => analytics.demandSeries(q) });
   const bi = createBi({
     db, logger, metrics, clock,

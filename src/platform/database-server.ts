@@ -41,7 +41,7 @@ export async function openDatabase(
   }
   const embedded = await (started ?? startEmbedded(config, logger));
   const url = withDatabase(embedded.url, 'embudo');
-  const db = createDatabase({ connectionString: url, max: config.poolSize, applicationName, registry, logger });
+  const db = createDatabase({ connectionString: embedded.socketUrl ? withDatabase(embedded.socketUrl, 'embudo') : url, max: config.poolSize, applicationName, registry, logger });
   return {
     db,
     url,

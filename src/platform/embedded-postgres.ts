@@ -11,6 +11,12 @@ const execFileAsync = promisify(execFile);
 export interface EmbeddedServer {
   /** Connection string for the `postgres` database on the embedded server. */
   url: string;
+  /**
+   * The same database over the server's Unix-domain socket (in the cluster directory), when
+   * it has one: the platform's own pool uses it, as a query's round trip costs both
+   * processes far less CPU than over loopback TCP. Tools keep `url`.
+   */
+  socketUrl?: string;
   port: number;
   stop(): Promise<void>;
 }
@@ -84,7 +90,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   };
 
   if (existsSync(pidFile)) {
-    const [pidLine, , , portLine] = readFileSync(pidFile, 'utf8').split('\n');
+    const [pidLine, , , portLine, socketLine = ''] = readFileSync(pidFile, 'utf8').split('\n');
     const pid = Number(pidLine);
     const port = Number(portLine);
     if (pid > 0 && isAlive(pid) && port > 0) {
@@ -92,6 +98,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       return {
         port,
         url: urlFor(port),
+        ...(socketLine.trim() ? { socketUrl: socketUrlFor(socketLine.trim(), port) } : {}),
         stop: () => stopPid(pid),
       };
     }
@@ -111,6 +118,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
 
   const port = options.port ?? (await freePort());
+  const socketDir = socketDirFor(dir, port);
   const isRoot = os.userInfo().uid === 0;
   const server = new EmbeddedPostgres({
     databaseDir: dir,
@@ -124,7 +132,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
     postgresFlags: [
       '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
+      // The cluster directory (the server's own, so it may create the socket there as the
+      // `postgres` user too); none when its path is too long for a socket or needs quoting.
+      '-c', `unix_socket_directories=${socketDir ?? ''}`,
       '-c', 'max_connections=200',
       '-c', 'shared_buffers=128MB',
       '-c', 'fsync=on',
@@ -158,6 +168,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   return {
     port,
     url: urlFor(port),
+    ...(socketDir ? { socketUrl: socketUrlFor(socketDir, port) } : {}),
     stop: () => server.stop(),
   };
 }
@@ -190,6 +201,20 @@ function assertTraversable(dir: string): void {
 
 function urlFor(port: number): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
+// sockaddr_un.sun_path holds 108 bytes, the terminating NUL included.
+const SOCKET_PATH_MAX = 107;
+
+/** Where the server's Unix-domain socket goes: the cluster directory, when the path fits. */
+function socketDirFor(dir: string, port: number): string | undefined {
+  if (process.platform === 'win32' || /[\s,"'\\]/.test(dir)) return undefined;
+  return Buffer.byteLength(path.join(dir, `.s.PGSQL.${port}`)) <= SOCKET_PATH_MAX ? dir : undefined;
+}
+
+/** The URL of the `postgres` database over the socket in `dir` (node-postgres: an encoded path as host). */
+function socketUrlFor(dir: string, port: number): string {
+  return `postgres://${USER}:${PASSWORD}@${encodeURIComponent(dir)}:${port}/postgres`;
 }
 
 async function stopPid(pid: number): Promise<void> {

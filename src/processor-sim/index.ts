@@ -124,6 +124,7 @@ export async function startProcessorSim(options: ProcessorSimOptions): Promise<P
       clearInterval(timer);
       await app.close();
       while (running) await running;
+      await ctx.store.flush();
     },
   };
 }

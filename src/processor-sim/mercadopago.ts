@@ -50,11 +50,39 @@ export interface MpPayment {
 
 const TOKEN_LIFE_MS = 7 * 24 * 3_600_000;
 
+// Ids come from blocks reserved in the store, one write per block instead of one locked
+// read-modify-write of the same counter row per payment (every payment queued on that row).
+// A block's unused ids are skipped after a restart; ids still only grow.
+const ID_BLOCK = 1_000;
+const idBlocks = new WeakMap<SimContext, Map<string, Promise<{ next: number; end: number }>>>();
+
 async function nextId(ctx: SimContext, name: string, start: number): Promise<number> {
-  return ctx.store.update<{ value: number }, number>('counter', name, (cur) => {
-    const value = (cur?.value ?? start) + 1 + Math.floor(Math.random() * 7);
-    return { data: { value }, result: value };
-  });
+  let blocks = idBlocks.get(ctx);
+  if (!blocks) {
+    blocks = new Map<string, Promise<{ next: number; end: number }>>();
+    idBlocks.set(ctx, blocks);
+  }
+  for (;;) {
+    const current = blocks.get(name);
+    const block = await current;
+    // Real ids are not consecutive: gaps of 1 to 7.
+    const value = block ? block.next + 1 + Math.floor(Math.random() * 7) : Infinity;
+    if (block && value <= block.end) {
+      block.next = value;
+      return value;
+    }
+    // Exhausted (or none yet): the first caller reserves the next block, the others wait for it.
+    if (blocks.get(name) === current) {
+      const reserved = ctx.store.update<{ value: number }, { next: number; end: number }>('counter', name, (cur) => {
+        const from = cur?.value ?? start;
+        return { data: { value: from + ID_BLOCK * 8 }, result: { next: from, end: from + ID_BLOCK * 8 } };
+      });
+      blocks.set(name, reserved);
+      reserved.catch(() => {
+        if (blocks.get(name) === reserved) blocks.delete(name);
+      });
+    }
+  }
 }
 
 /** POST /v1/card_tokens: what MP.js does in the browser; the PAN stays here, never in Embudo. */

@@ -1,4 +1,4 @@
-import { PgCode, pgErrorCode, type Database, type Db } from '../platform/db.js';
+import { PgCode, pgErrorCode, prepared, type Database, type Db } from '../platform/db.js';
 
 /** The kinds of documents the simulator keeps. */
 export type RecordKind =
@@ -42,7 +42,29 @@ export interface SimStore {
   list<T>(kind: RecordKind, limit: number): Promise<T[]>;
   log(entry: LogEntry): Promise<void>;
   recentLog(limit: number): Promise<LogEntry[]>;
+  /** Writes what waits in memory (log lines batched together); for shutdown. */
+  flush(): Promise<void>;
 }
+
+// An update reads without a lock and writes only if the row is still the version it read
+// (its xmin): two statements, no transaction, instead of BEGIN, SELECT ... FOR UPDATE, UPDATE,
+// COMMIT. A lost race reads again; past a few (one hot document, e.g. a counter) it takes
+// the row lock instead.
+const OPTIMISTIC_ATTEMPTS = 4;
+// Log lines are written together: at most this long after the first of a batch.
+const LOG_FLUSH_MS = 50;
+const LOG_BATCH_MAX = 500;
+
+// The documents this store last read or wrote, with their versions: an update of one of them
+// skips the read (the write's xmin guard still refuses it if anything wrote the row since).
+// A handful of seconds of traffic: a Webpay transaction is created, paid and committed within it.
+const RECENT_MAX = 2_000;
+
+const READ_VERSIONED = prepared('SELECT data, xmin::text AS v FROM sim_records WHERE kind = $1 AND id = $2');
+const READ_VERSION = prepared('SELECT xmin::text AS v FROM sim_records WHERE kind = $1 AND id = $2');
+const INSERT_NEW = prepared('INSERT INTO sim_records (kind, id, data, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING xmin::text AS v');
+const UPDATE_IF_SAME = prepared('UPDATE sim_records SET data = $3, updated_at = now() WHERE kind = $1 AND id = $2 AND xmin = $4::xid RETURNING xmin::text AS v');
+const UPDATE_DUE_IF_SAME = prepared('UPDATE sim_records SET data = $3, due_at = $5, updated_at = now() WHERE kind = $1 AND id = $2 AND xmin = $4::xid RETURNING xmin::text AS v');
 
 /** A store in PostgreSQL (tables sim_records, sim_log). */
 export function pgStore(db: Database): SimStore {
@@ -72,21 +94,81 @@ export function pgStore(db: Database): SimStore {
     }
     return out.result;
   };
+  const recent = new Map<string, { json: string; v: string }>();
+  const keyOf = (kind: RecordKind, id: string) => `${kind}\u0000${id}`;
+  const remember = (key: string, json: string, v: string | undefined) => {
+    recent.delete(key);
+    if (v === undefined) return;
+    recent.set(key, { json, v });
+    if (recent.size > RECENT_MAX) recent.delete(recent.keys().next().value as string);
+  };
+  /** One optimistic attempt: the result, or `retry` when another write came first. */
+  const optimisticUpdate = async <T, R>(
+    kind: RecordKind,
+    id: string,
+    fn: (current: T | undefined) => { data?: T; dueAt?: Date | null; result: R },
+  ): Promise<{ result: R } | 'retry'> => {
+    const key = keyOf(kind, id);
+    const known = recent.get(key);
+    let row: { data: T; v: string } | undefined;
+    if (known) row = { data: JSON.parse(known.json) as T, v: known.v };
+    else {
+      ({ rows: [row] } = await db.query<{ data: T; v: string }>(READ_VERSIONED, [kind, id]));
+      if (row) remember(key, JSON.stringify(row.data), row.v);
+    }
+    const out = fn(row?.data);
+    if (out.data === undefined) {
+      // Nothing to write, decided on a remembered version: only if it is still the current one.
+      if (!known) return { result: out.result };
+      const { rows } = await db.query<{ v: string }>(READ_VERSION, [kind, id]);
+      if (rows[0]?.v === known.v) return { result: out.result };
+      recent.delete(key);
+      return 'retry';
+    }
+    const data = JSON.stringify(out.data);
+    const { rows: written } = !row
+      ? await db.query<{ v: string }>(INSERT_NEW, [kind, id, data, out.dueAt ?? null])
+      : out.dueAt === undefined
+        ? await db.query<{ v: string }>(UPDATE_IF_SAME, [kind, id, data, row.v])
+        : await db.query<{ v: string }>(UPDATE_DUE_IF_SAME, [kind, id, data, row.v, out.dueAt]);
+    remember(key, data, written[0]?.v);
+    return written.length === 1 ? { result: out.result } : 'retry';
+  };
+
+  let pendingLog: { entries: LogEntry[]; written: Promise<void>; flush: () => void } | undefined;
+  let logWrites: Promise<void> = Promise.resolve();
+  const writeLog = async (entries: LogEntry[]) => {
+    await db.query(
+      prepared('INSERT INTO sim_log (at, direction, summary, status) SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::int[])'),
+      [entries.map((e) => e.at), entries.map((e) => e.direction), entries.map((e) => e.summary.slice(0, 500)), entries.map((e) => e.status ?? null)],
+    );
+  };
+  /** The log lines waiting for their batch, written now (after the batches before them). */
+  const flushLog = (): Promise<void> => {
+    pendingLog?.flush();
+    return logWrites;
+  };
   return {
     async get<T>(kind: RecordKind, id: string) {
-      const { rows } = await db.query<{ data: T }>('SELECT data FROM sim_records WHERE kind = $1 AND id = $2', [kind, id]);
-      return rows[0]?.data;
+      const { rows } = await db.query<{ data: T; v: string }>(READ_VERSIONED, [kind, id]);
+      const row = rows[0];
+      if (row) remember(keyOf(kind, id), JSON.stringify(row.data), row.v);
+      return row?.data;
     },
     async insert<T>(kind: RecordKind, id: string, data: T, dueAt?: Date | null) {
-      const { rowCount } = await db.query(
-        'INSERT INTO sim_records (kind, id, data, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-        [kind, id, JSON.stringify(data), dueAt ?? null],
-      );
-      return rowCount === 1;
+      const json = JSON.stringify(data);
+      const { rows } = await db.query<{ v: string }>(INSERT_NEW, [kind, id, json, dueAt ?? null]);
+      if (rows[0]) remember(keyOf(kind, id), json, rows[0].v);
+      return rows.length === 1;
     },
     async update(kind, id, fn) {
+      for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+        const out = await optimisticUpdate(kind, id, fn);
+        if (out !== 'retry') return out.result;
+      }
       // A first write racing another first write of the same id loses on the primary key;
       // running again then finds the row and locks it.
+      recent.delete(keyOf(kind, id));
       for (let attempt = 0; ; attempt++) {
         try {
           return await db.transaction((tx) => lockedUpdate(tx, kind, id, fn));
@@ -106,15 +188,32 @@ export function pgStore(db: Database): SimStore {
       const { rows } = await db.query<{ data: T }>('SELECT data FROM sim_records WHERE kind = $1 ORDER BY created_at DESC LIMIT $2', [kind, limit]);
       return rows.map((r) => r.data);
     },
-    async log(entry) {
-      await db.query('INSERT INTO sim_log (at, direction, summary, status) VALUES ($1, $2, $3, $4)', [
-        entry.at,
-        entry.direction,
-        entry.summary.slice(0, 500),
-        entry.status ?? null,
-      ]);
+    log(entry) {
+      // One INSERT per batch of lines (one per API call before: a round trip and a commit each).
+      if (!pendingLog) {
+        const entries: LogEntry[] = [];
+        let flush = () => undefined as void;
+        const written = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => flush(), LOG_FLUSH_MS);
+          flush = () => {
+            clearTimeout(timer);
+            if (pendingLog?.entries !== entries) return; // written already
+            pendingLog = undefined;
+            const write = logWrites.then(() => writeLog(entries));
+            logWrites = write.catch(() => undefined);
+            write.then(resolve, reject);
+          };
+        });
+        pendingLog = { entries, written, flush: () => flush() };
+      }
+      const batch = pendingLog;
+      batch.entries.push(entry);
+      if (batch.entries.length >= LOG_BATCH_MAX) batch.flush();
+      return batch.written;
     },
+    flush: flushLog,
     async recentLog(limit) {
+      await flushLog();
       const { rows } = await db.query<{ at: Date; direction: 'in' | 'out'; summary: string; status: number | null }>(
         'SELECT at, direction, summary, status FROM sim_log ORDER BY id DESC LIMIT $1',
         [limit],
@@ -177,5 +276,6 @@ export function memoryStore(): SimStore {
     async recentLog(limit) {
       return logs.slice(-limit).reverse();
     },
+    async flush() {},
   };
 }

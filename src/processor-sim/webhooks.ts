@@ -115,6 +115,8 @@ async function send(ctx: SimContext, d: WebhookDelivery): Promise<{ ok: boolean;
 /** Delivers every notification that is due; failures are retried with backoff for days. */
 export async function deliverDue(ctx: SimContext, limit = 100): Promise<number> {
   const ids = await ctx.store.due('webhook', ctx.clock.now(), limit);
+  // The log lines go out in batches (see the store): waited for once, after the deliveries.
+  const logged: Promise<void>[] = [];
   for (const id of ids) {
     const d = await ctx.store.get<WebhookDelivery>('webhook', id);
     if (!d || d.done || d.held) continue;
@@ -122,18 +124,19 @@ export async function deliverDue(ctx: SimContext, limit = 100): Promise<number> 
     const attempts = d.attempts + 1;
     const delay = ctx.settings.webhookRetryMs[attempts - 1];
     const done = result.ok || delay === undefined;
-    await ctx.store.log({
+    logged.push(ctx.store.log({
       at: ctx.clock.now(),
       direction: 'out',
       summary: `webhook ${d.action} payment ${d.paymentId} → ${d.url} (attempt ${attempts})`,
       status: typeof result.status === 'number' ? result.status : 0,
-    });
+    }));
     await ctx.store.update<WebhookDelivery, undefined>('webhook', id, (cur) => ({
       data: { ...(cur ?? d), attempts, done, lastStatus: result.status },
       dueAt: done ? null : new Date(ctx.clock.now().getTime() + (delay ?? 0)),
       result: undefined,
     }));
   }
+  await Promise.all(logged);
   return ids.length;
 }
 

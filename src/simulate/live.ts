@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { momentAt } from './calendar.js';
 import { generateCustomers, type SimCustomer } from './people.js';
+import { httpClient, type HttpAnswer } from './http-client.js';
 import { CARDS, processorClient } from './processor.js';
 import { createRng, type Rng } from './rng.js';
 
@@ -49,6 +50,8 @@ export interface LiveResult {
   networkErrors: number;
   /** Requests this client gave up on after 30 s (not counted in networkErrors). */
   timeouts: number;
+  /** Checkouts refused for lack of stock (409 insufficient_stock); that SKU is then left out. */
+  outOfStock: number;
   orders: number;
   approved: number;
   rejected: number;
@@ -61,8 +64,8 @@ export interface LiveResult {
 
 interface Shopper {
   customer: SimCustomer;
-  token?: string;
-  addressId?: string;
+  /** Signs in once: the shopper's orders in flight together share the session and address. */
+  session?: Promise<{ token: string; addressId: string }>;
 }
 
 class HttpFailure extends Error {
@@ -79,26 +82,24 @@ class HttpFailure extends Error {
  */
 export async function runLive(options: LiveOptions): Promise<LiveResult> {
   const rng = createRng(`${String(options.seed)}-live`);
-  const sim = processorClient(options.simUrl);
+  const client = httpClient();
+  const sim = processorClient(options.simUrl, client);
   const shoppers: Shopper[] = generateCustomers(rng.fork('customers'), options.customerCount ?? 200, `${String(options.seed)}-live-${Date.now().toString(36)}`)
     .map((customer) => ({ customer }));
-  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, networkErrors: 0, timeouts: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
+  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, networkErrors: 0, timeouts: 0, outOfStock: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
   const latencies: number[] = [];
   const skus = await sellableSkus(options.baseUrl);
   if (skus.length === 0) throw new Error(`no sellable SKUs at ${options.baseUrl}/catalog/products`);
 
   const call = async (method: string, path: string, body?: unknown, token?: string): Promise<unknown> => {
-    let res: Response;
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (method === 'POST') headers['idempotency-key'] = randomUUID();
+    let res: HttpAnswer;
     try {
-      res = await fetch(`${options.baseUrl}${path}`, {
-        method,
-        headers: {
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(method === 'POST' ? { 'idempotency-key': randomUUID() } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(30_000),
+      res = await client.request(`${options.baseUrl}${path}`, {
+        method, headers, timeoutMs: 30_000, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
       if (err instanceof Error && err.name === 'TimeoutError') result.timeouts++;
@@ -106,24 +107,30 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
       throw err;
     }
     result.statuses[res.status] = (result.statuses[res.status] ?? 0) + 1;
-    options.onResponse?.(res.status, res.headers);
-    const text = await res.text();
-    if (res.status >= 400) throw new HttpFailure(res.status, text);
-    return text ? (JSON.parse(text) as unknown) : undefined;
+    if (options.onResponse) options.onResponse(res.status, toHeaders(res.headers));
+    if (res.status >= 400) throw new HttpFailure(res.status, res.text);
+    return res.text ? (JSON.parse(res.text) as unknown) : undefined;
   };
 
-  const signIn = async (s: Shopper) => {
-    if (s.token && s.addressId) return;
-    const session = (await call('POST', '/customers/guest', { email: s.customer.email, name: s.customer.name })) as { token: string };
-    const address = (await call('POST', '/customers/me/addresses', s.customer.address, session.token)) as { id: string };
-    s.token = session.token;
-    s.addressId = address.id;
+  const signIn = (s: Shopper): Promise<{ token: string; addressId: string }> => {
+    // Two orders of one shopper starting together used to sign in twice, and the first then
+    // checked out with the second session's address (404 address_not_found under load).
+    s.session ??= (async () => {
+      const session = (await call('POST', '/customers/guest', { email: s.customer.email, name: s.customer.name })) as { token: string };
+      const address = (await call('POST', '/customers/me/addresses', s.customer.address, session.token)) as { id: string };
+      return { token: session.token, addressId: address.id };
+    })();
+    const pending = s.session;
+    // A failed sign-in is tried again by the shopper's next order.
+    pending.catch(() => {
+      if (s.session === pending) delete s.session;
+    });
+    return pending;
   };
 
   const order = async (r: Rng) => {
     const s = r.pick(shoppers);
-    await signIn(s);
-    const token = s.token as string;
+    const { token, addressId } = await signIn(s);
     const cart = (await call('POST', '/carts', undefined, token)) as { id: string };
     const n = r.int(1, 3);
     for (let i = 0; i < n; i++) await call('POST', `/carts/${cart.id}/lines`, { sku: r.pick(skus), quantity: r.int(1, 2) }, token);
@@ -134,23 +141,44 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
       : method === 'mercadopago_card' ? { method, cardToken: await sim.mpCardToken(decline ? 'OTHE' : 'APRO'), paymentMethodId: 'master' }
         : { method, paymentMethodId: 'servipag' };
     const t0 = performance.now();
-    const r1 = (await call('POST', `/carts/${cart.id}/checkout`, { addressId: s.addressId, payment }, token)) as {
-      orderId: string; totals: { total: number }; payment: { status: string }; next: { type: string; url?: string; token?: string };
-    };
+    let r1: { orderId: string; totals: { total: number }; payment: { status: string }; next: { type: string; url?: string; token?: string } };
+    try {
+      r1 = (await call('POST', `/carts/${cart.id}/checkout`, { addressId, payment }, token)) as typeof r1;
+    } catch (err) {
+      soldOut(err);
+      throw err;
+    }
     latencies.push(performance.now() - t0);
     result.orders++;
     options.onOrder?.({ orderId: r1.orderId, total: r1.totals.total, method, payment: r1.payment.status, at: Date.now() });
     let status = r1.payment.status;
     if (method === 'webpay' && r1.next.type === 'redirect' && r1.next.url && r1.next.token) {
       const location = await sim.webpayPay({ url: r1.next.url, token: r1.next.token }, decline ? CARDS.masterReject : CARDS.visaApprove);
-      const back = await fetch(location, { redirect: 'manual' });
-      await back.text();
+      const back = await client.request(location, { method: 'GET', timeoutMs: 30_000 });
       result.statuses[back.status] = (result.statuses[back.status] ?? 0) + 1;
       status = (await call('GET', `/orders/${r1.orderId}/status`, undefined, token) as { paymentStatus: string | null; status: string }).status === 'pending_payment' ? 'pending' : 'done';
     }
     if (status === 'approved') result.approved++;
     else if (status === 'rejected') result.rejected++;
     else if (status === 'pending' || status === 'redirect' || status === 'unknown') result.pending++;
+  };
+
+  // A sold-out SKU leaves the shoppers' choice, as the storefront would show it sold out (a
+  // seeded history empties many: the run otherwise spent most checkouts on 409s).
+  const soldOut = (err: unknown) => {
+    if (!(err instanceof HttpFailure) || err.status !== 409) return;
+    let body: { code?: unknown; details?: { sku?: unknown } };
+    try {
+      body = JSON.parse(err.body) as typeof body;
+    } catch {
+      return;
+    }
+    const sku = body.details?.sku;
+    if (body.code !== 'insufficient_stock' || typeof sku !== 'string') return;
+    result.outOfStock++;
+    const i = skus.indexOf(sku);
+    // The last one stays: a run never runs out of things to try.
+    if (i >= 0 && skus.length > 1) skus.splice(i, 1);
   };
 
   const browse = async (r: Rng) => {
@@ -197,11 +225,21 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     launch(rng.chance(1 / (1 + browsePerOrder)) ? 'order' : 'browse', seq);
   }
   await Promise.allSettled([...running]);
+  client.close();
   latencies.sort((a, b) => a - b);
   result.p50 = Math.round(latencies[Math.floor(latencies.length * 0.5)] ?? 0);
   result.p99 = Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0);
   result.ms = Date.now() - started;
   return result;
+}
+
+function toHeaders(raw: HttpAnswer['headers']): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
+  }
+  return h;
 }
 
 async function sellableSkus(baseUrl: string): Promise<string[]> {
