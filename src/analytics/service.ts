@@ -64,10 +64,14 @@ const MAX_PER_LOAD = 1_000_000;
 export function createAnalyticsService(deps: AnalyticsDeps) {
   const warehouseFile = deps.warehouseFile ?? path.join(deps.dataDir, 'warehouse.duckdb');
   const lakeDir = path.join(deps.dataDir, 'lake');
+  /** Where CSV pages are written while a load stages them (beside the warehouse file). */
+  const stagingDir = path.join(path.dirname(warehouseFile), '.staging');
   let opened: Promise<Warehouse & { readers: DuckDBConnection[] }> | undefined;
   const warehouse = () => {
     opened ??= (async () => {
       const w = await openWarehouse(warehouseFile);
+      // This process holds the warehouse now: copy files left there were a killed load's.
+      rmSync(stagingDir, { recursive: true, force: true });
       await ensureSchema(w.conn);
       const [h] = await rows(w.conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
       knownHwm = Number(h?.high_water_mark ?? 0);
@@ -126,8 +130,6 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     return Number(r?.high_water_mark ?? 0);
   }
 
-  /** Where CSV pages are written while a load stages them (beside the warehouse file). */
-  const stagingDir = path.join(path.dirname(warehouseFile), '.staging');
   const batch = Math.max(1, Math.trunc(deps.landingPage ?? BATCH));
   let pageFiles = 0;
 
