@@ -9,7 +9,7 @@ import { gauge, type Metrics } from '../platform/metrics.js';
 import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
 import { markSettlement } from './aggregates-upkeep.js';
-import { copyOut } from './copy-out.js';
+import { copyOut, type CopyOutResult } from './copy-out.js';
 import { ensureSchema, envelopePages, exportLake, LANDING_CSV, load, PAGE, type CsvPage, type LoadResult } from './etl.js';
 import { demandSql, fillSeries, firstDaySql, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
@@ -64,10 +64,14 @@ const MAX_PER_LOAD = 1_000_000;
 export function createAnalyticsService(deps: AnalyticsDeps) {
   const warehouseFile = deps.warehouseFile ?? path.join(deps.dataDir, 'warehouse.duckdb');
   const lakeDir = path.join(deps.dataDir, 'lake');
+  /** Where CSV pages are written while a load stages them (beside the warehouse file). */
+  const stagingDir = path.join(path.dirname(warehouseFile), '.staging');
   let opened: Promise<Warehouse & { readers: DuckDBConnection[] }> | undefined;
   const warehouse = () => {
     opened ??= (async () => {
       const w = await openWarehouse(warehouseFile);
+      // This process holds the warehouse now: copy files left there were a killed load's.
+      rmSync(stagingDir, { recursive: true, force: true });
       await ensureSchema(w.conn);
       const [h] = await rows(w.conn, `SELECT high_water_mark FROM etl_state WHERE name = 'analytics.etl'`);
       knownHwm = Number(h?.high_water_mark ?? 0);
@@ -126,8 +130,6 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
     return Number(r?.high_water_mark ?? 0);
   }
 
-  /** Where CSV pages are written while a load stages them (beside the warehouse file). */
-  const stagingDir = path.join(path.dirname(warehouseFile), '.staging');
   const batch = Math.max(1, Math.trunc(deps.landingPage ?? BATCH));
   let pageFiles = 0;
 
@@ -148,45 +150,32 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
       source: async function* (this: void): AsyncGenerator<CsvPage> {
         mkdirSync(stagingDir, { recursive: true });
         const client = await deps.db.connect();
-        // One page copied ahead: PostgreSQL writes the next page while DuckDB stages this one.
-        const copy = async (from: number): Promise<CsvPage & { last: number }> => {
-          const file = path.join(stagingDir, `page-${process.pid}-${++pageFiles}.csv`);
-          try {
-            const copied = await copyOut(client, `COPY (SELECT ${LANDING_CSV.select} FROM analytics_landing
-              WHERE ${where} AND landing_seq > ${Math.trunc(from)} ORDER BY landing_seq LIMIT ${batch}) TO STDOUT (FORMAT csv)`, file);
-            // The first column of the last row is its landing sequence.
-            const text = copied.last?.toString('utf8') ?? '';
-            return { file, rows: copied.rows, unique: true, last: copied.rows > 0 ? Number(text.slice(0, text.indexOf(','))) : from };
-          } catch (err) {
-            rmSync(file, { force: true });
-            throw err;
-          }
-        };
-        const start = (from: number) => {
-          const p = copy(from);
-          // Awaited in the loop (or the finally); this only keeps a failure meanwhile from counting as unhandled.
-          p.catch(() => undefined);
-          return p;
-        };
-        let ahead: Promise<CsvPage & { last: number }> | undefined = start(after);
         try {
-          while (ahead) {
-            const page = await ahead;
-            ahead = undefined;
-            if (page.rows === 0) {
-              more = false;
-              rmSync(page.file, { force: true });
+          // The next page is copied while DuckDB stages this one (the stager returns once it started).
+          // Copying further ahead gained nothing on two cores: PostgreSQL and DuckDB share them.
+          while (read < max) {
+            const file = path.join(stagingDir, `page-${process.pid}-${++pageFiles}.csv`);
+            let copied: CopyOutResult;
+            try {
+              copied = await copyOut(client, `COPY (SELECT ${LANDING_CSV.select} FROM analytics_landing
+                WHERE ${where} AND landing_seq > ${Math.trunc(after)} ORDER BY landing_seq LIMIT ${batch}) TO STDOUT (FORMAT csv)`, file);
+            } catch (err) {
+              rmSync(file, { force: true });
+              throw err;
+            }
+            more = copied.rows === batch;
+            if (copied.rows === 0 || !copied.last) {
+              rmSync(file, { force: true });
               return;
             }
-            after = page.last;
-            read += page.rows;
-            more = page.rows === batch;
-            if (more && read < max) ahead = start(after);
-            yield { file: page.file, rows: page.rows, unique: true };
+            // The first column of the last row is its landing sequence.
+            const text = copied.last.toString('utf8');
+            after = Number(text.slice(0, text.indexOf(',')));
+            read += copied.rows;
+            yield { file, rows: copied.rows, unique: true };
+            if (!more) return;
           }
         } finally {
-          // A load that stopped early: the page copied ahead is not staged.
-          if (ahead) await ahead.then((p) => rmSync(p.file, { force: true }), () => undefined);
           client.release();
         }
       },

@@ -2,7 +2,7 @@
 // a failing blocking check that stops the run loudly without moving anything, streaming lake
 // and silo, old warehouse files, and DuckDB with automatic extension installs off.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -74,6 +74,9 @@ describe('incremental ETL', () => {
   it('payload text reaches staging unchanged through the CSV copy (quotes, commas, escapes, non-ASCII), and the copy files are removed', async () => {
     await db.query('TRUNCATE analytics_landing');
     const dir = mkdtempSync(path.join(tmpdir(), 'embudo-wh-'));
+    // A copy file a killed load left behind goes when the warehouse opens.
+    mkdirSync(path.join(dir, '.staging'));
+    writeFileSync(path.join(dir, '.staging', 'page-1-1.csv'), 'left,behind\n');
     const a = analyticsFor(db, dir);
     try {
       const odd = ['a "quoted", comma', 'back\\slash \\" and \n newline \t tab', 'Ñuñoa, Biobío — 🛒', '', ',,"",', 'line\r\nbreak'];
