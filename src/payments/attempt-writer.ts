@@ -49,10 +49,12 @@ export async function openAttempts(
   const readCards = wanted.length > 0 && wanted.every((w) => /^[0-9a-f-]{36}$/i.test(w.cardId));
   const byOrder = new Map<string, AttemptState[]>();
   let cards: SavedCardRow[] = [];
-  // The orders' locks (with the saved cards), then their attempts under the locks.
+  // The orders' locks, then their attempts and the saved cards under the locks: one round
+  // trip, which carries the transaction's BEGIN too.
   const reads = (async () => {
-    cards = await batch.lockKeysAndFindCards(tx, orderIds.map((id) => `order:${id}`), readCards ? wanted : []);
-    for (const a of await batch.attemptsForOrders(tx, orderIds)) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
+    const read = await batch.lockOrdersAndRead(tx, orderIds, readCards ? wanted : []);
+    cards = read.cards;
+    for (const a of read.attempts) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
   })();
   // One read of every payment's fraud features, on its own connection alongside those reads
   // (they are per entity, not per order: the orders' locks do not guard them); started by the

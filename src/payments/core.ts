@@ -152,9 +152,9 @@ export async function applyVerdict(
  */
 export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], append: AppendOptions = {}): Promise<Applied[]> {
   const ids = [...new Set(items.map((i) => i.attemptId))];
-  await batch.lockKeys(tx, ids.map((id) => `attempt:${id}`));
-  // Under the locks, one read: the attempts, their orders' approved attempt and open review.
-  const found = await batch.findAttemptsForVerdicts(tx, ids);
+  // The attempts' locks, then under them one read: the attempts, their orders' approved
+  // attempt and open review (one round trip, with the transaction's BEGIN).
+  const found = await batch.lockAttemptsAndFindForVerdicts(tx, ids);
   const states = new Map(found.map((f) => [f.state.id, f.state]));
   const now = core.clock.now();
   const paidBy = new Map(found.flatMap((f) => (f.orderPaidBy ? [[f.state.orderId, f.orderPaidBy] as const] : [])));
