@@ -39,21 +39,22 @@ const CARD_COLUMNS = 'c.id, c.customer_id, c.username, c.card_type, c.card_mask,
 /**
  * What opening attempts reads, in one round trip (with the transaction's BEGIN when it is the
  * first statement): the orders' locks (one global order), then, each statement in a snapshot
- * taken after them, the saved cards of `pairs` and the orders' attempts.
+ * taken after them, the orders' attempts, the saved cards of `pairs` and `alsoRead`'s one row.
  */
 export async function lockOrdersAndRead(
-  tx: Db, orderIds: string[], pairs: { customerId: string; cardId: string }[],
-): Promise<{ cards: SavedCardRow[]; attempts: AttemptState[] }> {
+  tx: Db, orderIds: string[], pairs: { customerId: string; cardId: string }[], alsoRead?: string,
+): Promise<{ cards: SavedCardRow[]; attempts: AttemptState[]; also: Record<string, unknown> | undefined }> {
   const statements = [
     lockStatement(orderIds.map((id) => `order:${id}`)),
     `${STATE_SQL} WHERE a.order_id = ANY(${sqlArray(orderIds, 'text')}) ORDER BY a.created_at`,
     ...(pairs.length > 0
       ? [`SELECT ${CARD_COLUMNS} FROM payment_saved_cards c
            JOIN unnest(${sqlArray(pairs.map((p) => p.customerId), 'text')}, ${sqlArray(pairs.map((p) => p.cardId), 'uuid')}) AS p(customer_id, id) USING (customer_id, id)`]
-      : []),
+      : [`SELECT NULL WHERE false`]),
+    ...(alsoRead ? [alsoRead] : []),
   ];
-  const [, attempts, cards] = await queryScript(tx, statements);
-  return { attempts: (attempts?.rows ?? []).map(toState), cards: (cards?.rows ?? []).map(toCard) };
+  const [, attempts, cards, also] = await queryScript(tx, statements);
+  return { attempts: (attempts?.rows ?? []).map(toState), cards: (cards?.rows ?? []).map(toCard), also: also?.rows[0] as Record<string, unknown> | undefined };
 }
 
 /**

@@ -14,11 +14,13 @@ import { oneStatement, type Part } from './statement.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
+import type { FeaturesQuery, RawFeatures } from './fraud/store.js';
 
 /** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
 export interface FraudHooks {
   /** Reads the features of a batch of payments on `db`, alongside the batch's own reads, and returns their decider. */
-  prepare(db: Db, subjects: FraudSubject[], alongside?: Promise<unknown>): Promise<FraudBatch>;
+  /** `read`: how the features are read (default: their own statement on `db`). */
+  prepare(db: Db, subjects: FraudSubject[], alongside?: Promise<unknown>, read?: (q: FeaturesQuery) => Promise<RawFeatures>): Promise<FraudBatch>;
   /** Declines feed the velocity counters; approvals the history: writes for the verdicts' statement. */
   outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Part[]>;
   /** The writes and events recording decisions taken before authorization, for the attempts' statement (attemptId null: blocked). */
