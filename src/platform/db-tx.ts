@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { isConnectionError } from './db-errors.js';
-
-const { escapeLiteral } = pg;
 import { clientQuery, type PreparedSql } from './db-prepared.js';
 import type { Db, Row, TransactionOptions } from './db.js';
+
+const { escapeLiteral } = pg;
 
 /**
  * The settings `durable: true` applies. With no synchronous standby configured
