@@ -23,10 +23,12 @@ import { cpuSnapshot, cpuSplit, pgStats, pgStatsPer } from './checkout/cpu.js';
 import { benchFraudRules, fraudDecisionP99Ms } from './checkout/fraud.js';
 import { runLoad, percentile, type Job } from './checkout/load.js';
 import { pgbenchTps } from './checkout/pgbench.js';
+import { queryTimes } from './checkout/query-times.js';
 import { startSimProcess, enrollCards } from './checkout/processor.js';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const DB_NAME = 'embudo_bench_checkout';
+/** BENCH_DB_NAME: the scratch database (a scratch run beside another's uses its own). */
+const DB_NAME = process.env.BENCH_DB_NAME ?? 'embudo_bench_checkout';
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const SKUS = 200;
@@ -123,6 +125,7 @@ async function stepStats(metrics: ReturnType<typeof createMetrics>, name: string
 }
 
 export async function run(): Promise<Record<string, unknown>> {
+  const queries = process.env.BENCH_QUERY_TIMES === '1' ? queryTimes() : undefined;
   const url = await scratchDatabase();
   const db: Database = createDatabase({ connectionString: url, max: POOL, applicationName: 'embudo-bench' });
   await migrate(db);
@@ -252,8 +255,10 @@ export async function run(): Promise<Record<string, unknown>> {
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const cpu0 = cpuSnapshot(sim.pid, DB_NAME);
+  queries?.reset();
   const load = await runLoad(port, jobs, CONCURRENCY, SECONDS * 1000);
   const cpu = cpuSplit(cpu0, cpuSnapshot(sim.pid, DB_NAME), load.cpuMs);
+  const queryTimesPer = queries?.per(load.statuses['201:approved'] ?? 0);
   // The server's counters reach pg_stat_* within a second of each transaction.
   const pgActivity = stats0 ? (await new Promise((r) => setTimeout(r, 1_500)), pgStatsPer(stats0, await pgStats(db), load.statuses['201:approved'] ?? 0)) : undefined;
   await profiler?.stop();
@@ -378,6 +383,7 @@ export async function run(): Promise<Record<string, unknown>> {
     pgbench_pg_cpu_ms_per_tx: Number((((pgbCpu.postgres_bench_backends ?? 0) * 1000) / Math.max(1, pgb.tps)).toFixed(2)),
     pgbench_cpu_cores: { postgres: pgbCpu.postgres_bench_backends, machine_busy: pgbCpu.machine_busy },
     ...(pgActivity ? { pg_activity: pgActivity } : {}),
+    ...(queryTimesPer ? { query_times: queryTimesPer } : {}),
     ...(sweep.length ? { sweep } : {}),
     ...(openLoop.length ? { open_loop: openLoop } : {}),
     payment_batch_mean_size: { open: batchSize('open', 'open_batch'), record: batchSize('record', 'record_batch') },

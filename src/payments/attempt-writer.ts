@@ -12,6 +12,7 @@ import type { StartPaymentInput } from './service.js';
 import * as store from './store.js';
 import type { AttemptRow, AttemptState, SavedCardRow } from './store.js';
 import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
+import { featuresStatement as fraudStatement, toRawFeatures, type FeaturesQuery, type RawFeatures } from './fraud/store.js';
 
 /** A pending Webpay redirect is handed out again (double click) only while its token is young. */
 export const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
@@ -27,9 +28,15 @@ export type OpenRequest = StartPaymentInput & { fraud?: { subject: FraudSubject 
 
 type OpenOutcome = { ok: Opened } | { error: unknown };
 
-/** A batch's fraud features read, started before its transaction; `readsDone` when the batch's own reads are. */
+/**
+ * A batch's fraud decisions, prepared before its transaction: `query` is the features read
+ * they wait for, which the batch's own reads carry (`answer` with its row), and `readsDone`
+ * is called when those reads are done.
+ */
 interface EarlyFeatures {
   batch: Promise<FraudBatch>;
+  query: Promise<FeaturesQuery>;
+  answer(row: Record<string, unknown> | undefined): void;
   readsDone(): void;
 }
 
@@ -49,14 +56,18 @@ export async function openAttempts(
   const readCards = wanted.length > 0 && wanted.every((w) => /^[0-9a-f-]{36}$/i.test(w.cardId));
   const byOrder = new Map<string, AttemptState[]>();
   let cards: SavedCardRow[] = [];
-  // The orders' locks (with the saved cards), then their attempts under the locks.
+  // The orders' locks, then their attempts and the saved cards under the locks: one round
+  // trip, which carries the transaction's BEGIN too.
+  // With them, the batch's read of every payment's fraud features (per entity, not per order:
+  // the orders' locks do not guard them) when the writer prepared its decisions.
   const reads = (async () => {
-    cards = await batch.lockKeysAndFindCards(tx, orderIds.map((id) => `order:${id}`), readCards ? wanted : []);
-    for (const a of await batch.attemptsForOrders(tx, orderIds)) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
+    const also = features ? fraudStatement(await features.query) : undefined;
+    const read = await batch.lockOrdersAndRead(tx, orderIds, readCards ? wanted : [], also);
+    cards = read.cards;
+    for (const a of read.attempts) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
+    features?.answer(read.also);
   })();
-  // One read of every payment's fraud features, on its own connection alongside those reads
-  // (they are per entity, not per order: the orders' locks do not guard them); started by the
-  // writer before this transaction's BEGIN when it can.
+  // Otherwise that read is made on its own connection alongside the batch's.
   const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
   let fraud: FraudBatch | undefined;
   if (features) {
@@ -168,12 +179,30 @@ export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFli
         readsDone = resolve;
         abandon = reject;
       });
-      const batch = core.fraud.prepare(core.db, subjects, alongside);
+      // The decisions' features read travels in the batch's first round trip (with its BEGIN
+      // and locks), not on a connection of its own that the batch would wait for.
+      let asked = (_: FeaturesQuery): void => undefined;
+      const query = new Promise<FeaturesQuery>((resolve) => (asked = resolve));
+      let answer = (_: Record<string, unknown> | undefined): void => undefined;
+      let unanswered = (_: unknown): void => undefined;
+      const answered = new Promise<RawFeatures>((resolve, reject) => {
+        answer = (row) => resolve(toRawFeatures(row as Parameters<typeof toRawFeatures>[0]));
+        unanswered = reject;
+      });
+      const batch = core.fraud.prepare(core.db, subjects, alongside, (q) => {
+        asked(q);
+        return answered;
+      });
       batch.catch(() => undefined); // awaited in the transaction, or abandoned with it
+      // A batch that fails before asking (no rule set) must not leave the reads waiting.
+      const asking = Promise.race([query, batch.then(() => Promise.reject(new Error('fraud batch settled unasked')))]);
+      asking.catch(() => undefined);
       try {
-        return await committed('open_batch', (tx) => openAttempts(core, tx, inputs, append, { batch, readsDone }));
+        return await committed('open_batch', (tx) => openAttempts(core, tx, inputs, append, { batch, query: asking, answer, readsDone }));
       } finally {
-        abandon(new Error('open batch ended before its reads'));
+        const ended = new Error('open batch ended before its reads');
+        unanswered(ended);
+        abandon(ended);
       }
     },
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 1 },

@@ -1,61 +1,69 @@
 // Set-based SQL for the payment attempt group commits (attempt-writer.ts): one statement per
 // kind of row for a whole batch, whatever its size.
-import { prepared, type Db } from '../platform/db.js';
+import { queryScript, sqlArray, type Db } from '../platform/db.js';
 import type { Posting } from './domain/ledger.js';
 import type { Processor } from './domain/attempt.js';
 import type { Part } from './statement.js';
 import { STATE_SQL, toState, type AttemptRow, type AttemptState, type NewAttemptEvent, type SavedCardRow } from './store.js';
 
-const LOCK_SQL = `SELECT pg_advisory_xact_lock(k) FROM (
-       SELECT DISTINCT hashtextextended('payments:' || key, 0) AS k FROM unnest($1::text[]) AS t(key) ORDER BY k) s`;
-
 /**
- * Serialises work on several keys for the rest of the transaction. The locks are taken in one
- * global order (sorted hashes), so two batches over overlapping keys cannot deadlock.
- */
-export async function lockKeys(tx: Db, keys: string[]): Promise<void> {
-  if (keys.length === 0) return;
-  await tx.query(prepared(LOCK_SQL), [keys]);
-}
-
-/**
- * `lockKeys` and the saved cards of `pairs` in one round trip. The cards are read in the
- * statement's snapshot, taken before the locks (they are not what the locks protect); read
- * what the locks protect in a later statement.
- */
-export async function lockKeysAndFindCards(tx: Db, keys: string[], pairs: { customerId: string; cardId: string }[]): Promise<SavedCardRow[]> {
-  // The uncorrelated subquery runs once, for the one row the LEFT JOIN always yields.
-  const { rows } = await tx.query(prepared(
-    `SELECT (SELECT count(*) FROM (${LOCK_SQL}) l) AS locked, c.*
-       FROM (SELECT 1) one LEFT JOIN (
-         SELECT c.id, c.customer_id, c.username, c.card_type, c.card_mask, c.kek_id, c.wrapped_key, c.ciphertext, c.created_at
-           FROM payment_saved_cards c JOIN unnest($2::text[], $3::uuid[]) AS p(customer_id, id) USING (customer_id, id)) c ON true`),
-    [keys, pairs.map((p) => p.customerId), pairs.map((p) => p.cardId)],
-  );
-  return rows.filter((r) => r.id !== null).map(toCard);
-}
-
-/**
- * The attempts (call under their locks) with, for each, its order's approved attempt if any
+ * The attempts (read under their locks) with, for each, its order's approved attempt if any
  * and whether its order has an open fraud review, that review's row locked (FOR UPDATE) so
- * the hold the caller decides from it stands until commit.
+ * the hold the caller decides from it stands until commit. `ids`: an SQL uuid[] expression.
  */
-export async function findAttemptsForVerdicts(db: Db, ids: string[]): Promise<{ state: AttemptState; orderPaidBy: string | null; orderUnderReview: boolean }[]> {
-  const { rows } = await db.query(prepared(
-    `WITH att AS (${STATE_SQL} WHERE a.id = ANY($1::uuid[])),
+function verdictsSql(ids: string): string {
+  return `WITH att AS (${STATE_SQL} WHERE a.id = ANY(${ids})),
      rv AS (SELECT order_id FROM fraud_reviews WHERE order_id IN (SELECT order_id FROM att) AND status = 'open' ORDER BY order_id FOR UPDATE)
      SELECT att.*,
             (SELECT e.attempt_id FROM payment_attempt_events e WHERE e.order_id = att.order_id AND e.status = 'approved' LIMIT 1) AS order_paid_by,
             att.order_id IN (SELECT order_id FROM rv) AS order_under_review
-       FROM att`),
-    [ids],
-  );
-  return rows.map((r) => ({ state: toState(r), orderPaidBy: (r.order_paid_by as string | null) ?? null, orderUnderReview: r.order_under_review === true }));
+       FROM att`;
 }
 
-export async function attemptsForOrders(db: Db, orderIds: string[]): Promise<AttemptState[]> {
-  const { rows } = await db.query(prepared(`${STATE_SQL} WHERE a.order_id = ANY($1::text[]) ORDER BY a.created_at`), [orderIds]);
-  return rows.map(toState);
+function toVerdictRow(r: Record<string, unknown>): { state: AttemptState; orderPaidBy: string | null; orderUnderReview: boolean } {
+  return { state: toState(r), orderPaidBy: (r.order_paid_by as string | null) ?? null, orderUnderReview: r.order_under_review === true };
+}
+
+/**
+ * Serialises work on several keys for the rest of the transaction, keys inlined (for
+ * `queryScript`). The locks are taken in one global order (sorted hashes), so two batches over
+ * overlapping keys cannot deadlock.
+ */
+function lockStatement(keys: string[]): string {
+  return `SELECT count(*) AS locked FROM (SELECT pg_advisory_xact_lock(k) FROM (
+       SELECT DISTINCT hashtextextended('payments:' || key, 0) AS k FROM unnest(${sqlArray(keys, 'text')}) AS t(key) ORDER BY k) s) l`;
+}
+
+const CARD_COLUMNS = 'c.id, c.customer_id, c.username, c.card_type, c.card_mask, c.kek_id, c.wrapped_key, c.ciphertext, c.created_at';
+
+/**
+ * What opening attempts reads, in one round trip (with the transaction's BEGIN when it is the
+ * first statement): the orders' locks (one global order), then, each statement in a snapshot
+ * taken after them, the orders' attempts, the saved cards of `pairs` and `alsoRead`'s one row.
+ */
+export async function lockOrdersAndRead(
+  tx: Db, orderIds: string[], pairs: { customerId: string; cardId: string }[], alsoRead?: string,
+): Promise<{ cards: SavedCardRow[]; attempts: AttemptState[]; also: Record<string, unknown> | undefined }> {
+  const statements = [
+    lockStatement(orderIds.map((id) => `order:${id}`)),
+    `${STATE_SQL} WHERE a.order_id = ANY(${sqlArray(orderIds, 'text')}) ORDER BY a.created_at`,
+    ...(pairs.length > 0
+      ? [`SELECT ${CARD_COLUMNS} FROM payment_saved_cards c
+           JOIN unnest(${sqlArray(pairs.map((p) => p.customerId), 'text')}, ${sqlArray(pairs.map((p) => p.cardId), 'uuid')}) AS p(customer_id, id) USING (customer_id, id)`]
+      : [`SELECT NULL WHERE false`]),
+    ...(alsoRead ? [alsoRead] : []),
+  ];
+  const [, attempts, cards, also] = await queryScript(tx, statements);
+  return { attempts: (attempts?.rows ?? []).map(toState), cards: (cards?.rows ?? []).map(toCard), also: also?.rows[0] as Record<string, unknown> | undefined };
+}
+
+/**
+ * The attempts' locks and then what recording verdicts reads of them (in a snapshot taken
+ * after the locks) in one round trip, with the transaction's BEGIN when it is the first statement.
+ */
+export async function lockAttemptsAndFindForVerdicts(tx: Db, ids: string[]): Promise<{ state: AttemptState; orderPaidBy: string | null; orderUnderReview: boolean }[]> {
+  const [, found] = await queryScript(tx, [lockStatement(ids.map((id) => `attempt:${id}`)), verdictsSql(sqlArray(ids, 'uuid'))]);
+  return (found?.rows ?? []).map(toVerdictRow);
 }
 
 export async function findCards(db: Db, pairs: { customerId: string; cardId: string }[]): Promise<SavedCardRow[]> {

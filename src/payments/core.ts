@@ -14,11 +14,13 @@ import { oneStatement, type Part } from './statement.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
 import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
+import type { FeaturesQuery, RawFeatures } from './fraud/store.js';
 
 /** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
 export interface FraudHooks {
   /** Reads the features of a batch of payments on `db`, alongside the batch's own reads, and returns their decider. */
-  prepare(db: Db, subjects: FraudSubject[], alongside?: Promise<unknown>): Promise<FraudBatch>;
+  /** `read`: how the features are read (default: their own statement on `db`). */
+  prepare(db: Db, subjects: FraudSubject[], alongside?: Promise<unknown>, read?: (q: FeaturesQuery) => Promise<RawFeatures>): Promise<FraudBatch>;
   /** Declines feed the velocity counters; approvals the history: writes for the verdicts' statement. */
   outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Part[]>;
   /** The writes and events recording decisions taken before authorization, for the attempts' statement (attemptId null: blocked). */
@@ -152,9 +154,9 @@ export async function applyVerdict(
  */
 export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], append: AppendOptions = {}): Promise<Applied[]> {
   const ids = [...new Set(items.map((i) => i.attemptId))];
-  await batch.lockKeys(tx, ids.map((id) => `attempt:${id}`));
-  // Under the locks, one read: the attempts, their orders' approved attempt and open review.
-  const found = await batch.findAttemptsForVerdicts(tx, ids);
+  // The attempts' locks, then under them one read: the attempts, their orders' approved
+  // attempt and open review (one round trip, with the transaction's BEGIN).
+  const found = await batch.lockAttemptsAndFindForVerdicts(tx, ids);
   const states = new Map(found.map((f) => [f.state.id, f.state]));
   const now = core.clock.now();
   const paidBy = new Map(found.flatMap((f) => (f.orderPaidBy ? [[f.state.orderId, f.orderPaidBy] as const] : [])));

@@ -1,7 +1,9 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { isConnectionError } from './db-errors.js';
 import { clientQuery, type PreparedSql } from './db-prepared.js';
 import type { Db, Row, TransactionOptions } from './db.js';
+
+const { escapeLiteral } = pg;
 
 /**
  * The settings `durable: true` applies. With no synchronous standby configured
@@ -18,10 +20,30 @@ class TxHandle implements Db {
   constructor(
     private readonly client: pg.PoolClient,
     private readonly fail: Fail,
+    /**
+     * BEGIN (with its SET LOCALs) not sent yet: it travels with the first statement when that
+     * one has no parameters (one simple-query round trip), or alone before it otherwise.
+     */
+    private pendingBegin: { sql: string; results: number } | undefined,
   ) {}
 
+  /** True once BEGIN has gone to the server. */
+  get begun(): boolean {
+    return this.pendingBegin === undefined;
+  }
+
   async query<R extends Row = Row>(sql: string | PreparedSql, params?: readonly unknown[]) {
+    const begin = this.pendingBegin;
+    this.pendingBegin = undefined;
     try {
+      if (begin && typeof sql === 'string' && (params === undefined || params.length === 0)) {
+        // Several statements in one message: the answer is one result per statement; the
+        // caller gets what its own statement(s) gave, as without the BEGIN in front.
+        const all = (await this.client.query(`${begin.sql}; ${sql}`)) as unknown as pg.QueryResult<R>[];
+        const own = all.slice(begin.results);
+        return (own.length === 1 ? own[0] : own) as pg.QueryResult<R>;
+      }
+      if (begin) await this.client.query(begin.sql);
       return await clientQuery<R>(this.client, sql, params);
     } catch (err) {
       throw this.fail(err);
@@ -42,6 +64,28 @@ class TxHandle implements Db {
   }
 }
 
+/**
+ * Runs statements without parameters in one round trip (simple-query protocol), in order,
+ * and returns one result per statement. In READ COMMITTED each statement takes its own
+ * snapshot when it starts, so a statement after a lock sees what the lock's last holder
+ * committed. Values must be inlined as literals (see `sqlLiteral`).
+ */
+export async function queryScript(db: Db, statements: string[]): Promise<pg.QueryResult[]> {
+  const out = (await db.query(statements.join(';\n'))) as unknown as pg.QueryResult | pg.QueryResult[];
+  return Array.isArray(out) ? out : [out];
+}
+
+/** A string as an SQL literal, safe whatever standard_conforming_strings says (pg's escapeLiteral). */
+export function sqlLiteral(value: string): string {
+  return escapeLiteral(value);
+}
+
+/** Strings as an SQL array literal of `type` (e.g. `text`, `uuid`). */
+export function sqlArray(values: readonly string[], type: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(type)) throw new Error(`invalid array type ${JSON.stringify(type)}`);
+  return `ARRAY[${values.map(sqlLiteral).join(', ')}]::${type}[]`;
+}
+
 export async function runTransaction<T>(
   client: pg.PoolClient,
   fn: (tx: Db) => Promise<T>,
@@ -49,20 +93,22 @@ export async function runTransaction<T>(
   fail: Fail,
 ): Promise<{ value: T; broken: boolean }> {
   let committing = false;
+  let tx: TxHandle | undefined;
   try {
     const begin = ['BEGIN', opts.isolation && `ISOLATION LEVEL ${opts.isolation}`, opts.readOnly && 'READ ONLY'];
     const settings = { ...(opts.durable ? DURABLE_COMMIT : {}), ...opts.settings };
-    // The settings travel with BEGIN (one simple-query round trip, not one more per setting).
+    // The settings travel with BEGIN, and BEGIN with the first statement when it can.
     const sets = Object.entries(settings).map(([key, value]) => `SET LOCAL ${settingName(key)} = ${quoteLiteral(value)}`);
-    await client.query([begin.filter(Boolean).join(' '), ...sets].join('; '));
-    const value = await fn(new TxHandle(client, fail));
+    tx = new TxHandle(client, fail, { sql: [begin.filter(Boolean).join(' '), ...sets].join('; '), results: 1 + sets.length });
+    const value = await fn(tx);
     committing = true;
-    await client.query('COMMIT');
+    // Nothing sent, nothing to commit.
+    if (tx.begun) await client.query('COMMIT');
     return { value, broken: false };
   } catch (err) {
     let broken = false;
     try {
-      await client.query('ROLLBACK');
+      if (!tx || tx.begun) await client.query('ROLLBACK');
     } catch {
       broken = true;
     }

@@ -33,7 +33,7 @@ export interface Db {
   readonly inTransaction: boolean;
 }
 
-export { DURABLE_COMMIT } from './db-tx.js';
+export { DURABLE_COMMIT, queryScript, sqlArray, sqlLiteral } from './db-tx.js';
 
 export { prepared, type PreparedSql } from './db-prepared.js';
 

@@ -176,7 +176,10 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
    * decision costs the payment is only the wait for the features beyond it (often none) plus
    * its rules. The whole read is timed apart (`readTiming`).
    */
-  async function prepare(db: Db, subjects: FraudSubject[], alongside: Promise<unknown> = Promise.resolve()): Promise<FraudBatch> {
+  async function prepare(
+    db: Db, subjects: FraudSubject[], alongside: Promise<unknown> = Promise.resolve(),
+    readFeatures: (q: store.FeaturesQuery) => Promise<store.RawFeatures> = (q) => store.readFeaturesMany(db, q),
+  ): Promise<FraudBatch> {
     const startedAt = performance.now();
     let alongsideDoneAt = startedAt;
     const other = alongside.then(() => {
@@ -186,7 +189,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
       const { version, ruleSet } = await current();
       const decidedAt = core.clock.now();
       const all = subjects.map((s) => entitiesOf(s, ruleSet));
-      const raw = await store.readFeaturesMany(db, {
+      const raw = await readFeatures({
         entities: [...new Set(all.flatMap((e) => Object.values(e)))],
         customerIds: [...new Set(subjects.map((s) => s.customerId))],
         cards: [...new Set(all.flatMap((e) => (e.card ? [e.card] : [])))],

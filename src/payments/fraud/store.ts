@@ -1,4 +1,4 @@
-import { prepared, type Db } from '../../platform/db.js';
+import { prepared, sqlArray, sqlLiteral, type Db } from '../../platform/db.js';
 import type { Part } from '../statement.js';
 import type { Decision, RuleSet } from './rules.js';
 
@@ -47,33 +47,64 @@ export interface RawFeatures {
   cardRegions: Map<string, string[]>;
 }
 
+/** The features read of a batch: its entities, customers and cards at `now`. */
+export interface FeaturesQuery {
+  entities: string[];
+  customerIds: string[];
+  cards: string[];
+  now: Date;
+}
+
+type FeaturesRow = {
+  counters: (CounterSums & { entity: string })[] | null;
+  profiles: { customer_id: string; approved_orders: number; approved_amount: number; max_amount: number }[] | null;
+  regions: { card: string; regions: string[] }[] | null;
+};
+
+const windows = (now: Date) => {
+  const current = bucketOf(now).getTime();
+  return { from1h: new Date(current - 5 * BUCKET_MS), from24h: new Date(current - 143 * BUCKET_MS) };
+};
+
+/** The features read's SQL over the given expressions (parameters or inlined literals). */
+function featuresSql(x: { entities: string; from1h: string; from24h: string; customerIds: string; cards: string }): string {
+  return `SELECT
+       (SELECT json_agg(c) FROM (
+          SELECT entity,
+                 coalesce(sum(attempts) FILTER (WHERE bucket >= ${x.from1h}), 0)::int AS attempts_1h, sum(attempts)::int AS attempts_24h,
+                 coalesce(sum(declines) FILTER (WHERE bucket >= ${x.from1h}), 0)::int AS declines_1h, sum(declines)::int AS declines_24h,
+                 coalesce(sum(small_declines) FILTER (WHERE bucket >= ${x.from1h}), 0)::int AS small_declines_1h, sum(small_declines)::int AS small_declines_24h,
+                 coalesce(sum(amount) FILTER (WHERE bucket >= ${x.from1h}), 0)::float8 AS amount_1h, sum(amount)::float8 AS amount_24h
+            FROM fraud_counters WHERE entity = ANY(${x.entities}) AND bucket >= ${x.from24h} GROUP BY entity) c) AS counters,
+       (SELECT json_agg(p) FROM (SELECT customer_id, approved_orders, approved_amount::float8 AS approved_amount, max_amount::float8 AS max_amount
+          FROM fraud_customer_profiles WHERE customer_id = ANY(${x.customerIds})) p) AS profiles,
+       (SELECT json_agg(r) FROM (SELECT card, array_agg(region) AS regions FROM fraud_card_regions WHERE card = ANY(${x.cards}) GROUP BY card) r) AS regions`;
+}
+
 /**
  * Everything the decisions of a batch read, in one round trip over primary-key ranges: the
  * entities' counters of the last 24 h, the customers' profiles and the cards' usual regiones.
  */
-export async function readFeaturesMany(db: Db, q: { entities: string[]; customerIds: string[]; cards: string[]; now: Date }): Promise<RawFeatures> {
-  const current = bucketOf(q.now).getTime();
-  const from1h = new Date(current - 5 * BUCKET_MS);
-  const from24h = new Date(current - 143 * BUCKET_MS);
-  const { rows } = await db.query<{
-    counters: (CounterSums & { entity: string })[] | null;
-    profiles: { customer_id: string; approved_orders: number; approved_amount: number; max_amount: number }[] | null;
-    regions: { card: string; regions: string[] }[] | null;
-  }>(prepared(
-    `SELECT
-       (SELECT json_agg(c) FROM (
-          SELECT entity,
-                 coalesce(sum(attempts) FILTER (WHERE bucket >= $2), 0)::int AS attempts_1h, sum(attempts)::int AS attempts_24h,
-                 coalesce(sum(declines) FILTER (WHERE bucket >= $2), 0)::int AS declines_1h, sum(declines)::int AS declines_24h,
-                 coalesce(sum(small_declines) FILTER (WHERE bucket >= $2), 0)::int AS small_declines_1h, sum(small_declines)::int AS small_declines_24h,
-                 coalesce(sum(amount) FILTER (WHERE bucket >= $2), 0)::float8 AS amount_1h, sum(amount)::float8 AS amount_24h
-            FROM fraud_counters WHERE entity = ANY($1::text[]) AND bucket >= $3 GROUP BY entity) c) AS counters,
-       (SELECT json_agg(p) FROM (SELECT customer_id, approved_orders, approved_amount::float8 AS approved_amount, max_amount::float8 AS max_amount
-          FROM fraud_customer_profiles WHERE customer_id = ANY($4::text[])) p) AS profiles,
-       (SELECT json_agg(r) FROM (SELECT card, array_agg(region) AS regions FROM fraud_card_regions WHERE card = ANY($5::text[]) GROUP BY card) r) AS regions`),
+export async function readFeaturesMany(db: Db, q: FeaturesQuery): Promise<RawFeatures> {
+  const { from1h, from24h } = windows(q.now);
+  const { rows } = await db.query<FeaturesRow>(
+    prepared(featuresSql({ entities: '$1::text[]', from1h: '$2', from24h: '$3', customerIds: '$4::text[]', cards: '$5::text[]' })),
     [q.entities, from1h, from24h, q.customerIds, q.cards],
   );
-  const r = rows[0];
+  return toRawFeatures(rows[0]);
+}
+
+/** `readFeaturesMany`'s statement with its values inlined, for a `queryScript` of the caller's. */
+export function featuresStatement(q: FeaturesQuery): string {
+  const { from1h, from24h } = windows(q.now);
+  return featuresSql({
+    entities: sqlArray(q.entities, 'text'), from1h: `${sqlLiteral(from1h.toISOString())}::timestamptz`,
+    from24h: `${sqlLiteral(from24h.toISOString())}::timestamptz`, customerIds: sqlArray(q.customerIds, 'text'), cards: sqlArray(q.cards, 'text'),
+  });
+}
+
+/** The features from that statement's one row. */
+export function toRawFeatures(r: FeaturesRow | undefined): RawFeatures {
   return {
     counters: new Map((r?.counters ?? []).map((c) => [c.entity, c])),
     profiles: new Map((r?.profiles ?? []).map((p) => [p.customer_id, {
