@@ -11,7 +11,7 @@ import { priceLines, type PricedLine, type Totals } from './domain/totals.js';
 import { checkoutError } from './errors.js';
 import type { OrderService } from './order-service.js';
 import { orderWriter } from './order-writer.js';
-import type { CatalogPort, InventoryPort, PaymentMethod, PaymentsPort, StartPaymentInput, StartPaymentResult } from './ports.js';
+import type { CatalogPort, InventoryPort, PaymentMethod, PaymentsPort, SkuView, StartPaymentInput, StartPaymentResult } from './ports.js';
 import * as store from './store.js';
 
 export interface CheckoutServiceDeps {
@@ -122,9 +122,9 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
     return cart;
   };
 
-  /** Prices lines from the catalog: unknown SKUs, inactive ones and foreign currencies are refused. */
-  const price = async (lines: { sku: string; quantity: number }[], regionCode?: string) => {
-    const views = new Map((await skuViews(lines.map((l) => l.sku))).map((v) => [v.sku, v]));
+  const lookup = async (skus: string[]) => new Map((await skuViews(skus)).map((v) => [v.sku, v]));
+  /** Prices lines from catalog views: unknown SKUs, inactive ones and foreign currencies are refused. */
+  const priceFrom = (views: Map<string, SkuView>, lines: { sku: string; quantity: number }[], regionCode?: string) => {
     const unknown = lines.filter((l) => !views.has(l.sku)).map((l) => l.sku);
     if (unknown.length > 0) throw checkoutError('unknown_sku', `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
     const inactive = lines.filter((l) => views.get(l.sku)?.active === false).map((l) => l.sku);
@@ -136,10 +136,12 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
       return { sku: l.sku, name: v?.name ?? l.sku, quantity: l.quantity, unitPrice: v?.price ?? 0 };
     }), regionCode);
   };
+  const price = async (lines: { sku: string; quantity: number }[], regionCode?: string) => priceFrom(await lookup(lines.map((l) => l.sku)), lines, regionCode);
 
-  const view = async (cart: store.CartRow): Promise<CartView> => {
-    const lines = await store.cartLines(db, cart.id);
-    const views = new Map((lines.length ? await catalog.getSkus(lines.map((l) => l.sku)) : []).map((v) => [v.sku, v]));
+  /** The cart as the shopper sees it, priced now; `known` holds SKUs just read from the catalog. */
+  const view = async (cart: Pick<store.CartRow, 'id' | 'status' | 'order_id'>, lines: store.CartLine[], known = new Map<string, SkuView>()): Promise<CartView> => {
+    const missing = lines.filter((l) => !known.has(l.sku)).map((l) => l.sku);
+    const views = new Map([...known, ...(missing.length ? await catalog.getSkus(missing) : []).map((v) => [v.sku, v] as const)]);
     const sellable = lines.filter((l) => views.get(l.sku)?.active === true && views.get(l.sku)?.currency === 'CLP');
     const priced = priceLines(sellable.map((l) => {
       const v = views.get(l.sku);
@@ -151,23 +153,43 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
     };
   };
 
-  /** Changes a line under the cart's row lock so a concurrent checkout sees all or nothing. */
-  const changeLine = async (customerId: string, cartId: string, sku: string, change: (current: number) => number) => {
+  /** Removes a line under the cart's row lock so a concurrent checkout sees all or nothing. */
+  const dropLine = async (customerId: string, cartId: string, sku: string) => {
     await db.transaction(async (tx) => {
       const cart = await ownCart(customerId, cartId, true, tx);
       if (cart.status !== 'open') throw checkoutError('cart_not_open', 'the cart is already checked out', { orderId: cart.order_id });
-      const current = (await store.cartLines(tx, cartId)).find((l) => l.sku === sku)?.quantity ?? 0;
-      const next = change(current);
-      if (next > MAX_QTY) throw checkoutError('invalid_quantity', `at most ${MAX_QTY} units per line`);
-      if (next <= 0) {
-        await store.deleteLine(tx, cartId, sku, clock.now());
-        return;
-      }
-      if (current === 0 && (await store.countLines(tx, cartId)) >= MAX_LINES) {
-        throw checkoutError('too_many_lines', `at most ${MAX_LINES} lines per cart`);
-      }
-      await store.setLine(tx, cartId, sku, next, clock.now());
+      await store.deleteLine(tx, cartId, sku, clock.now());
     });
+  };
+
+  const ownCartView = async (customerId: string, cartId: string) => {
+    const found = await store.findCartWithLines(db, cartId);
+    if (!found || found.cart.customer_id !== customerId) throw checkoutError('cart_not_found', 'no such cart');
+    return view(found.cart, found.lines);
+  };
+
+  /**
+   * Adds units to (or sets) a line in one autocommit statement (see store.putLine). When a
+   * concurrent change to the same cart committed while it waited for the cart's lock, it is
+   * run again holding that lock, so the limits are checked against the current lines.
+   */
+  const putLine = async (customerId: string, cartId: string, sku: string, quantity: number, add: boolean, known: Map<string, SkuView>) => {
+    const args = { cartId, customerId, sku, quantity, add, maxQuantity: MAX_QTY, maxLines: MAX_LINES, now: clock.now() };
+    let r = await store.putLine(db, args);
+    if (r && !r.fresh && r.status === 'open') {
+      r = await db.transaction(async (tx) => {
+        await store.findCart(tx, cartId, true);
+        return store.putLine(tx, { ...args, now: clock.now() });
+      });
+    }
+    if (!r) throw checkoutError('cart_not_found', 'no such cart');
+    if (r.status !== 'open') throw checkoutError('cart_not_open', 'the cart is already checked out', { orderId: r.orderId });
+    if (!r.written) {
+      if (r.next > MAX_QTY) throw checkoutError('invalid_quantity', `at most ${MAX_QTY} units per line`);
+      if (r.current === 0 && r.lineCount >= MAX_LINES) throw checkoutError('too_many_lines', `at most ${MAX_LINES} lines per cart`);
+      throw new Error(`cart ${cartId}: line not written (fresh: ${r.fresh})`);
+    }
+    return view({ id: cartId, status: r.status, order_id: r.orderId }, r.lines, known);
   };
 
   const resolveAddress = async (customerId: string, input: CheckoutInput): Promise<DeliveryAddress> => {
@@ -196,29 +218,33 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
 
   return {
     async createCart(customerId: string): Promise<CartView> {
-      return view(await store.insertCart(db, { id: randomUUID(), customerId, now: clock.now() }));
+      return view(await store.insertCart(db, { id: randomUUID(), customerId, now: clock.now() }), []);
     },
 
     async getCart(customerId: string, cartId: string): Promise<CartView> {
-      return view(await ownCart(customerId, cartId));
+      return ownCartView(customerId, cartId);
     },
 
     /** Adds units of a SKU (checked against the catalog) to an open cart. */
     async addLine(customerId: string, cartId: string, sku: string, quantity: number): Promise<CartView> {
-      await price([{ sku, quantity }]);
-      await changeLine(customerId, cartId, sku, (q) => q + quantity);
-      return view(await ownCart(customerId, cartId));
+      const known = await lookup([sku]);
+      priceFrom(known, [{ sku, quantity }]);
+      return putLine(customerId, cartId, sku, quantity, true, known);
     },
 
     async setLineQuantity(customerId: string, cartId: string, sku: string, quantity: number): Promise<CartView> {
-      if (quantity > 0) await price([{ sku, quantity }]);
-      await changeLine(customerId, cartId, sku, () => quantity);
-      return view(await ownCart(customerId, cartId));
+      if (quantity > 0) {
+        const known = await lookup([sku]);
+        priceFrom(known, [{ sku, quantity }]);
+        return putLine(customerId, cartId, sku, quantity, false, known);
+      }
+      await dropLine(customerId, cartId, sku);
+      return ownCartView(customerId, cartId);
     },
 
     async removeLine(customerId: string, cartId: string, sku: string): Promise<CartView> {
-      await changeLine(customerId, cartId, sku, () => 0);
-      return view(await ownCart(customerId, cartId));
+      await dropLine(customerId, cartId, sku);
+      return ownCartView(customerId, cartId);
     },
 
     /**

@@ -71,32 +71,91 @@ export async function findCart(db: Db, id: string, lock = false): Promise<CartRo
   return rows[0];
 }
 
-export async function cartLines(db: Db, cartId: string): Promise<{ sku: string; quantity: number }[]> {
-  const { rows } = await db.query<{ sku: string; quantity: number }>(
-    'SELECT sku, quantity FROM cart_lines WHERE cart_id = $1 ORDER BY added_at, sku',
-    [cartId],
+/** A cart and its lines (in the order they were added), in one read; undefined when absent. */
+export async function findCartWithLines(db: Db, id: string): Promise<{ cart: CartRow; lines: CartLine[] } | undefined> {
+  const { rows } = await db.query<R<CartRow> & { sku: string | null; quantity: number | null }>(prepared(
+    `SELECT c.*, l.sku, l.quantity FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE c.id = $1 ORDER BY l.added_at, l.sku`),
+    [id],
   );
-  return rows;
+  const first = rows[0];
+  if (!first) return undefined;
+  const { sku: _sku, quantity: _quantity, ...cart } = first;
+  return { cart, lines: rows.flatMap((r) => (r.sku !== null && r.quantity !== null ? [{ sku: r.sku, quantity: r.quantity }] : [])) };
 }
 
-export async function setLine(db: Db, cartId: string, sku: string, quantity: number, now: Date): Promise<void> {
-  await db.query(
-    `INSERT INTO cart_lines (cart_id, sku, quantity, added_at) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = EXCLUDED.quantity`,
-    [cartId, sku, quantity, now],
+export type CartLine = { sku: string; quantity: number };
+
+/** What {@link putLine} saw and did. */
+export interface PutLineResult {
+  status: CartRow['status'];
+  orderId: string | null;
+  /**
+   * False when another change to the cart committed after this statement's snapshot was
+   * taken (it waited for that change's lock): `current`, `lineCount` and `lines` may be
+   * stale and nothing was written. Run it again holding the cart's lock.
+   */
+  fresh: boolean;
+  /** The line's quantity before, 0 when the cart had no such line. */
+  current: number;
+  /** Lines in the cart before. */
+  lineCount: number;
+  /** The quantity asked for the line: `current + quantity` when adding. */
+  next: number;
+  /** The cart's lines after the change (in the order they were added); [] when nothing was written. */
+  lines: CartLine[];
+  written: boolean;
+}
+
+/**
+ * Adds units to (or sets) one line of an open cart of the customer, in one statement: locks
+ * the cart row, checks the limits, upserts the line, bumps the cart and returns its lines.
+ * Writes nothing when the cart is not the customer's (undefined), not open, over a limit or
+ * `fresh` is false. Every writer of cart_lines updates its cart row in the same transaction,
+ * so an unchanged cart row version (xmin) since the snapshot means the lines read are current.
+ */
+export async function putLine(
+  db: Db,
+  p: { cartId: string; customerId: string; sku: string; quantity: number; add: boolean; maxQuantity: number; maxLines: number; now: Date },
+): Promise<PutLineResult | undefined> {
+  const { rows } = await db.query<{
+    status: CartRow['status']; order_id: string | null; fresh: boolean; current: number; n: number; next: number;
+    written: boolean; sku: string | null; quantity: number | null;
+  }>(prepared(
+    `WITH locked AS (
+       SELECT id, status, order_id, xmin AS v FROM carts WHERE id = $1 AND customer_id = $2 FOR UPDATE),
+     seen AS (SELECT xmin AS v FROM carts WHERE id = $1),
+     plan AS (
+       SELECT l.id, l.status, l.order_id, l.v = s.v AS fresh, q.current, q.n,
+              CASE WHEN $5::boolean THEN q.current + $4::int ELSE $4::int END AS next
+         FROM locked l CROSS JOIN seen s CROSS JOIN LATERAL (
+           SELECT coalesce(max(quantity) FILTER (WHERE sku = $3), 0)::int AS current, count(*)::int AS n
+             FROM cart_lines WHERE cart_id = $1) q),
+     ok AS (SELECT * FROM plan WHERE fresh AND status = 'open' AND next <= $7 AND (current > 0 OR n < $8)),
+     upserted AS (
+       INSERT INTO cart_lines (cart_id, sku, quantity, added_at) SELECT id, $3, next, $6 FROM ok
+       ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = EXCLUDED.quantity
+       RETURNING sku, quantity, added_at),
+     bumped AS (UPDATE carts c SET updated_at = $6 FROM ok WHERE c.id = ok.id RETURNING c.id)
+     SELECT p.status, p.order_id, p.fresh, p.current, p.n, p.next, EXISTS (SELECT 1 FROM bumped) AS written, l.sku, l.quantity
+       FROM plan p LEFT JOIN (
+         SELECT sku, quantity, added_at FROM cart_lines WHERE cart_id = $1 AND sku <> $3 AND EXISTS (SELECT 1 FROM ok)
+         UNION ALL SELECT sku, quantity, added_at FROM upserted) l ON true
+      ORDER BY l.added_at, l.sku`),
+    [p.cartId, p.customerId, p.sku, p.quantity, p.add, p.now, p.maxQuantity, p.maxLines],
   );
-  await db.query('UPDATE carts SET updated_at = $2 WHERE id = $1', [cartId, now]);
+  const first = rows[0];
+  if (!first) return undefined;
+  return {
+    status: first.status, orderId: first.order_id, fresh: first.fresh, current: first.current, lineCount: first.n, next: first.next,
+    written: first.written,
+    lines: rows.flatMap((r) => (r.sku !== null && r.quantity !== null ? [{ sku: r.sku, quantity: r.quantity }] : [])),
+  };
 }
 
 export async function deleteLine(db: Db, cartId: string, sku: string, now: Date): Promise<boolean> {
   const { rowCount } = await db.query('DELETE FROM cart_lines WHERE cart_id = $1 AND sku = $2', [cartId, sku]);
   await db.query('UPDATE carts SET updated_at = $2 WHERE id = $1', [cartId, now]);
   return (rowCount ?? 0) > 0;
-}
-
-export async function countLines(db: Db, cartId: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cart_lines WHERE cart_id = $1', [cartId]);
-  return rows[0]?.n ?? 0;
 }
 
 /** Moves an open cart to checking_out for one order; undefined when it was not open. */
