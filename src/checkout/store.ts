@@ -1,5 +1,5 @@
 import type { DeliveryAddress } from '../customers/index.js';
-import { prepared, type Db } from '../platform/db.js';
+import { prepared, queryScript, sqlArray, sqlLiteral, type Db } from '../platform/db.js';
 import type { OrderStatus } from './domain/order-state.js';
 
 export interface CartRow {
@@ -160,33 +160,34 @@ export async function deleteLine(db: Db, cartId: string, sku: string, now: Date)
 
 /** Moves an open cart to checking_out for one order; undefined when it was not open. */
 /**
- * Claims several carts for checkout in one statement and returns the lines of each claimed
- * cart (a claimed cart with no lines maps to []). Carts not claimed (not open, not the
- * customer's) are absent. Each cart must appear once. Outside a transaction: the claim does
- * not wait for its WAL flush (synchronous_commit off for its statement). The checkout answers
+ * Claims several carts for checkout and returns the lines of each claimed cart (a claimed
+ * cart with no lines maps to []). Carts not claimed (not open, not the customer's) are absent.
+ * Each cart must appear once. One round trip, two statements in one implicit transaction: the
+ * lines are read by the second statement, whose snapshot is taken after the claim holds the
+ * carts' row locks, so a line added while the claim waited for such a lock is in the order
+ * (read in the claim's own statement, its snapshot from before the wait, it was left out while
+ * the add answered 201). A line add after the claim finds the cart no longer open.
+ * The claim does not wait for its WAL flush (synchronous_commit off): the checkout answers
  * only after later commits that wait for theirs, which covers the claim's (the WAL is flushed
  * in order); a crash in between loses the claim with the order it was for.
  */
 export async function claimCarts(
   db: Db, claims: { cartId: string; customerId: string; orderId: string }[], now: Date,
 ): Promise<Map<string, { sku: string; quantity: number }[]>> {
-  const { rows } = await db.query<{ id: string; sku: string | null; quantity: number | null }>(prepared(
-    `WITH claimed AS (
-       UPDATE carts c SET status = 'checking_out', order_id = t.order_id, updated_at = $4
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS t(id, customer_id, order_id)
-              CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) no_flush_wait
-        WHERE c.id = t.id AND c.customer_id = t.customer_id AND c.status = 'open'
-       RETURNING c.id)
-     SELECT claimed.id, l.sku, l.quantity FROM claimed LEFT JOIN cart_lines l ON l.cart_id = claimed.id
-      ORDER BY claimed.id, l.added_at, l.sku`),
-    [claims.map((c) => c.cartId), claims.map((c) => c.customerId), claims.map((c) => c.orderId), now],
-  );
+  const ids = sqlArray(claims.map((c) => c.cartId), 'uuid');
+  const [claimed, lines] = await queryScript(db, [
+    `SELECT set_config('synchronous_commit', 'off', true)`,
+    `UPDATE carts c SET status = 'checking_out', order_id = t.order_id, updated_at = ${sqlLiteral(now.toISOString())}::timestamptz
+       FROM unnest(${ids}, ${sqlArray(claims.map((c) => c.customerId), 'uuid')}, ${sqlArray(claims.map((c) => c.orderId), 'uuid')}) AS t(id, customer_id, order_id)
+      WHERE c.id = t.id AND c.customer_id = t.customer_id AND c.status = 'open'
+     RETURNING c.id`,
+    `SELECT l.cart_id AS id, l.sku, l.quantity FROM cart_lines l
+       JOIN carts c ON c.id = l.cart_id AND c.status = 'checking_out'
+      WHERE l.cart_id = ANY(${ids}) ORDER BY l.cart_id, l.added_at, l.sku`,
+  ]).then((r) => r.slice(1));
   const out = new Map<string, { sku: string; quantity: number }[]>();
-  for (const r of rows) {
-    const lines = out.get(r.id) ?? [];
-    if (r.sku !== null && r.quantity !== null) lines.push({ sku: r.sku, quantity: r.quantity });
-    out.set(r.id, lines);
-  }
+  for (const r of (claimed?.rows ?? []) as { id: string }[]) out.set(r.id, []);
+  for (const r of (lines?.rows ?? []) as { id: string; sku: string; quantity: number }[]) out.get(r.id)?.push({ sku: r.sku, quantity: r.quantity });
   return out;
 }
 

@@ -10,7 +10,7 @@ import { standInCatalog, standInInventory, standInPayments } from './support/sta
 const { db } = await freshDatabase({ poolSize: 20 });
 const skus = Array.from({ length: 60 }, (_, i) => `S${String(i).padStart(2, '0')}`);
 const catalog = standInCatalog([{ sku: 'MUG', name: 'Tazón', price: 4_500 }, ...skus.map((sku) => ({ sku, name: sku, price: 100 }))]);
-const inventory = await standInInventory(db, { MUG: 1_000 });
+const inventory = await standInInventory(db, { MUG: 1_000, S02: 1_000 });
 const { app } = await buildShop(db, { catalog, inventory, payments: standInPayments(db) });
 
 type Cart = { id: string; status: string; lines: { sku: string; quantity: number; lineTotal: number }[]; totals: { subtotal: number } };
@@ -110,4 +110,36 @@ test("someone else's cart or no cart is 404 cart_not_found; a checked-out cart i
     assert.equal(r.json<Err>().details?.orderId, orderId);
   }
   assert.deepEqual(await stored(id), [{ sku: 'MUG', quantity: 1 }]);
+});
+
+test('a line added while the checkout waits for the cart is in the order (the lines are read after the claim holds the cart)', async () => {
+  const s = await guest(app);
+  const id = await newCart(s);
+  await s.post(`/carts/${id}/lines`, { sku: 'MUG', quantity: 1 });
+  // An add in flight: it holds the cart row, as the add's own statement does, and commits
+  // its line after the checkout's claim has started waiting for that row.
+  const adder = await db.connect();
+  try {
+    await adder.query('BEGIN');
+    await adder.query('SELECT 1 FROM carts WHERE id = $1 FOR UPDATE', [id]);
+    await adder.query(`INSERT INTO cart_lines (cart_id, sku, quantity, added_at) VALUES ($1, 'S02', 3, now())`, [id]);
+    await adder.query('UPDATE carts SET updated_at = now() WHERE id = $1', [id]);
+    const paying = s.post(`/carts/${id}/checkout`, { address: ADDRESS, payment: { method: 'oneclick', savedCardId: 'card-1' } });
+    // Commit only once the claim is blocked behind this transaction's lock.
+    for (let i = 0; ; i++) {
+      const { rows } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%checking_out%'`);
+      if ((rows[0]?.n ?? 0) > 0) break;
+      assert.ok(i < 200, 'the checkout never waited for the cart');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await adder.query('COMMIT');
+    const paid = await paying;
+    assert.equal(paid.statusCode, 201, paid.body);
+    const { orderId } = paid.json<{ orderId: string }>();
+    const ordered = await db.query<{ sku: string; quantity: number }>('SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku', [orderId]);
+    assert.deepEqual(ordered.rows.map((r) => [r.sku, r.quantity]), [['MUG', 1], ['S02', 3]]);
+  } finally {
+    adder.release();
+  }
 });
