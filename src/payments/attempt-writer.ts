@@ -36,7 +36,7 @@ type OpenOutcome = { ok: Opened } | { error: unknown };
 interface EarlyFeatures {
   batch: Promise<FraudBatch>;
   query: Promise<FeaturesQuery>;
-  answer(row: Record<string, unknown> | undefined): void;
+  answer(row: Record<string, unknown> | undefined, serverMs?: number): void;
   readsDone(): void;
 }
 
@@ -65,7 +65,7 @@ export async function openAttempts(
     const read = await batch.lockOrdersAndRead(tx, orderIds, readCards ? wanted : [], also);
     cards = read.cards;
     for (const a of read.attempts) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
-    features?.answer(read.also);
+    features?.answer(read.also, read.alsoMs);
   })();
   // Otherwise that read is made on its own connection alongside the batch's.
   const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
@@ -183,10 +183,10 @@ export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFli
       // and locks), not on a connection of its own that the batch would wait for.
       let asked = (_: FeaturesQuery): void => undefined;
       const query = new Promise<FeaturesQuery>((resolve) => (asked = resolve));
-      let answer = (_: Record<string, unknown> | undefined): void => undefined;
+      let answer = (_: Record<string, unknown> | undefined, __?: number): void => undefined;
       let unanswered = (_: unknown): void => undefined;
       const answered = new Promise<RawFeatures>((resolve, reject) => {
-        answer = (row) => resolve(toRawFeatures(row as Parameters<typeof toRawFeatures>[0]));
+        answer = (row, serverMs) => resolve({ ...toRawFeatures(row as Parameters<typeof toRawFeatures>[0]), ...(serverMs !== undefined ? { inlineMs: serverMs } : {}) });
         unanswered = reject;
       });
       const batch = core.fraud.prepare(core.db, subjects, alongside, (q) => {

@@ -43,7 +43,7 @@ const CARD_COLUMNS = 'c.id, c.customer_id, c.username, c.card_type, c.card_mask,
  */
 export async function lockOrdersAndRead(
   tx: Db, orderIds: string[], pairs: { customerId: string; cardId: string }[], alsoRead?: string,
-): Promise<{ cards: SavedCardRow[]; attempts: AttemptState[]; also: Record<string, unknown> | undefined }> {
+): Promise<{ cards: SavedCardRow[]; attempts: AttemptState[]; also: Record<string, unknown> | undefined; alsoMs: number | undefined }> {
   const statements = [
     lockStatement(orderIds.map((id) => `order:${id}`)),
     `${STATE_SQL} WHERE a.order_id = ANY(${sqlArray(orderIds, 'text')}) ORDER BY a.created_at`,
@@ -51,10 +51,18 @@ export async function lockOrdersAndRead(
       ? [`SELECT ${CARD_COLUMNS} FROM payment_saved_cards c
            JOIN unnest(${sqlArray(pairs.map((p) => p.customerId), 'text')}, ${sqlArray(pairs.map((p) => p.cardId), 'uuid')}) AS p(customer_id, id) USING (customer_id, id)`]
       : [`SELECT NULL WHERE false`]),
-    ...(alsoRead ? [alsoRead] : []),
+    // The extra read is timed by the server (its share of this round trip).
+    ...(alsoRead
+      ? [`SELECT set_config('embudo.also_t0', clock_timestamp()::text, true)`, alsoRead,
+        `SELECT extract(epoch FROM clock_timestamp() - current_setting('embudo.also_t0')::timestamptz) * 1000 AS ms`]
+      : []),
   ];
-  const [, attempts, cards, also] = await queryScript(tx, statements);
-  return { attempts: (attempts?.rows ?? []).map(toState), cards: (cards?.rows ?? []).map(toCard), also: also?.rows[0] as Record<string, unknown> | undefined };
+  const [, attempts, cards, , also, took] = await queryScript(tx, statements);
+  return {
+    attempts: (attempts?.rows ?? []).map(toState), cards: (cards?.rows ?? []).map(toCard),
+    also: also?.rows[0] as Record<string, unknown> | undefined,
+    alsoMs: took ? Number((took.rows[0] as { ms: unknown } | undefined)?.ms ?? 0) : undefined,
+  };
 }
 
 /**

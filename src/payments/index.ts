@@ -161,7 +161,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
     }));
   const vault = createVault({ core, inscriptions: tb, keyring: keys });
   const fraud = createFraud(core, {
-    timing: histogram(deps.metrics.registry, 'embudo_fraud_decision_seconds', 'What the fraud decision adds before an authorization: the wait for its features read beyond the attempts\' own reads alongside it, plus its rules', ['decision'],
+    timing: histogram(deps.metrics.registry, 'embudo_fraud_decision_seconds', 'What the fraud decision adds before an authorization: its features read (server time when it rides the attempts\' own round trip, else the wait beyond their reads), plus its rules', ['decision'],
       [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.00125, 0.0015, 0.00175, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.1]),
     readTiming: histogram(deps.metrics.registry, 'embudo_fraud_features_read_seconds', 'Time the fraud features read of a batch takes (it runs alongside the attempts\' own reads)', [],
       [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25]),

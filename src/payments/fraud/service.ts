@@ -203,8 +203,10 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
     if (features.status === 'rejected') throw features.reason;
     const { version, ruleSet, decidedAt, raw, readAt } = features.value;
     opts.readTiming?.observe((readAt - startedAt) / 1000);
-    // Every decision of the batch waits for this: it is part of each one's cost.
-    const readMs = Math.max(0, readAt - alongsideDoneAt);
+    // Every decision of the batch waits for this: it is part of each one's cost. A read made
+    // inside the batch's own round trip is answered with it (no wait beyond it), but lengthens
+    // it by its server time, which counts too.
+    const readMs = Math.max(0, readAt - alongsideDoneAt) + (raw.inlineMs ?? 0);
     const counted = new Map<string, { attempts: number; amount: number }>();
 
     return {

@@ -45,6 +45,11 @@ export interface RawFeatures {
   counters: Map<string, CounterSums>;
   profiles: Map<string, { approvedOrders: number; approvedAmount: number; maxAmount: number }>;
   cardRegions: Map<string, string[]>;
+  /**
+   * Server time (ms) the read took when it ran inside another round trip (the attempt batch's
+   * lock-and-read message): its share of that round trip, which the decision adds to the path.
+   */
+  inlineMs?: number;
 }
 
 /** The features read of a batch: its entities, customers and cards at `now`. */
