@@ -47,7 +47,7 @@ export function catalogService(db: Db, clock: Clock) {
   // Carts and checkouts price every line from here: concurrent lookups share one query (the
   // rows are read when the batch runs, so nothing older than the caller's own call is seen).
   const skusOf = groupCommit(async (lists: string[][]) => {
-    const rows = lists.length === 1 ? await store.findSkus(db, lists[0] ?? []) : await store.findSkus(db, [...new Set(lists.flat())]);
+    const rows = await store.findSkus(db, [...new Set(lists.flat())]);
     if (lists.length === 1) return [rows];
     // Each caller's rows in the query's order (by SKU), as a query of its own would give them.
     return lists.map((list) => {
