@@ -361,7 +361,7 @@ export async function run(): Promise<Record<string, unknown>> {
     ratio: Number((checkoutsPerS / pgb.tps).toFixed(2)),
     fraud_decision_p99_ms: fraudDecisionP99,
     fraud_features_read_p99_ms: fraudReadP99,
-    fraud_decision_measures: 'added to the payment path: the server time of the features read inside the attempt batch\'s first round trip (with its BEGIN, locks and reads), plus rules (fraud_features_read = from asking to the answer, that whole round trip included)',
+    fraud_decision_measures: 'added to the payment path: the wait for the features read (made ahead, while the payment waits for its batch) beyond the batch\'s own locks and reads, plus rules (fraud_features_read = each read, from asking to the answer)',
     checkouts: ok,
     orders_paid: paid.rows[0]?.n ?? 0,
     orders_unconfirmed: unconfirmed.rows[0]?.n ?? 0,

@@ -87,6 +87,6 @@ export async function run(): Promise<Record<string, unknown>> {
     read_and_evaluate_p99_ms: Object.fromEntries(rows.map((r) => [r.decision, r.p99_us / 1000])),
     concurrency: CONCURRENCY,
     fraud_features_read_p99_ms: await fraudDecisionP99Ms(metrics, 'embudo_fraud_features_read_seconds'),
-    note: 'fraud_decision = what the decision adds to the payment path: the server time of its features read (1 query in the attempt batch\'s first round trip, with its BEGIN, locks and reads), plus the rules; fraud_features_read = the whole read; decision, counters and event are written in the attempt transaction',
+    note: 'payments started directly (no checkout announcing them with readAhead, so the features read starts only when the payment asks: the worst case; the checkout bench measures the checkout path). fraud_decision = what the decision adds to the payment path: the wait for its features read beyond the batch\'s own locks and reads, plus the rules; fraud_features_read = each read; decision, counters and event are written in the attempt transaction',
   };
 }

@@ -15,9 +15,10 @@ export async function benchFraudRules(payments: Payments): Promise<void> {
 
 /**
  * p99 (ms) of what the fraud decision adds before each authorization, from
- * `embudo_fraud_decision_seconds`: the server time of its batch's features read (it rides the
- * attempts' first round trip, with their locks and reads), plus its rules evaluated. With `metric = 'embudo_fraud_features_read_seconds'`: the whole features read of a
- * batch (rule set + one query), overlapped or not. Linear within the histogram bucket.
+ * `embudo_fraud_decision_seconds`: the wait for its features read (made ahead) beyond its
+ * batch's own locks and reads, plus its rules evaluated. With
+ * `metric = 'embudo_fraud_features_read_seconds'`: each features read (rule set + one query),
+ * overlapped or not. Linear within the histogram bucket.
  */
 export async function fraudDecisionP99Ms(metrics: Metrics, metric = 'embudo_fraud_decision_seconds'): Promise<number | null> {
   const values = ((await metrics.registry.getSingleMetric(metric)?.get())?.values ?? []) as

@@ -261,6 +261,16 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
       const delivery = await resolveAddress(customer.id, input);
       const orderId = randomUUID();
       const now = clock.now();
+      const risk = {
+        deliveryRegion: delivery.regionCode,
+        ...(signals.ip ? { ip: signals.ip } : {}),
+        ...(signals.deviceId ? { deviceId: signals.deviceId } : {}),
+      };
+      // The payment's fraud features are read while the cart is claimed, priced and reserved.
+      payments.readAhead?.({
+        customerId: customer.id, method: input.payment.method, payerEmail: customer.email, risk,
+        ...(input.payment.method === 'oneclick' ? { savedCardId: input.payment.savedCardId } : {}),
+      });
 
       // No transaction needed: once claimed, line changes are refused (they check the status
       // under the cart's row lock), so the lines read with the claim are the ones ordered.
@@ -301,11 +311,6 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
 
       let payment: StartPaymentResult;
       try {
-        const risk = {
-          deliveryRegion: delivery.regionCode,
-          ...(signals.ip ? { ip: signals.ip } : {}),
-          ...(signals.deviceId ? { deviceId: signals.deviceId } : {}),
-        };
         payment = await timed('start_payment', () => startPayment({ id: orderId, total: priced.totals.total, customerId: customer.id, email: customer.email }, input.payment, risk));
       } catch (err) {
         if (isAppError(err) && err.kind !== 'unavailable') {

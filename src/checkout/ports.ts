@@ -52,6 +52,8 @@ export interface StartPaymentResult {
 
 export interface PaymentsPort {
   startPayment(input: StartPaymentInput): Promise<StartPaymentResult>;
+  /** A payment of this shopper, method and signals is coming: payments may read ahead for it. */
+  readAhead?(input: Pick<StartPaymentInput, 'customerId' | 'method' | 'savedCardId' | 'payerEmail' | 'risk'>): void;
   refund(input: { orderId: string; amount: number; reason: string; key?: string }): Promise<unknown>;
 }
 

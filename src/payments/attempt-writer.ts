@@ -11,8 +11,7 @@ import { oneStatement } from './statement.js';
 import type { StartPaymentInput } from './service.js';
 import * as store from './store.js';
 import type { AttemptRow, AttemptState, SavedCardRow } from './store.js';
-import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
-import { featuresStatement as fraudStatement, toRawFeatures, type FeaturesQuery, type RawFeatures } from './fraud/store.js';
+import type { Assessment as FraudAssessment, CounterSink, FraudBatch, FraudSubject, Prefetched } from './fraud/service.js';
 
 /** A pending Webpay redirect is handed out again (double click) only while its token is young. */
 export const WEBPAY_TOKEN_REUSE_MS = 4 * 60_000;
@@ -23,22 +22,13 @@ export type Opened =
   | { reuse: AttemptState }
   | { blocked: FraudAssessment };
 
-/** A request to open an attempt; with `fraud`, the fraud decision is taken for it in the batch, before any authorization. */
-export type OpenRequest = StartPaymentInput & { fraud?: { subject: FraudSubject } | undefined };
+/**
+ * A request to open an attempt; with `fraud`, the fraud decision is taken for it in the batch,
+ * before any authorization, from `features` (its prefetched read) when it has them.
+ */
+export type OpenRequest = StartPaymentInput & { fraud?: { subject: FraudSubject; features?: Promise<Prefetched> | undefined } | undefined };
 
 type OpenOutcome = { ok: Opened } | { error: unknown };
-
-/**
- * A batch's fraud decisions, prepared before its transaction: `query` is the features read
- * they wait for, which the batch's own reads carry (`answer` with its row), and `readsDone`
- * is called when those reads are done.
- */
-interface EarlyFeatures {
-  batch: Promise<FraudBatch>;
-  query: Promise<FeaturesQuery>;
-  answer(row: Record<string, unknown> | undefined, serverMs?: number): void;
-  readsDone(): void;
-}
 
 /**
  * Opens attempts for several orders in `tx`: locks the orders (one global order), reads their
@@ -49,34 +39,27 @@ interface EarlyFeatures {
  * with its error and writes nothing.
  */
 export async function openAttempts(
-  core: Core, tx: Db, inputs: OpenRequest[], append: AppendOptions = {}, features?: EarlyFeatures,
+  core: Core, tx: Db, inputs: OpenRequest[], append: AppendOptions = {}, sink?: CounterSink,
 ): Promise<OpenOutcome[]> {
   const orderIds = [...new Set(inputs.map((i) => i.orderId))];
   const wanted = inputs.filter((i) => i.method === 'oneclick' && i.savedCardId).map((i) => ({ customerId: i.customerId, cardId: i.savedCardId as string }));
   const readCards = wanted.length > 0 && wanted.every((w) => /^[0-9a-f-]{36}$/i.test(w.cardId));
   const byOrder = new Map<string, AttemptState[]>();
   let cards: SavedCardRow[] = [];
+  const decidesFraud = core.fraud !== undefined && inputs.some((i) => i.fraud);
   // The orders' locks, then their attempts and the saved cards under the locks: one round
-  // trip, which carries the transaction's BEGIN too.
-  // With them, the batch's read of every payment's fraud features (per entity, not per order:
-  // the orders' locks do not guard them) when the writer prepared its decisions.
+  // trip, which carries the transaction's BEGIN too (and asks its id when fraud decisions,
+  // which count attempts, are written in it).
   const reads = (async () => {
-    const also = features ? fraudStatement(await features.query) : undefined;
-    const read = await batch.lockOrdersAndRead(tx, orderIds, readCards ? wanted : [], also);
+    const read = await batch.lockOrdersAndRead(tx, orderIds, readCards ? wanted : [], decidesFraud && sink !== undefined);
     cards = read.cards;
+    if (sink) sink.xid = read.xid;
     for (const a of read.attempts) byOrder.set(a.orderId, [...(byOrder.get(a.orderId) ?? []), a]);
-    features?.answer(read.also, read.alsoMs);
   })();
-  // Otherwise that read is made on its own connection alongside the batch's.
-  const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
-  let fraud: FraudBatch | undefined;
-  if (features) {
-    await reads;
-    features.readsDone();
-    fraud = await features.batch;
-  } else {
-    fraud = core.fraud && subjects.length > 0 ? await core.fraud.prepare(core.db, subjects, reads) : (await reads, undefined);
-  }
+  // The decisions' features were read ahead (prefetched when each payment asked); what the
+  // batch waits for beyond its own reads is part of the decisions' cost.
+  const items = inputs.flatMap((i) => (i.fraud ? [i.fraud] : []));
+  const fraud: FraudBatch | undefined = core.fraud && items.length > 0 ? await core.fraud.prepare(items, reads) : (await reads, undefined);
   const cardOf = (i: StartPaymentInput) => cards.find((c) => c.id === i.savedCardId && c.customerId === i.customerId);
   const now = core.clock.now();
   const rows: { attempt: AttemptRow; nextCheckAt: Date; giveUpAt: Date }[] = [];
@@ -137,7 +120,7 @@ export async function openAttempts(
   });
   // Every new attempt with its event and janitor row, each decision with its attempt (or
   // alone, when blocked) and the outbox events: one statement in this transaction.
-  const recorded = core.fraud?.decisionWrites(decisions) ?? { parts: [], events: [] };
+  const recorded = core.fraud?.decisionWrites(decisions, sink) ?? { parts: [], events: [] };
   const parts = [...batch.attemptParts(rows), ...recorded.parts];
   const events = outboxInsert(recorded.events, 1);
   if (parts.length > 0 || recorded.events.length > 0) {
@@ -167,54 +150,28 @@ export function attemptWriter(core: Core, options: { maxBatch?: number; maxInFli
     wake?.();
     return out;
   };
+  // Each batch's counter changes reach fraud prevention once it has committed: decisions
+  // prefetched before that commit still count them.
+  const counting = async <T>(step: string, fn: (tx: Db, sink: CounterSink) => Promise<T>): Promise<T> => {
+    const sink: CounterSink = { bumps: [] };
+    const out = await committed(step, (tx) => fn(tx, sink));
+    core.fraud?.committed(sink);
+    return out;
+  };
   const open = groupCommit(
-    async (inputs: OpenRequest[]) => {
-      // The fraud features read starts now, so it overlaps the transaction's BEGIN too, not
-      // only its locks and reads; it is settled whatever happens to the transaction.
-      const subjects = inputs.flatMap((i) => (i.fraud ? [i.fraud.subject] : []));
-      if (!core.fraud || subjects.length === 0) return committed('open_batch', (tx) => openAttempts(core, tx, inputs, append));
-      let readsDone = (): void => undefined;
-      let abandon = (_: unknown): void => undefined;
-      const alongside = new Promise<void>((resolve, reject) => {
-        readsDone = resolve;
-        abandon = reject;
-      });
-      // The decisions' features read travels in the batch's first round trip (with its BEGIN
-      // and locks), not on a connection of its own that the batch would wait for.
-      let asked = (_: FeaturesQuery): void => undefined;
-      const query = new Promise<FeaturesQuery>((resolve) => (asked = resolve));
-      let answer = (_: Record<string, unknown> | undefined, __?: number): void => undefined;
-      let unanswered = (_: unknown): void => undefined;
-      const answered = new Promise<RawFeatures>((resolve, reject) => {
-        answer = (row, serverMs) => resolve({ ...toRawFeatures(row as Parameters<typeof toRawFeatures>[0]), ...(serverMs !== undefined ? { inlineMs: serverMs } : {}) });
-        unanswered = reject;
-      });
-      const batch = core.fraud.prepare(core.db, subjects, alongside, (q) => {
-        asked(q);
-        return answered;
-      });
-      batch.catch(() => undefined); // awaited in the transaction, or abandoned with it
-      // A batch that fails before asking (no rule set) must not leave the reads waiting.
-      const asking = Promise.race([query, batch.then(() => Promise.reject(new Error('fraud batch settled unasked')))]);
-      asking.catch(() => undefined);
-      try {
-        return await committed('open_batch', (tx) => openAttempts(core, tx, inputs, append, { batch, query: asking, answer, readsDone }));
-      } finally {
-        const ended = new Error('open batch ended before its reads');
-        unanswered(ended);
-        abandon(ended);
-      }
-    },
+    (inputs: OpenRequest[]) => counting('open_batch', (tx, sink) => openAttempts(core, tx, inputs, append, sink)),
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 1 },
   );
   const record = groupCommit(
-    (items: VerdictItem[]) => committed('record_batch', (tx) => recordVerdicts(core, tx, items, append)),
+    (items: VerdictItem[]) => counting('record_batch', (tx, sink) => recordVerdicts(core, tx, items, append, sink)),
     { maxBatch: options.maxBatch ?? 128, maxInFlight: options.maxInFlight ?? 1 },
   );
   return {
     /** Opens (or finds) the attempt for a payment; throws the request's refusal. */
     async open(input: OpenRequest): Promise<Opened> {
-      const outcome = await open(input);
+      // The fraud features are read while the payment waits for its batch.
+      const ahead = input.fraud && core.fraud && !input.fraud.features ? { ...input, fraud: { ...input.fraud, features: core.fraud.prefetch(input.fraud.subject) } } : input;
+      const outcome = await open(ahead);
       if ('error' in outcome) throw outcome.error;
       return outcome.ok;
     },

@@ -36,14 +36,22 @@ function lockStatement(keys: string[]): string {
 
 const CARD_COLUMNS = 'c.id, c.customer_id, c.username, c.card_type, c.card_mask, c.kek_id, c.wrapped_key, c.ciphertext, c.created_at';
 
+/** The transaction's id (assigned now if it has none yet), for a script that wants it. */
+const XID_SQL = 'SELECT pg_current_xact_id()::text AS xid';
+const xidOf = (r: { rows: unknown[] } | undefined): bigint | undefined => {
+  const x = (r?.rows[0] as { xid?: string } | undefined)?.xid;
+  return x ? BigInt(x) : undefined;
+};
+
 /**
  * What opening attempts reads, in one round trip (with the transaction's BEGIN when it is the
  * first statement): the orders' locks (one global order), then, each statement in a snapshot
- * taken after them, the orders' attempts, the saved cards of `pairs` and `alsoRead`'s one row.
+ * taken after them, the orders' attempts and the saved cards of `pairs`; with `withXid`, the
+ * transaction's id.
  */
 export async function lockOrdersAndRead(
-  tx: Db, orderIds: string[], pairs: { customerId: string; cardId: string }[], alsoRead?: string,
-): Promise<{ cards: SavedCardRow[]; attempts: AttemptState[]; also: Record<string, unknown> | undefined; alsoMs: number | undefined }> {
+  tx: Db, orderIds: string[], pairs: { customerId: string; cardId: string }[], withXid = false,
+): Promise<{ cards: SavedCardRow[]; attempts: AttemptState[]; xid: bigint | undefined }> {
   const statements = [
     lockStatement(orderIds.map((id) => `order:${id}`)),
     `${STATE_SQL} WHERE a.order_id = ANY(${sqlArray(orderIds, 'text')}) ORDER BY a.created_at`,
@@ -51,27 +59,24 @@ export async function lockOrdersAndRead(
       ? [`SELECT ${CARD_COLUMNS} FROM payment_saved_cards c
            JOIN unnest(${sqlArray(pairs.map((p) => p.customerId), 'text')}, ${sqlArray(pairs.map((p) => p.cardId), 'uuid')}) AS p(customer_id, id) USING (customer_id, id)`]
       : [`SELECT NULL WHERE false`]),
-    // The extra read is timed by the server (its share of this round trip).
-    ...(alsoRead
-      ? [`SELECT set_config('embudo.also_t0', clock_timestamp()::text, true)`, alsoRead,
-        `SELECT extract(epoch FROM clock_timestamp() - current_setting('embudo.also_t0')::timestamptz) * 1000 AS ms`]
-      : []),
+    ...(withXid ? [XID_SQL] : []),
   ];
-  const [, attempts, cards, , also, took] = await queryScript(tx, statements);
-  return {
-    attempts: (attempts?.rows ?? []).map(toState), cards: (cards?.rows ?? []).map(toCard),
-    also: also?.rows[0] as Record<string, unknown> | undefined,
-    alsoMs: took ? Number((took.rows[0] as { ms: unknown } | undefined)?.ms ?? 0) : undefined,
-  };
+  const [, attempts, cards, xid] = await queryScript(tx, statements);
+  return { attempts: (attempts?.rows ?? []).map(toState), cards: (cards?.rows ?? []).map(toCard), xid: xidOf(xid) };
 }
 
 /**
  * The attempts' locks and then what recording verdicts reads of them (in a snapshot taken
- * after the locks) in one round trip, with the transaction's BEGIN when it is the first statement.
+ * after the locks) in one round trip, with the transaction's BEGIN when it is the first
+ * statement; with `withXid`, the transaction's id.
  */
-export async function lockAttemptsAndFindForVerdicts(tx: Db, ids: string[]): Promise<{ state: AttemptState; orderPaidBy: string | null; orderUnderReview: boolean }[]> {
-  const [, found] = await queryScript(tx, [lockStatement(ids.map((id) => `attempt:${id}`)), verdictsSql(sqlArray(ids, 'uuid'))]);
-  return (found?.rows ?? []).map(toVerdictRow);
+export async function lockAttemptsAndFindForVerdicts(
+  tx: Db, ids: string[], withXid = false,
+): Promise<{ rows: { state: AttemptState; orderPaidBy: string | null; orderUnderReview: boolean }[]; xid: bigint | undefined }> {
+  const [, found, xid] = await queryScript(tx, [
+    lockStatement(ids.map((id) => `attempt:${id}`)), verdictsSql(sqlArray(ids, 'uuid')), ...(withXid ? [XID_SQL] : []),
+  ]);
+  return { rows: (found?.rows ?? []).map(toVerdictRow), xid: xidOf(xid) };
 }
 
 export async function findCards(db: Db, pairs: { customerId: string; cardId: string }[]): Promise<SavedCardRow[]> {

@@ -13,18 +13,20 @@ import * as batch from './batch-store.js';
 import { oneStatement, type Part } from './statement.js';
 import * as store from './store.js';
 import type { AttemptState } from './store.js';
-import type { Assessment as FraudAssessment, FraudBatch, FraudSubject } from './fraud/service.js';
-import type { FeaturesQuery, RawFeatures } from './fraud/store.js';
+import type { Assessment as FraudAssessment, CounterSink, FraudBatch, FraudSubject, Prefetched } from './fraud/service.js';
 
-/** What applyVerdict tells fraud prevention (implemented by ./fraud/service.ts). */
+/** What the payments tell fraud prevention and ask of it (implemented by ./fraud/service.ts). */
 export interface FraudHooks {
-  /** Reads the features of a batch of payments on `db`, alongside the batch's own reads, and returns their decider. */
-  /** `read`: how the features are read (default: their own statement on `db`). */
-  prepare(db: Db, subjects: FraudSubject[], alongside?: Promise<unknown>, read?: (q: FeaturesQuery) => Promise<RawFeatures>): Promise<FraudBatch>;
-  /** Declines feed the velocity counters; approvals the history: writes for the verdicts' statement. */
-  outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Part[]>;
+  /** Starts reading a payment's features ahead of its batch. */
+  prefetch(subject: FraudSubject): Promise<Prefetched>;
+  /** The decider of a batch of payments, from their prefetched features, alongside the batch's own reads. */
+  prepare(items: { subject: FraudSubject; features?: Promise<Prefetched> | undefined }[], alongside?: Promise<unknown>): Promise<FraudBatch>;
+  /** Declines feed the velocity counters; approvals the history: writes for the verdicts' statement (their counter changes go to `sink`). */
+  outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[], sink?: CounterSink): Promise<Part[]>;
   /** The writes and events recording decisions taken before authorization, for the attempts' statement (attemptId null: blocked). */
-  decisionWrites(items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[]): { parts: Part[]; events: NewEvent[] };
+  decisionWrites(items: { assessment: FraudAssessment; subject: FraudSubject; attemptId: string | null }[], sink?: CounterSink): { parts: Part[]; events: NewEvent[] };
+  /** The transaction whose counter changes `sink` holds committed. */
+  committed(sink: CounterSink): void;
 }
 
 /** Everything the payments use cases share. */
@@ -152,11 +154,13 @@ export async function applyVerdict(
  * (two verdicts for one attempt in a batch apply as if one after the other), then writes every
  * event, ledger posting, outbox event and janitor change of the batch. Answers in input order.
  */
-export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], append: AppendOptions = {}): Promise<Applied[]> {
+export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], append: AppendOptions = {}, sink?: CounterSink): Promise<Applied[]> {
   const ids = [...new Set(items.map((i) => i.attemptId))];
   // The attempts' locks, then under them one read: the attempts, their orders' approved
-  // attempt and open review (one round trip, with the transaction's BEGIN).
-  const found = await batch.lockAttemptsAndFindForVerdicts(tx, ids);
+  // attempt and open review (one round trip, with the transaction's BEGIN; with its id when
+  // fraud prevention is to learn what it commits).
+  const { rows: found, xid } = await batch.lockAttemptsAndFindForVerdicts(tx, ids, sink !== undefined && core.fraud !== undefined);
+  if (sink) sink.xid = xid;
   const states = new Map(found.map((f) => [f.state.id, f.state]));
   const now = core.clock.now();
   const paidBy = new Map(found.flatMap((f) => (f.orderPaidBy ? [[f.state.orderId, f.orderPaidBy] as const] : [])));
@@ -226,7 +230,7 @@ export async function recordVerdicts(core: Core, tx: Db, items: VerdictItem[], a
   // Fraud prevention learns the outcomes (declines, approvals) in the batch's statement; an
   // approval of an order under review (its review row locked by the read above) is held.
   const outcomes = moves.flatMap((m) => (!m.duplicateCharge && (m.status === 'approved' || m.status === 'rejected') ? [{ attempt: m.current, status: m.status }] : []));
-  const fraudParts = core.fraud && outcomes.length > 0 ? await core.fraud.outcomeWrites(outcomes) : [];
+  const fraudParts = core.fraud && outcomes.length > 0 ? await core.fraud.outcomeWrites(outcomes, sink) : [];
   const held = new Set(core.fraud ? outcomes.filter((o) => o.status === 'approved' && underReview.has(o.attempt.orderId)).map((o) => o.attempt.id) : []);
 
   for (const { item: { attemptId, verdict, kind }, current, status, reason, processorRef } of moves) {

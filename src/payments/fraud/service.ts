@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Histogram } from 'prom-client';
 import { appendEvents, type NewEvent } from '../../events/index.js';
 import type { Db } from '../../platform/db.js';
+import { groupCommit } from '../../platform/group-commit.js';
 import { PgCode, pgErrorCode } from '../../platform/db.js';
 import { transaction, type Core } from '../core.js';
 import { paymentsError } from '../errors.js';
@@ -98,6 +99,37 @@ export interface RuleSetView {
 }
 
 const RULES_CACHE_MS = 5_000;
+/** A prefetched features read older than this when its batch decides is read again. */
+const PREFETCH_MAX_AGE_MS = 2_000;
+/** How long this process remembers what it committed to the counters (well past any read's use). */
+const JOURNAL_MS = 10_000;
+/** Attempts decided here whose entities are remembered for their declines. */
+const DECIDED_KEPT = 50_000;
+/** Reads ahead waiting for their payment, at most. */
+const AHEAD_KEPT = 10_000;
+
+/** What a features read ahead of the payment needs: who pays, how, and the shop's signals. */
+export type AheadSubject = Pick<FraudSubject, 'customerId' | 'method' | 'savedCardId' | 'payerEmail' | 'risk'>;
+
+/** A payment's features as read ahead of its batch, with the rule set and time they were read for. */
+export interface Prefetched {
+  version: number;
+  ruleSet: RuleSet;
+  /** The decision's time: the counters' windows end here. */
+  now: Date;
+  raw: store.RawFeatures;
+  /** performance.now() when the read was sent (its snapshot is later) and answered. */
+  sentAt: number;
+  at: number;
+}
+
+/**
+ * What a transaction changes in the counters, and its id (`pg_current_xact_id()`), filled in
+ * as it goes; handed to `committed` once it has committed.
+ */
+export interface CounterSink { xid?: bigint | undefined; bumps: store.CounterBump[] }
+
+const visibleInRead = (xid: bigint, raw: store.RawFeatures): boolean => (raw.snapshot ? store.visibleIn(xid, raw.snapshot) : true);
 
 function reviewView(r: store.ReviewRow): FraudReview {
   return {
@@ -168,60 +200,142 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
     };
   };
 
+  // What this process committed to the counters lately, by transaction: a prefetched read
+  // whose snapshot did not see one of these is given it from here (no miss, no double count).
+  // Kept a little longer than any prefetched read is used for.
+  const journal: { xid: bigint; at: number; bumps: store.CounterBump[] }[] = [];
+  // The entities and amount of the attempts decided here lately, for their declines.
+  const decided = new Map<string, { entities: string[]; amount: number }>();
+
+  const readGroup = groupCommit(async (subjects: FraudSubject[]): Promise<Prefetched[]> => {
+    const t0 = performance.now();
+    const { version, ruleSet } = await current();
+    const now = core.clock.now();
+    const all = subjects.map((s) => entitiesOf(s, ruleSet));
+    const raw = await store.readFeaturesMany(core.db, {
+      entities: [...new Set(all.flatMap((e) => Object.values(e)))],
+      customerIds: [...new Set(subjects.map((s) => s.customerId))],
+      cards: [...new Set(all.flatMap((e) => (e.card ? [e.card] : [])))],
+      now,
+    });
+    const at = performance.now();
+    opts.readTiming?.observe((at - t0) / 1000);
+    const read: Prefetched = { version, ruleSet, now, raw, sentAt: t0, at };
+    return subjects.map(() => read);
+  }, { maxBatch: 256, maxInFlight: 2 });
+
+  // Reads started by `readAhead` (at the start of a checkout), until its payment asks for them.
+  // `uses`: payments announced for it (the same shopper checking out twice at once shares it).
+  const ahead = new Map<string, { read: Promise<Prefetched>; at: number; uses: number }>();
+  const aheadKey = (s: AheadSubject): string =>
+    [s.customerId, s.method, s.savedCardId ?? '', s.risk?.cardFingerprint ?? '', s.risk?.ip ?? '', s.risk?.deviceId ?? ''].join('\u0000');
+
   /**
-   * Reads the features of a batch of payments in one query on `db` and returns the decider for
-   * them. Each decision counts the attempts decided before it in the batch, as one after the
-   * other would. `alongside` is the work the batch does meanwhile and needs anyway (the
-   * attempts' locks and reads, on their own connection): the read overlaps it, and what a
-   * decision costs the payment is only the wait for the features beyond it (often none) plus
-   * its rules. The whole read is timed apart (`readTiming`).
+   * Starts reading a payment's features now, with those of the payments that arrive meanwhile
+   * (one query per group, on its own connection): while the payment waits for its batch, its
+   * features are on their way, and its decision does not wait for a read on the batch's path.
+   * A read the checkout started earlier for the same shopper, card and signals is used instead.
    */
-  async function prepare(
-    db: Db, subjects: FraudSubject[], alongside: Promise<unknown> = Promise.resolve(),
-    readFeatures: (q: store.FeaturesQuery) => Promise<store.RawFeatures> = (q) => store.readFeaturesMany(db, q),
-  ): Promise<FraudBatch> {
-    const startedAt = performance.now();
-    let alongsideDoneAt = startedAt;
+  function prefetch(s: FraudSubject): Promise<Prefetched> {
+    const key = aheadKey(s);
+    const early = ahead.get(key);
+    if (early) {
+      if (--early.uses <= 0) ahead.delete(key);
+      if (performance.now() - early.at <= PREFETCH_MAX_AGE_MS) return early.read;
+    }
+    const p = readGroup(s);
+    p.catch(() => undefined); // awaited by the batch, or re-read there
+    return p;
+  }
+
+  /**
+   * Starts a payment's features read before the payment exists (a checkout calls it when it
+   * begins, several round trips before it pays): by the time the payment asks, its features are
+   * usually there. Unused reads are dropped after PREFETCH_MAX_AGE_MS.
+   */
+  function readAhead(s: AheadSubject): void {
+    const now = performance.now();
+    for (const [k, v] of ahead) {
+      if (now - v.at <= PREFETCH_MAX_AGE_MS && ahead.size < AHEAD_KEPT) break;
+      ahead.delete(k); // oldest first (insertion order)
+    }
+    const key = aheadKey(s);
+    const pending = ahead.get(key);
+    if (pending) {
+      // The same entities, already being read: what commits after its snapshot is added
+      // from memory, so one read serves both payments.
+      pending.uses += 1;
+      return;
+    }
+    const read = readGroup({ ...s, orderId: '', amount: 0, currency: 'CLP' });
+    read.catch(() => undefined); // a failed read ahead is read again by the payment
+    ahead.set(key, { read, at: now, uses: 1 });
+  }
+
+  /**
+   * The decider of a batch of payments. Each is decided from its prefetched features (read
+   * again now if it has none or they are older than PREFETCH_MAX_AGE_MS), plus what this
+   * process committed to the counters that the read's snapshot did not see, plus the payments
+   * decided before it in the batch, as one after the other would. `alongside` is the work the
+   * batch does meanwhile and needs anyway (its locks and reads): what a decision costs the
+   * payment is only the wait for its features beyond that (usually none) plus its rules.
+   */
+  async function prepare(items: { subject: FraudSubject; features?: Promise<Prefetched> | undefined }[], alongside: Promise<unknown> = Promise.resolve()): Promise<FraudBatch> {
+    let alongsideDoneAt = performance.now();
     const other = alongside.then(() => {
       alongsideDoneAt = performance.now();
     });
-    const read = (async () => {
-      const { version, ruleSet } = await current();
-      const decidedAt = core.clock.now();
-      const all = subjects.map((s) => entitiesOf(s, ruleSet));
-      const raw = await readFeatures({
-        entities: [...new Set(all.flatMap((e) => Object.values(e)))],
-        customerIds: [...new Set(subjects.map((s) => s.customerId))],
-        cards: [...new Set(all.flatMap((e) => (e.card ? [e.card] : [])))],
-        now: decidedAt,
-      });
-      return { version, ruleSet, decidedAt, raw, readAt: performance.now() };
-    })();
+    const fresh = async (p: Promise<Prefetched> | undefined, s: FraudSubject): Promise<Prefetched> => {
+      const got = await p?.catch(() => undefined);
+      // Sent at most PREFETCH_MAX_AGE_MS ago, so the journal (JOURNAL_MS) still holds every
+      // change committed after its snapshot.
+      return got && performance.now() - got.sentAt <= PREFETCH_MAX_AGE_MS ? got : readGroup(s);
+    };
+    const reads = Promise.all(items.map((i) => fresh(i.features, i.subject)));
     // Both settle before either error is thrown: no read is left running unobserved.
-    const [features, done] = await Promise.allSettled([read, other]);
+    const [features, done] = await Promise.allSettled([reads, other]);
     if (done.status === 'rejected') throw done.reason;
     if (features.status === 'rejected') throw features.reason;
-    const { version, ruleSet, decidedAt, raw, readAt } = features.value;
-    opts.readTiming?.observe((readAt - startedAt) / 1000);
-    // Every decision of the batch waits for this: it is part of each one's cost. A read made
-    // inside the batch's own round trip is answered with it (no wait beyond it), but lengthens
-    // it by its server time, which counts too.
-    const readMs = Math.max(0, readAt - alongsideDoneAt) + (raw.inlineMs ?? 0);
+    const readsAt = Math.max(...features.value.map((r) => r.at));
+    // Every decision of the batch waits for the last of its reads: part of each one's cost.
+    const waitMs = Math.max(0, readsAt - alongsideDoneAt);
+    const bySubject = new Map(items.map((it, i) => [it.subject, features.value[i] as Prefetched]));
     const counted = new Map<string, { attempts: number; amount: number }>();
+    const unseenBy = new Map<Prefetched, (typeof journal)[number][]>();
 
     return {
       assess(s: FraudSubject): Assessment {
         const t0 = performance.now();
+        const read = bySubject.get(s);
+        if (!read) throw new Error('fraud subject not in its batch');
+        const { version, ruleSet, raw, now: decidedAt } = read;
         const byEntity = entitiesOf(s, ruleSet);
         const entities = Object.values(byEntity).sort();
         const region = s.risk?.deliveryRegion?.trim().toUpperCase().slice(0, 10) || null;
         const x: Features = zeroFeatures();
         x.amount = s.amount;
+        const { from1h, from24h } = store.windows(decidedAt);
+        const unseen = unseenBy.get(read) ?? journal.filter((j) => !visibleInRead(j.xid, raw));
+        unseenBy.set(read, unseen);
         for (const e of ENTITIES) {
           const key = byEntity[e];
           if (!key) continue;
           const c = raw.counters.get(key);
           if (c) for (const [k, v] of Object.entries(c)) if (k !== 'entity') x[`${e}.${k}` as keyof Features] = Number(v);
+          for (const j of unseen) {
+            for (const b of j.bumps) {
+              if (b.entity !== key || b.bucket < from24h) continue;
+              const in1h = b.bucket >= from1h ? 1 : 0;
+              x[`${e}.attempts_24h`] += b.attempts;
+              x[`${e}.attempts_1h`] += b.attempts * in1h;
+              x[`${e}.declines_24h`] += b.declines;
+              x[`${e}.declines_1h`] += b.declines * in1h;
+              x[`${e}.small_declines_24h`] += b.smallDeclines;
+              x[`${e}.small_declines_1h`] += b.smallDeclines * in1h;
+              x[`${e}.amount_24h`] += b.amount;
+              x[`${e}.amount_1h`] += b.amount * in1h;
+            }
+          }
           const before = counted.get(key);
           if (before) {
             x[`${e}.attempts_1h`] += before.attempts;
@@ -245,7 +359,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
         // The decision's own cost on the payment's path: the wait for the features beyond the
         // work alongside, plus this payment's evaluation. Recording it is more rows in the
         // attempts' own write statement, not a wait of its own.
-        const seconds = (readMs + performance.now() - t0) / 1000;
+        const seconds = (waitMs + performance.now() - t0) / 1000;
         opts.timing?.observe({ decision: verdict.decision }, seconds);
         return {
           id: randomUUID(), ...verdict, ruleVersion: version, entities, region,
@@ -264,13 +378,26 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
     };
   }
 
+  /** A transaction that changed the counters by `bumps` committed as `xid` (from its sink). */
+  function committed(sink: CounterSink): void {
+    if (sink.xid === undefined || sink.bumps.length === 0) return;
+    const at = performance.now();
+    journal.push({ xid: sink.xid, at, bumps: sink.bumps });
+    while (journal.length > 0 && at - (journal[0] as (typeof journal)[number]).at > JOURNAL_MS) journal.shift();
+  }
+
   /**
    * The writes that record decisions, for the caller's statement (the attempts' group commit):
    * the append-only rows, each attempt counted against its entities, the open reviews for
    * `review`, and the `fraud.decision_made` events to append with them.
    */
-  function decisionWrites(items: { assessment: Assessment; subject: FraudSubject; attemptId: string | null }[]): { parts: Part[]; events: NewEvent[] } {
+  function decisionWrites(items: { assessment: Assessment; subject: FraudSubject; attemptId: string | null }[], sink?: CounterSink): { parts: Part[]; events: NewEvent[] } {
     if (items.length === 0) return { parts: [], events: [] };
+    for (const { assessment: a, subject: s, attemptId } of items) {
+      if (attemptId) decided.set(attemptId, { entities: a.entities, amount: s.amount });
+    }
+    while (decided.size > DECIDED_KEPT) decided.delete(decided.keys().next().value as string);
+    sink?.bumps.push(...store.bumps(items.map(({ assessment: a, subject: s }) => ({ entities: a.entities, at: a.decidedAt, attempts: 1, amount: s.amount }))));
     const parts = [
       ...store.decisionParts(items.map(({ assessment: a, subject: s, attemptId }) => ({
         id: a.id, orderId: s.orderId, attemptId, customerId: s.customerId, amount: s.amount, currency: s.currency, method: s.method,
@@ -294,12 +421,19 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
    * approvals feed the customers' history. (Whether an approval is held for an open review
    * the verdicts' read tells, under the reviews' row locks.)
    */
-  async function outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[]): Promise<Part[]> {
+  async function outcomeWrites(outcomes: { attempt: AttemptState; status: 'approved' | 'rejected' }[], sink?: CounterSink): Promise<Part[]> {
     const now = core.clock.now();
     const rejected = outcomes.filter((o) => o.status === 'rejected').map((o) => o.attempt.id);
     const approved = outcomes.filter((o) => o.status === 'approved').map((o) => o.attempt.id);
+    const { smallAmount } = (await current()).ruleSet;
+    // The declines of attempts decided here, for this process's later decisions (declinePart
+    // counts them from the decisions' rows, the same entities and amounts).
+    sink?.bumps.push(...store.bumps(rejected.flatMap((id) => {
+      const d = decided.get(id);
+      return d ? [{ entities: d.entities, at: now, declines: 1, smallDeclines: d.amount <= smallAmount ? 1 : 0 }] : [];
+    })));
     return [
-      ...(rejected.length > 0 ? [store.declinePart(rejected, (await current()).ruleSet.smallAmount, now)] : []),
+      ...(rejected.length > 0 ? [store.declinePart(rejected, smallAmount, now)] : []),
       ...(approved.length > 0 ? store.approvalParts(approved, now) : []),
     ];
   }
@@ -329,7 +463,10 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
   };
 
   return {
+    prefetch,
+    readAhead,
     prepare,
+    committed,
     decisionWrites,
     outcomeWrites,
     reviews,

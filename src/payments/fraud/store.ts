@@ -1,4 +1,4 @@
-import { prepared, sqlArray, sqlLiteral, type Db } from '../../platform/db.js';
+import { prepared, type Db } from '../../platform/db.js';
 import type { Part } from '../statement.js';
 import type { Decision, RuleSet } from './rules.js';
 
@@ -45,11 +45,24 @@ export interface RawFeatures {
   counters: Map<string, CounterSums>;
   profiles: Map<string, { approvedOrders: number; approvedAmount: number; maxAmount: number }>;
   cardRegions: Map<string, string[]>;
-  /**
-   * Server time (ms) the read took when it ran inside another round trip (the attempt batch's
-   * lock-and-read message): its share of that round trip, which the decision adds to the path.
-   */
-  inlineMs?: number;
+  /** The snapshot the read saw: which committed transactions it counted (see `visibleIn`). */
+  snapshot: Snapshot | undefined;
+}
+
+/** A PostgreSQL snapshot (`pg_current_snapshot()`): xmin, xmax and the transactions in progress. */
+export interface Snapshot { xmin: bigint; xmax: bigint; xip: Set<bigint> }
+
+export function parseSnapshot(text: string | null | undefined): Snapshot | undefined {
+  const m = /^(\d+):(\d+):([\d,]*)$/.exec(text ?? '');
+  if (!m) return undefined;
+  return { xmin: BigInt(m[1] as string), xmax: BigInt(m[2] as string), xip: new Set((m[3] as string).split(',').filter(Boolean).map(BigInt)) };
+}
+
+/** Whether a committed transaction's changes are in the snapshot (`pg_visible_in_snapshot`). */
+export function visibleIn(xid: bigint, snap: Snapshot): boolean {
+  if (xid < snap.xmin) return true;
+  if (xid >= snap.xmax) return false;
+  return !snap.xip.has(xid);
 }
 
 /** The features read of a batch: its entities, customers and cards at `now`. */
@@ -61,29 +74,26 @@ export interface FeaturesQuery {
 }
 
 type FeaturesRow = {
+  snapshot: string | null;
   counters: (CounterSums & { entity: string })[] | null;
   profiles: { customer_id: string; approved_orders: number; approved_amount: number; max_amount: number }[] | null;
   regions: { card: string; regions: string[] }[] | null;
 };
 
-const windows = (now: Date) => {
+/** Where a decision's windows start: the 1-hour one (6 buckets) and the 24-hour one (144). */
+export const windows = (now: Date) => {
   const current = bucketOf(now).getTime();
   return { from1h: new Date(current - 5 * BUCKET_MS), from24h: new Date(current - 143 * BUCKET_MS) };
 };
 
-/** The features read's SQL over the given expressions (parameters or inlined literals). */
+/**
+ * The features read's SQL over the given expressions (parameters or inlined literals): a call
+ * of `fraud_features` (migration 2026-12-02-0800), whose lookups by key are planned once per
+ * connection. With the snapshot it read in (the function's queries share it): what this process
+ * committed after it is added to the features from memory.
+ */
 function featuresSql(x: { entities: string; from1h: string; from24h: string; customerIds: string; cards: string }): string {
-  return `SELECT
-       (SELECT json_agg(c) FROM (
-          SELECT entity,
-                 coalesce(sum(attempts) FILTER (WHERE bucket >= ${x.from1h}), 0)::int AS attempts_1h, sum(attempts)::int AS attempts_24h,
-                 coalesce(sum(declines) FILTER (WHERE bucket >= ${x.from1h}), 0)::int AS declines_1h, sum(declines)::int AS declines_24h,
-                 coalesce(sum(small_declines) FILTER (WHERE bucket >= ${x.from1h}), 0)::int AS small_declines_1h, sum(small_declines)::int AS small_declines_24h,
-                 coalesce(sum(amount) FILTER (WHERE bucket >= ${x.from1h}), 0)::float8 AS amount_1h, sum(amount)::float8 AS amount_24h
-            FROM fraud_counters WHERE entity = ANY(${x.entities}) AND bucket >= ${x.from24h} GROUP BY entity) c) AS counters,
-       (SELECT json_agg(p) FROM (SELECT customer_id, approved_orders, approved_amount::float8 AS approved_amount, max_amount::float8 AS max_amount
-          FROM fraud_customer_profiles WHERE customer_id = ANY(${x.customerIds})) p) AS profiles,
-       (SELECT json_agg(r) FROM (SELECT card, array_agg(region) AS regions FROM fraud_card_regions WHERE card = ANY(${x.cards}) GROUP BY card) r) AS regions`;
+  return `SELECT counters, profiles, regions, pg_current_snapshot()::text AS snapshot FROM fraud_features(${x.entities}, ${x.from1h}, ${x.from24h}, ${x.customerIds}, ${x.cards})`;
 }
 
 /**
@@ -99,15 +109,6 @@ export async function readFeaturesMany(db: Db, q: FeaturesQuery): Promise<RawFea
   return toRawFeatures(rows[0]);
 }
 
-/** `readFeaturesMany`'s statement with its values inlined, for a `queryScript` of the caller's. */
-export function featuresStatement(q: FeaturesQuery): string {
-  const { from1h, from24h } = windows(q.now);
-  return featuresSql({
-    entities: sqlArray(q.entities, 'text'), from1h: `${sqlLiteral(from1h.toISOString())}::timestamptz`,
-    from24h: `${sqlLiteral(from24h.toISOString())}::timestamptz`, customerIds: sqlArray(q.customerIds, 'text'), cards: sqlArray(q.cards, 'text'),
-  });
-}
-
 /** The features from that statement's one row. */
 export function toRawFeatures(r: FeaturesRow | undefined): RawFeatures {
   return {
@@ -116,6 +117,7 @@ export function toRawFeatures(r: FeaturesRow | undefined): RawFeatures {
       approvedOrders: p.approved_orders, approvedAmount: Number(p.approved_amount), maxAmount: Number(p.max_amount),
     }])),
     cardRegions: new Map((r?.regions ?? []).map((x) => [x.card, x.regions])),
+    snapshot: parseSnapshot(r?.snapshot),
   };
 }
 
@@ -139,9 +141,9 @@ export interface DecisionRow {
 }
 
 /** Counter rows a batch bumps, one per (entity, bucket), applied in key order. */
-interface CounterBump { entity: string; bucket: Date; attempts: number; declines: number; smallDeclines: number; amount: number }
+export interface CounterBump { entity: string; bucket: Date; attempts: number; declines: number; smallDeclines: number; amount: number }
 
-function bumps(items: { entities: string[]; at: Date; attempts?: number; declines?: number; smallDeclines?: number; amount?: number }[]): CounterBump[] {
+export function bumps(items: { entities: string[]; at: Date; attempts?: number; declines?: number; smallDeclines?: number; amount?: number }[]): CounterBump[] {
   const byKey = new Map<string, CounterBump>();
   for (const it of items) {
     const bucket = bucketOf(it.at);
