@@ -57,6 +57,11 @@ function sourcesInPlace(inputs) {
   return {
     name: 'sources-in-place',
     setup(build) {
+      // The benchmarks load .bench.ts files themselves: `bench` runs through tsx (bin/embudo.js).
+      build.onResolve({ filter: /\/bench\// }, (args) => ({
+        path: pathToFileURL(path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'))).href,
+        external: true,
+      }));
       build.onLoad({ filter: /\.[cm]?ts$/ }, (args) => {
         const st = statSync(args.path);
         const text = readFileSync(args.path, 'utf8');
