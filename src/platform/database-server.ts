@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { createDatabase, type Database } from './db.js';
 import { startEmbeddedPostgres, withDatabase, type EmbeddedOptions, type EmbeddedServer } from './embedded-postgres.js';
 import type { Logger } from './log.js';
+import { migrate, migrationsKey } from './migrations.js';
 
 export interface DatabaseServer {
   db: Database;
@@ -54,9 +55,11 @@ export async function openDatabase(
 }
 
 /**
- * Starts the embedded PostgreSQL under `<dataDir>/pg` (initdb on first start) with its
- * `embudo` database. The CLI calls it before loading the platform's code, so the server's
- * start-up and Node's module loading overlap (`hooks.onInitdbRunning` tells it when).
+ * Starts the embedded PostgreSQL under `<dataDir>/pg` with its `embudo` database. A first
+ * start copies the cluster template (`config.pgTemplateDir`: initdb, the database and every
+ * migration, made once per set of migrations) or else runs initdb. The CLI calls it before
+ * loading the platform's code, so the server's start-up and Node's module loading overlap
+ * (`hooks.onInitdbRunning` tells it when).
  */
 export async function startEmbedded(
   config: Config,
@@ -68,6 +71,7 @@ export async function startEmbedded(
     dir: path.join(config.dataDir, 'pg'),
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
     ...hooks,
+    ...(config.pgTemplateDir ? { template: { dir: config.pgTemplateDir, key: migrationsKey(), prepare: prepareTemplate } } : {}),
   });
   try {
     await ensureDatabase(embedded.url, 'embudo');
@@ -77,6 +81,17 @@ export async function startEmbedded(
     throw err;
   }
   return embedded;
+}
+
+/** A template cluster holds the `embudo` database with every migration applied. */
+async function prepareTemplate(adminUrl: string): Promise<void> {
+  await ensureDatabase(adminUrl, 'embudo');
+  const db = createDatabase({ connectionString: withDatabase(adminUrl, 'embudo'), max: 1, applicationName: 'embudo-template' });
+  try {
+    await migrate(db);
+  } finally {
+    await db.close();
+  }
 }
 
 /** Creates a database on the server behind `adminUrl` unless it exists. */
