@@ -85,7 +85,7 @@ async function build(esbuild) {
   const staging = path.join(BUILD, `.tmp-${id}`);
   mkdirSync(BUILD, { recursive: true });
   try {
-    await esbuild.build({
+    const { metafile } = await esbuild.build({
       entryPoints: { cli: ENTRY },
       bundle: true,
       // Each lazily imported module stays its own chunk, loaded when (if) it is imported, so
@@ -100,8 +100,17 @@ async function build(esbuild) {
       sourcemap: 'inline',
       outdir: staging,
       logLevel: 'silent',
+      metafile: true,
       plugins: [sourcesInPlace(inputs)],
     });
+    // Anything else esbuild read (a .json, a .js) counts as an input too.
+    const recorded = new Set(inputs.map(([rel]) => rel));
+    for (const file of Object.keys(metafile.inputs)) {
+      const rel = path.relative(ROOT, path.resolve(file));
+      if (recorded.has(rel)) continue;
+      const st = statSync(path.join(ROOT, rel));
+      inputs.push([rel, st.size, st.mtimeMs, sha(readFileSync(path.join(ROOT, rel)))]);
+    }
     renameSync(staging, path.join(BUILD, id));
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
@@ -118,7 +127,8 @@ async function build(esbuild) {
 
 function removeOldBuilds(keep) {
   for (const name of readdirSync(BUILD)) {
-    if (name === keep || name === 'current.json') continue;
+    // Builds only (<time>-<pid>, or a staging .tmp-<time>-<pid>): .build holds other caches.
+    if (name === keep || !/^(\.tmp-)?[0-9a-z]+-\d+$/.test(name)) continue;
     const p = path.join(BUILD, name);
     try {
       if (Date.now() - statSync(p).mtimeMs > KEEP_OLD_MS) rmSync(p, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // be what the next run executes, and a source that does not compile falls back to tsx.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -26,10 +26,18 @@ test('the compiled CLI is built on first run, rebuilt when a source changes, and
   assert.ok(existsSync(path.join(scratch, '.build', manifest.id, 'cli.js')));
   assert.ok(manifest.inputs.some(([rel]) => rel === path.join('src', 'main', 'cli.ts')));
 
+  // Old builds go after a day; the other caches in .build stay.
+  const old = new Date(Date.now() - 3 * 24 * 3600_000);
+  mkdirSync(path.join(scratch, '.build/pg-templates'));
+  utimesSync(path.join(scratch, '.build/pg-templates'), old, old);
+  utimesSync(path.join(scratch, '.build', manifest.id), old, old);
+
   writeFileSync(cli, readFileSync(cli, 'utf8').replace('embudo — retail commerce data platform', 'embudo — edited'));
   assert.match(await help(), /^embudo — edited/);
   const rebuilt = JSON.parse(readFileSync(path.join(scratch, '.build/current.json'), 'utf8')) as { id: string };
   assert.notEqual(rebuilt.id, manifest.id);
+  assert.equal(existsSync(path.join(scratch, '.build', manifest.id)), false, 'the old build is removed');
+  assert.ok(existsSync(path.join(scratch, '.build/pg-templates')), 'other caches are not');
 
   // Sources stay where they were: import.meta names the .ts file, not the chunk.
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `
