@@ -1,13 +1,20 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx: no build step between a change and a run.
-import { register } from 'tsx/esm/api';
+// Runs the TypeScript sources: compiled once and cached (bin/compiled.js) where it can be,
+// else directly through tsx. `bench` always runs through tsx (it loads .bench.ts files itself).
+import { loadCompiledCli } from './compiled.js';
 
-register();
-const { main } = await import('../src/main/cli.ts');
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+const cli = (argv[0] !== 'bench' && (await loadCompiledCli())) || (await viaTsx());
+cli.main(argv).then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );
+
+async function viaTsx() {
+  const { register } = await import('tsx/esm/api');
+  register();
+  return import('../src/main/cli.ts');
+}

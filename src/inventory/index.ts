@@ -153,7 +153,7 @@ export function createInventory(deps: InventoryDeps): Inventory {
     feed,
     routes: [],
     workers: [sweeper],
-    seedDemo: (skus) => seedDemoStock(deps.db, stock, skus, deps.logger),
+    seedDemo: (skus) => seedDemoStock(deps.db, deps.clock, skus, deps.logger),
     async close() {
       await batcher.drain();
       await feed.close();

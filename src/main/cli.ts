@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../platform/config.js';
 import { ROLES, type Role } from './roles.js';
 import type { RunningPlatform } from './platform.js';
+import type { Logger } from '../platform/log.js';
 
 // Commands load their code when run: `embudo help` stays instant, and `start` loads the
 // platform while its embedded PostgreSQL starts (see runUntilSignal).
@@ -14,6 +17,7 @@ Commands:
   start                  everything in one process (embedded PostgreSQL unless DATABASE_URL is set)
   serve --role <role>    one context per process: ${ROLES.join(', ')}
   migrate                apply pending database migrations and exit
+  pg-template            build the embedded cluster template first starts copy (start does it when missing)
   seed                   load the demo catalog and history
   payments rotate-kek    re-wrap saved-card data keys under the current key-encryption key
   events <sub>           event backbone: dead-letters, replay <id>, rebuild <consumer>, catalog, archive
@@ -58,6 +62,12 @@ const commands: Record<string, Command> = {
     } finally {
       await server.close();
     }
+  },
+  'pg-template': async (_args, config) => {
+    const [{ createLogger }, { buildTemplate }] = await Promise.all([import('../platform/log.js'), import('../platform/database-server.js')]);
+    const built = await buildTemplate(config, createLogger(config.logLevel));
+    process.stdout.write(built ? 'built the cluster template\n' : 'cluster template present, being built, or disabled\n');
+    return 0;
   },
   seed: async (_args, config) => {
     const { startPlatform } = await import('./platform.js');
@@ -174,6 +184,7 @@ async function runUntilSignal(config: Config, role: Role | 'all'): Promise<numbe
   }
   printReady(platform, role);
   logger.info({ stages }, 'start-up stages (ms since the process started)');
+  if (platform.database.embedded?.templateMissing) buildTemplateInBackground(logger);
   await new Promise<void>((resolve) => {
     onStop = resolve;
     if (signalled) resolve();
@@ -185,6 +196,25 @@ async function runUntilSignal(config: Config, role: Role | 'all'): Promise<numbe
   } catch (err) {
     platform.logger.error({ err }, 'shutdown failed');
     return 1;
+  }
+}
+
+/**
+ * This first start ran initdb: the next ones copy a template, built now by a process of its
+ * own at the lowest priority (it outlives this one if stopped first; its PostgreSQL children
+ * inherit the priority).
+ */
+function buildTemplateInBackground(logger: Logger): void {
+  const script = process.argv[1];
+  if (!script) return;
+  try {
+    const child = spawn(process.execPath, [...process.execArgv, script, 'pg-template'], { detached: true, stdio: 'ignore' });
+    child.on('error', (err) => logger.warn({ err }, 'could not build the cluster template'));
+    if (child.pid) os.setPriority(child.pid, 19);
+    child.unref();
+    logger.info({ pid: child.pid }, 'building the cluster template in the background (first starts will copy it)');
+  } catch (err) {
+    logger.warn({ err }, 'could not build the cluster template');
   }
 }
 

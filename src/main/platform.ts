@@ -78,7 +78,8 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
     stack.push(async () => {
       for (const c of contexts) await c.close?.();
     });
-    const seeding = applied.length > 0 || config.seed;
+    // A first start: the migrations ran here, or came with the embedded cluster's template.
+    const seeding = applied.length > 0 || config.seed || database.embedded?.created === true;
     // A first start's seeds (catalogue, stock, BI admin) wait on the database; the HTTP app is
     // built on this thread meanwhile.
     const seeded = seeding ? seedAll(contexts, mark) : Promise.resolve();

@@ -17,6 +17,9 @@ export const TBK_INTEGRATION = {
   apiKey: '579B532A7440BB0C9079DED94D31EA1615BACEB56610332264630D42D0A36B1C',
 } as const;
 
+/** Beside the compiled CLI (bin/compiled.js): caches derived from this checkout's sources. */
+const DEFAULT_PG_TEMPLATE_DIR = path.resolve(import.meta.dirname, '../../.build/pg-templates');
+
 const port = z.coerce.number().int().min(0).max(65535);
 const optionalUrl = (protocols: string[]) =>
   z
@@ -37,6 +40,8 @@ const envSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   EMBUDO_DATA_DIR: z.string().min(1).default('./data'),
+  // Empty: no template, every first start runs initdb and the migrations.
+  EMBUDO_PG_TEMPLATE_DIR: z.string().default(DEFAULT_PG_TEMPLATE_DIR),
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']).superRefine((url, ctx) => void checkDatabaseUrl(url, ctx)),
   DATABASE_REPLICA_URLS: z
     .string()
@@ -126,6 +131,11 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /**
+   * Where the embedded mode keeps its cluster template (initdb and the migrations done once,
+   * copied by every first start); undefined: none (EMBUDO_PG_TEMPLATE_DIR empty).
+   */
+  pgTemplateDir?: string | undefined;
   databaseUrl: string | undefined;
   poolSize: number;
   /** Read replicas for lag-tolerant reads (`db.reader()`). */
@@ -187,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     dataDir: path.resolve(e.EMBUDO_DATA_DIR),
+    pgTemplateDir: e.EMBUDO_PG_TEMPLATE_DIR ? path.resolve(e.EMBUDO_PG_TEMPLATE_DIR) : undefined,
     databaseUrl: e.DATABASE_URL,
     poolSize: e.DATABASE_POOL_SIZE,
     replicaUrls: e.DATABASE_REPLICA_URLS,

@@ -3,8 +3,11 @@ import pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { createDatabase, type Database } from './db.js';
-import { startEmbeddedPostgres, withDatabase, type EmbeddedOptions, type EmbeddedServer } from './embedded-postgres.js';
+import {
+  buildClusterTemplate, startEmbeddedPostgres, withDatabase, type ClusterTemplate, type EmbeddedOptions, type EmbeddedServer,
+} from './embedded-postgres.js';
 import type { Logger } from './log.js';
+import { migrate, migrationsKey } from './migrations.js';
 
 export interface DatabaseServer {
   db: Database;
@@ -54,9 +57,11 @@ export async function openDatabase(
 }
 
 /**
- * Starts the embedded PostgreSQL under `<dataDir>/pg` (initdb on first start) with its
- * `embudo` database. The CLI calls it before loading the platform's code, so the server's
- * start-up and Node's module loading overlap (`hooks.onInitdbRunning` tells it when).
+ * Starts the embedded PostgreSQL under `<dataDir>/pg` with its `embudo` database. A first
+ * start copies the cluster template (`config.pgTemplateDir`: initdb, the database and every
+ * migration, made once per set of migrations) or else runs initdb. The CLI calls it before
+ * loading the platform's code, so the server's start-up and Node's module loading overlap
+ * (`hooks.onInitdbRunning` tells it when).
  */
 export async function startEmbedded(
   config: Config,
@@ -68,6 +73,7 @@ export async function startEmbedded(
     dir: path.join(config.dataDir, 'pg'),
     onLog: (line) => logger.debug({ component: 'postgres' }, line),
     ...hooks,
+    ...(config.pgTemplateDir ? { template: clusterTemplate(config.pgTemplateDir) } : {}),
   });
   try {
     await ensureDatabase(embedded.url, 'embudo');
@@ -77,6 +83,33 @@ export async function startEmbedded(
     throw err;
   }
   return embedded;
+}
+
+/** The embedded mode's cluster template: the `embudo` database with every migration applied. */
+function clusterTemplate(dir: string): ClusterTemplate {
+  return {
+    dir,
+    key: migrationsKey(),
+    async prepare(adminUrl) {
+      await ensureDatabase(adminUrl, 'embudo');
+      const db = createDatabase({ connectionString: withDatabase(adminUrl, 'embudo'), max: 1, applicationName: 'embudo-template' });
+      try {
+        await migrate(db);
+      } finally {
+        await db.close();
+      }
+    },
+  };
+}
+
+/**
+ * Builds the cluster template for this set of migrations unless it exists (or another process
+ * builds it): `embudo pg-template`, which `embudo start` runs in the background, at low
+ * priority, after a first start that found none. Resolves with whether it built one.
+ */
+export async function buildTemplate(config: Config, logger: Logger): Promise<boolean> {
+  if (!config.pgTemplateDir) return false;
+  return buildClusterTemplate(clusterTemplate(config.pgTemplateDir), (line) => logger.debug({ component: 'postgres' }, line));
 }
 
 /** Creates a database on the server behind `adminUrl` unless it exists. */

@@ -118,6 +118,16 @@ export async function migrate(
   }
 }
 
+/**
+ * Names the set of migrations this process ships with (their ids and checksums): equal keys,
+ * equal schemas. The embedded mode's cluster template is built once per key.
+ */
+export function migrationsKey(migrations: Migration[] = (shipped ??= discoverMigrations())): string {
+  const hash = createHash('sha256');
+  for (const m of migrations) hash.update(`${m.id}\0${m.checksum}\n`);
+  return hash.digest('hex');
+}
+
 /** True when every known migration has been applied (used by /readyz). */
 export async function migrationsDone(
   db: Database,

@@ -51,6 +51,9 @@ test('embedded mode starts its own PostgreSQL under the data dir and stops it on
   assert.match(p.output(), /embedded, data in/);
   const ready = await get(`http://127.0.0.1:${port}/readyz`);
   assert.equal(ready.status, 200, ready.body);
+  // A first start seeds the demo catalogue, the cluster copied from the template or not.
+  const categories = await get(`http://127.0.0.1:${port}/catalog/categories`);
+  assert.match(categories.body, /despensa/);
   assert.ok(existsSync(path.join(dataDir, 'pg', 'PG_VERSION')));
   assert.ok(existsSync(path.join(dataDir, 'pg', 'postmaster.pid')));
   p.child.kill('SIGINT');
