@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendEvents } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
-import type { Database } from '../platform/db.js';
+import { prepared, type Database } from '../platform/db.js';
 import { groupCommit } from '../platform/group-commit.js';
 import { decoyHash, hashPassword, newSessionToken, tokenDigest, verifyPassword } from './auth.js';
 import { validateAddress, type AddressInput, type DeliveryAddress } from './domain/address.js';
@@ -127,7 +127,7 @@ export function createCustomersService(deps: CustomersServiceDeps) {
       const now = clock.now();
       const row = await db.transaction(async (tx) => {
         // Serialises a customer's concurrent additions so the limit holds.
-        await tx.query('SELECT 1 FROM customers WHERE id = $1 FOR UPDATE', [customerId]);
+        await tx.query(prepared('SELECT 1 FROM customers WHERE id = $1 FOR UPDATE'), [customerId]);
         if ((await store.countAddresses(tx, customerId)) >= MAX_ADDRESSES) {
           throw customersError('too_many_addresses', `at most ${MAX_ADDRESSES} addresses per customer`);
         }

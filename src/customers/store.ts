@@ -30,8 +30,8 @@ export async function insertCustomer(
   c: { id: string; kind: 'registered' | 'guest'; email: string; name: string | null; passwordHash: string | null; now: Date },
 ): Promise<CustomerRow | undefined> {
   const { rows } = await db.query<CustomerRow & Record<string, unknown>>(
-    `INSERT INTO customers (id, kind, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT DO NOTHING RETURNING *`,
+    prepared(`INSERT INTO customers (id, kind, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT DO NOTHING RETURNING *`),
     [c.id, c.kind, c.email, c.name, c.passwordHash, c.now],
   );
   return rows[0];
@@ -46,12 +46,12 @@ export async function findRegisteredByEmail(db: Db, email: string): Promise<Cust
 }
 
 export async function findCustomer(db: Db, id: string): Promise<CustomerRow | undefined> {
-  const { rows } = await db.query<CustomerRow & Record<string, unknown>>('SELECT * FROM customers WHERE id = $1', [id]);
+  const { rows } = await db.query<CustomerRow & Record<string, unknown>>(prepared('SELECT * FROM customers WHERE id = $1'), [id]);
   return rows[0];
 }
 
 export async function insertSession(db: Db, s: { digest: Buffer; customerId: string; now: Date; expiresAt: Date }): Promise<void> {
-  await db.query('INSERT INTO customer_sessions (token_hash, customer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [
+  await db.query(prepared('INSERT INTO customer_sessions (token_hash, customer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)'), [
     s.digest, s.customerId, s.now, s.expiresAt,
   ]);
 }
@@ -80,8 +80,8 @@ export async function deleteExpiredSessions(db: Db, before: Date): Promise<numbe
 
 export async function insertAddress(db: Db, a: DeliveryAddress & { id: string; customerId: string; now: Date }): Promise<AddressRow> {
   const { rows } = await db.query<AddressRow & Record<string, unknown>>(
-    `INSERT INTO customer_addresses (id, customer_id, recipient_name, street, number, apartment, comuna, region, region_code, phone, reference, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+    prepared(`INSERT INTO customer_addresses (id, customer_id, recipient_name, street, number, apartment, comuna, region, region_code, phone, reference, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`),
     [a.id, a.customerId, a.recipientName, a.street, a.number, a.apartment, a.comuna, a.region, a.regionCode, a.phone, a.reference, a.now],
   );
   return rows[0] as AddressRow;
@@ -97,7 +97,7 @@ export async function listAddresses(db: Db, customerId: string): Promise<Address
 
 export async function countAddresses(db: Db, customerId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM customer_addresses WHERE customer_id = $1 AND deleted_at IS NULL',
+    prepared('SELECT count(*)::int AS n FROM customer_addresses WHERE customer_id = $1 AND deleted_at IS NULL'),
     [customerId],
   );
   return rows[0]?.n ?? 0;
@@ -105,7 +105,7 @@ export async function countAddresses(db: Db, customerId: string): Promise<number
 
 export async function findAddress(db: Db, customerId: string, id: string): Promise<AddressRow | undefined> {
   const { rows } = await db.query<AddressRow & Record<string, unknown>>(
-    'SELECT * FROM customer_addresses WHERE id = $1 AND customer_id = $2 AND deleted_at IS NULL',
+    prepared('SELECT * FROM customer_addresses WHERE id = $1 AND customer_id = $2 AND deleted_at IS NULL'),
     [id, customerId],
   );
   return rows[0];

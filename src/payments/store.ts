@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 import type { AttemptStatus, Method, Processor } from './domain/attempt.js';
 import type { Posting } from './domain/ledger.js';
 import type { Envelope } from './domain/envelope.js';
@@ -30,7 +30,7 @@ export interface AttemptState extends AttemptRow {
 
 /** Serialises work on one key (attempt, order) for the rest of the transaction. */
 export async function lockKey(tx: Db, key: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`payments:${key}`]);
+  await tx.query(prepared('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))'), [`payments:${key}`]);
 }
 
 export async function insertAttempt(tx: Db, a: AttemptRow): Promise<void> {
@@ -54,8 +54,8 @@ export interface NewAttemptEvent {
 
 export async function appendAttemptEvent(tx: Db, e: NewAttemptEvent): Promise<void> {
   await tx.query(
-    `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    prepared(`INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`),
     [e.attemptId, e.orderId, e.kind, e.status, e.processorRef ?? null, e.reason ?? null, JSON.stringify(e.data ?? {}), e.occurredAt],
   );
 }
@@ -96,31 +96,31 @@ export function toState(r: Record<string, unknown>): AttemptState {
 
 export async function findAttempt(db: Db, id: string): Promise<AttemptState | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.id = $1`, [id]);
+  const { rows } = await db.query(prepared(`${STATE_SQL} WHERE a.id = $1`), [id]);
   return rows[0] ? toState(rows[0]) : undefined;
 }
 
 export async function attemptsForOrder(db: Db, orderId: string): Promise<AttemptState[]> {
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.order_id = $1 ORDER BY a.created_at`, [orderId]);
+  const { rows } = await db.query(prepared(`${STATE_SQL} WHERE a.order_id = $1 ORDER BY a.created_at`), [orderId]);
   return rows.map(toState);
 }
 
 export async function findAttemptByRef(db: Db, processor: Processor, ref: string): Promise<AttemptState | undefined> {
   const { rows } = await db.query(
-    `${STATE_SQL} WHERE a.id = (SELECT attempt_id FROM payment_processor_refs WHERE processor = $1 AND ref = $2)`,
+    prepared(`${STATE_SQL} WHERE a.id = (SELECT attempt_id FROM payment_processor_refs WHERE processor = $1 AND ref = $2)`),
     [processor, ref],
   );
   return rows[0] ? toState(rows[0]) : undefined;
 }
 
 export async function findAttemptByBuyOrder(db: Db, buyOrder: string): Promise<AttemptState | undefined> {
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.buy_order = $1`, [buyOrder]);
+  const { rows } = await db.query(prepared(`${STATE_SQL} WHERE a.buy_order = $1`), [buyOrder]);
   return rows[0] ? toState(rows[0]) : undefined;
 }
 
 export async function insertRef(tx: Db, processor: Processor, ref: string, attemptId: string): Promise<void> {
   await tx.query(
-    `INSERT INTO payment_processor_refs (processor, ref, attempt_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+    prepared(`INSERT INTO payment_processor_refs (processor, ref, attempt_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`),
     [processor, ref, attemptId],
   );
 }
