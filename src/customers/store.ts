@@ -1,3 +1,4 @@
+import { outboxInsert, type NewEvent } from '../events/index.js';
 import { prepared, type Db } from '../platform/db.js';
 import type { DeliveryAddress } from './domain/address.js';
 
@@ -25,15 +26,28 @@ export interface AddressRow {
   created_at: Date;
 }
 
-export async function insertCustomer(
+/**
+ * Inserts a customer, its first session and its registration event in one statement (one
+ * round trip, one commit): nothing is written when the customer conflicts (undefined). The
+ * consumers are not notified: wake them after it (events' `outboxWaker`).
+ */
+export async function insertCustomerWithSession(
   db: Db,
   c: { id: string; kind: 'registered' | 'guest'; email: string; name: string | null; passwordHash: string | null; now: Date },
+  session: { digest: Buffer; expiresAt: Date },
+  event: NewEvent,
 ): Promise<CustomerRow | undefined> {
-  const { rows } = await db.query<CustomerRow & Record<string, unknown>>(
-    prepared(`INSERT INTO customers (id, kind, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT DO NOTHING RETURNING *`),
-    [c.id, c.kind, c.email, c.name, c.passwordHash, c.now],
+  const ev = outboxInsert([event], 9);
+  const { rows } = await db.query<CustomerRow & Record<string, unknown>>(prepared(
+    `WITH c AS (
+       INSERT INTO customers (id, kind, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT DO NOTHING RETURNING *),
+     s AS (INSERT INTO customer_sessions (token_hash, customer_id, created_at, expires_at) SELECT $7, c.id, $6, $8 FROM c),
+     e AS (${ev.sql} WHERE EXISTS (SELECT 1 FROM c))
+     SELECT * FROM c`),
+    [c.id, c.kind, c.email, c.name, c.passwordHash, c.now, session.digest, session.expiresAt, ...ev.params],
   );
+  if (rows[0]) ev.appended();
   return rows[0];
 }
 
