@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { prepared, type Db } from '../platform/db.js';
+import { prepared, queryScript, sqlLiteral, type Db } from '../platform/db.js';
 import type { AttemptStatus, Method, Processor } from './domain/attempt.js';
 import type { Posting } from './domain/ledger.js';
 import type { Envelope } from './domain/envelope.js';
@@ -58,6 +58,27 @@ export async function appendAttemptEvent(tx: Db, e: NewAttemptEvent): Promise<vo
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`),
     [e.attemptId, e.orderId, e.kind, e.status, e.processorRef ?? null, e.reason ?? null, JSON.stringify(e.data ?? {}), e.occurredAt],
   );
+}
+
+/**
+ * Claims an attempt's Webpay commit: under the attempt's lock (`lockKey`), records
+ * `commit_started` unless the attempt is final or its commit was claimed already; true when it
+ * did. Call it as the first statement of its transaction: BEGIN, the lock and the guarded insert
+ * travel in one round trip, the insert a statement of its own, so its snapshot is taken after
+ * the lock and sees what the lock's last holder committed.
+ */
+export async function claimCommit(tx: Db, attempt: { id: string; orderId: string }, now: Date): Promise<boolean> {
+  const id = `${sqlLiteral(attempt.id)}::uuid`;
+  const [, inserted] = await queryScript(tx, [
+    `SELECT pg_advisory_xact_lock(hashtextextended(${sqlLiteral(`payments:attempt:${attempt.id}`)}, 0))`,
+    `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, occurred_at)
+     SELECT ${id}, ${sqlLiteral(attempt.orderId)}, 'commit_started', 'unknown', ${sqlLiteral(now.toISOString())}::timestamptz
+      WHERE NOT EXISTS (SELECT 1 FROM payment_attempt_events e WHERE e.attempt_id = ${id} AND e.kind = 'commit_started')
+        AND coalesce((SELECT e.status FROM payment_attempt_events e WHERE e.attempt_id = ${id} ORDER BY e.id DESC LIMIT 1), 'created')
+            NOT IN ('approved', 'rejected', 'expired')
+     RETURNING id`,
+  ]);
+  return (inserted?.rowCount ?? 0) === 1;
 }
 
 export const STATE_SQL = `
