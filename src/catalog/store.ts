@@ -1,4 +1,4 @@
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 
 export interface SkuRow {
   sku: string;
@@ -48,7 +48,7 @@ const toSku = (r: DbSku): SkuRow => ({
 });
 
 export async function findSkus(db: Db, skus: readonly string[]): Promise<SkuRow[]> {
-  const { rows } = await db.query<DbSku & Record<string, unknown>>(`${SKU_SELECT} WHERE s.sku = ANY($1::text[]) ORDER BY s.sku`, [skus]);
+  const { rows } = await db.query<DbSku & Record<string, unknown>>(prepared(`${SKU_SELECT} WHERE s.sku = ANY($1::text[]) ORDER BY s.sku`), [skus]);
   return rows.map(toSku);
 }
 

@@ -72,14 +72,15 @@ export function createIdempotency(options: IdempotencyOptions) {
   });
   const claim = (scope: string, key: string, fingerprint: Buffer, owner: string) => claimMany({ scope, key, fingerprint, owner });
 
-  type Done = { scope: string; key: string; owner: string; response: StoredResponse };
+  /** `json`: the response's body as stored (JSON text), serialised once for the answer and the row. */
+  type Done = { scope: string; key: string; owner: string; status: number; json: string };
   const complete = groupCommit(async (done: Done[]): Promise<void[]> => {
     await db.query(prepared(
       `UPDATE checkout_idempotency_keys k SET state = 'done', status_code = t.status_code, body = t.body::json, completed_at = $6
          FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[]) AS t(scope, key, owner, status_code, body)
         WHERE k.scope = t.scope AND k.key = t.key AND k.owner = t.owner`),
-      [done.map((d) => d.scope), done.map((d) => d.key), done.map((d) => d.owner), done.map((d) => d.response.status),
-        done.map((d) => JSON.stringify(d.response.body)), clock.now()],
+      [done.map((d) => d.scope), done.map((d) => d.key), done.map((d) => d.owner), done.map((d) => d.status),
+        done.map((d) => d.json), clock.now()],
     );
     return done.map(() => undefined);
   });
@@ -117,15 +118,17 @@ export function createIdempotency(options: IdempotencyOptions) {
         await sleep(pause);
       }
       let response: StoredResponse;
+      let json: string;
       try {
         const out = await execute();
         // Stored as JSON: the first answer and its replays must be byte-for-byte the same.
-        response = { status: out.status, body: JSON.parse(JSON.stringify(out.body ?? null)) as unknown };
+        json = JSON.stringify(out.body ?? null);
+        response = { status: out.status, body: JSON.parse(json) as unknown };
       } catch (err) {
         await db.query('DELETE FROM checkout_idempotency_keys WHERE scope = $1 AND key = $2 AND owner = $3', [scope, key, owner]);
         throw err;
       }
-      await complete({ scope, key, owner, response });
+      await complete({ scope, key, owner, status: response.status, json });
       return { ...response, replayed: false };
     },
 

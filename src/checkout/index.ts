@@ -77,7 +77,23 @@ export interface Checkout {
  */
 export function createCheckout(deps: CheckoutDeps): Checkout {
   const { db, clock, logger } = deps;
-  const watch = createStatusWatch();
+  // Events committed by other processes (or consumers) reach the open status streams through
+  // the bus's fan-out; it is subscribed to only while a stream is open.
+  let unsubscribeBus: (() => void) | undefined;
+  const watch = createStatusWatch({
+    onActive: (active) => {
+      if (!deps.events) return;
+      if (!active) {
+        unsubscribeBus?.();
+        unsubscribeBus = undefined;
+        return;
+      }
+      unsubscribeBus ??= deps.events.subscribe(['checkout.*', 'payments.*'], (event) => {
+        const orderId = event.aggregateType === 'order' ? event.aggregateId : (event.payload as { orderId?: unknown } | null)?.orderId;
+        if (typeof orderId === 'string') watch.notify(orderId);
+      });
+    },
+  });
   const orders = createOrderService({
     db, clock, logger, inventory: deps.inventory, payments: deps.payments, onCommitted: (id) => watch.notify(id),
   });
@@ -95,10 +111,6 @@ export function createCheckout(deps: CheckoutDeps): Checkout {
   ];
   if (deps.events) {
     workers.push(deps.events.consumer({ name: 'checkout.payments', types: [...PAYMENT_EVENT_TYPES], handle: (tx, event) => orders.handlePaymentEvent(tx, event) }));
-    deps.events.subscribe(['checkout.*', 'payments.*'], (event) => {
-      const orderId = event.aggregateType === 'order' ? event.aggregateId : (event.payload as { orderId?: unknown } | null)?.orderId;
-      if (typeof orderId === 'string') watch.notify(orderId);
-    });
   }
 
   return {

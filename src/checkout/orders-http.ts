@@ -122,6 +122,9 @@ export function orderRoutes(deps: OrderRoutesDeps): HttpModule {
           });
       };
       const unsubscribe = watch.subscribe(orderId, refresh);
+      // A change committed between the first read and the subscription is pushed now, not at
+      // the next poll (the bus's fan-out starts from its head when the first stream opens).
+      refresh();
       const poll = setInterval(refresh, deps.ssePollMs ?? 2_000);
       const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
       req.raw.on('close', () => {

@@ -60,7 +60,7 @@ type R<T> = T & Record<string, unknown>;
 
 export async function insertCart(db: Db, c: { id: string; customerId: string; now: Date }): Promise<CartRow> {
   const { rows } = await db.query<R<CartRow>>(
-    `INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ($1, $2, 'open', $3, $3) RETURNING *`,
+    prepared(`INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ($1, $2, 'open', $3, $3) RETURNING *`),
     [c.id, c.customerId, c.now],
   );
   return rows[0] as CartRow;
@@ -193,7 +193,7 @@ export async function claimCarts(
 
 export async function reopenCart(db: Db, cartId: string, orderId: string, now: Date): Promise<void> {
   await db.query(
-    `UPDATE carts SET status = 'open', order_id = NULL, updated_at = $3 WHERE id = $1 AND order_id = $2 AND status = 'checking_out'`,
+    prepared(`UPDATE carts SET status = 'open', order_id = NULL, updated_at = $3 WHERE id = $1 AND order_id = $2 AND status = 'checking_out'`),
     [cartId, orderId, now],
   );
 }
@@ -246,24 +246,24 @@ export async function transitions(db: Db, orderId: string) {
 
 export async function setStatusView(db: Db, orderId: string, status: OrderStatus, now: Date, paymentStatus?: string): Promise<void> {
   await db.query(
-    `UPDATE checkout_order_status SET status = $2, version = version + 1, updated_at = $3,
+    prepared(`UPDATE checkout_order_status SET status = $2, version = version + 1, updated_at = $3,
        payment_status = coalesce($4, payment_status),
        next_action = CASE WHEN $2 = 'pending_payment' THEN next_action ELSE NULL END
-     WHERE order_id = $1`,
+     WHERE order_id = $1`),
     [orderId, status, now, paymentStatus ?? null],
   );
 }
 
 export async function setPaymentView(db: Db, orderId: string, paymentStatus: string, nextAction: unknown, now: Date): Promise<void> {
   await db.query(
-    `UPDATE checkout_order_status SET payment_status = $2, next_action = $3, version = version + 1, updated_at = $4
-     WHERE order_id = $1 AND status = 'pending_payment'`,
+    prepared(`UPDATE checkout_order_status SET payment_status = $2, next_action = $3, version = version + 1, updated_at = $4
+     WHERE order_id = $1 AND status = 'pending_payment'`),
     [orderId, paymentStatus, nextAction === null ? null : JSON.stringify(nextAction), now],
   );
 }
 
 export async function findStatus(db: Db, orderId: string): Promise<StatusRow | undefined> {
-  const { rows } = await db.query<R<StatusRow>>('SELECT * FROM checkout_order_status WHERE order_id = $1', [orderId]);
+  const { rows } = await db.query<R<StatusRow>>(prepared('SELECT * FROM checkout_order_status WHERE order_id = $1'), [orderId]);
   return rows[0];
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { appendEvents } from '../events/index.js';
+import { appendEvents, outboxWaker } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
-import type { Database } from '../platform/db.js';
+import { prepared, type Database } from '../platform/db.js';
 import { groupCommit } from '../platform/group-commit.js';
 import { decoyHash, hashPassword, newSessionToken, tokenDigest, verifyPassword } from './auth.js';
 import { validateAddress, type AddressInput, type DeliveryAddress } from './domain/address.js';
@@ -58,18 +58,26 @@ export function createCustomersService(deps: CustomersServiceDeps) {
     return { customer, token, expiresAt };
   };
 
-  const create = async (kind: 'registered' | 'guest', email: string, name: string | null, passwordHash: string | null) => {
+  // Sign-ups and new addresses wake the outbox consumers after their commit (shared, spaced
+  // wake-ups) instead of a NOTIFY in their transaction: every sign-in of the live load did one.
+  const wake = outboxWaker(db);
+
+  /** A new customer with its first session: customer, session and event in one statement. */
+  const create = async (kind: 'registered' | 'guest', email: string, name: string | null, passwordHash: string | null): Promise<NewSession> => {
     const now = clock.now();
     const id = randomUUID();
-    const row = await db.transaction(async (tx) => {
-      const inserted = await store.insertCustomer(tx, { id, kind, email: normalizeEmail(email), name, passwordHash, now });
-      if (!inserted) return undefined;
-      const payload: CustomerRegisteredV1 = { customerId: id, kind, registeredAt: now.toISOString() };
-      await appendEvents(tx, [{ type: 'customers.customer_registered', version: 1, aggregateType: 'customer', aggregateId: id, payload }]);
-      return inserted;
-    });
+    const { token, digest } = newSessionToken();
+    const expiresAt = new Date(now.getTime() + ttl);
+    const payload: CustomerRegisteredV1 = { customerId: id, kind, registeredAt: now.toISOString() };
+    const row = await store.insertCustomerWithSession(
+      db,
+      { id, kind, email: normalizeEmail(email), name, passwordHash, now },
+      { digest, expiresAt },
+      { type: 'customers.customer_registered', version: 1, aggregateType: 'customer', aggregateId: id, payload },
+    );
     if (!row) throw customersError('email_taken', 'an account with that email already exists');
-    return toCustomer(row);
+    wake();
+    return { customer: toCustomer(row), token, expiresAt };
   };
 
   // Every authenticated request looks its session up: concurrent requests share one query
@@ -87,12 +95,12 @@ export function createCustomersService(deps: CustomersServiceDeps) {
         throw customersError('weak_password', `the password needs at least ${MIN_PASSWORD} characters`);
       }
       const hash = await hashPassword(input.password);
-      return openSession(await create('registered', input.email, input.name?.trim() || null, hash));
+      return create('registered', input.email, input.name?.trim() || null, hash);
     },
 
     /** A guest customer (email only) with a session, for checkout without an account. */
     async guest(input: { email: string; name?: string | undefined }): Promise<NewSession> {
-      return openSession(await create('guest', input.email, input.name?.trim() || null, null));
+      return create('guest', input.email, input.name?.trim() || null, null);
     },
 
     async login(input: { email: string; password: string }): Promise<NewSession> {
@@ -127,7 +135,7 @@ export function createCustomersService(deps: CustomersServiceDeps) {
       const now = clock.now();
       const row = await db.transaction(async (tx) => {
         // Serialises a customer's concurrent additions so the limit holds.
-        await tx.query('SELECT 1 FROM customers WHERE id = $1 FOR UPDATE', [customerId]);
+        await tx.query(prepared('SELECT 1 FROM customers WHERE id = $1 FOR UPDATE'), [customerId]);
         if ((await store.countAddresses(tx, customerId)) >= MAX_ADDRESSES) {
           throw customersError('too_many_addresses', `at most ${MAX_ADDRESSES} addresses per customer`);
         }
@@ -135,9 +143,10 @@ export function createCustomersService(deps: CustomersServiceDeps) {
         const payload: AddressAddedV1 = {
           customerId, addressId: id, comuna: inserted.comuna, region: inserted.region, regionCode: inserted.region_code,
         };
-        await appendEvents(tx, [{ type: 'customers.address_added', version: 1, aggregateType: 'customer', aggregateId: customerId, payload }]);
+        await appendEvents(tx, [{ type: 'customers.address_added', version: 1, aggregateType: 'customer', aggregateId: customerId, payload }], { notify: false });
         return inserted;
       });
+      wake();
       return toAddress(row);
     },
 

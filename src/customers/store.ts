@@ -1,3 +1,4 @@
+import { outboxInsert, type NewEvent } from '../events/index.js';
 import { prepared, type Db } from '../platform/db.js';
 import type { DeliveryAddress } from './domain/address.js';
 
@@ -25,15 +26,28 @@ export interface AddressRow {
   created_at: Date;
 }
 
-export async function insertCustomer(
+/**
+ * Inserts a customer, its first session and its registration event in one statement (one
+ * round trip, one commit): nothing is written when the customer conflicts (undefined). The
+ * consumers are not notified: wake them after it (events' `outboxWaker`).
+ */
+export async function insertCustomerWithSession(
   db: Db,
   c: { id: string; kind: 'registered' | 'guest'; email: string; name: string | null; passwordHash: string | null; now: Date },
+  session: { digest: Buffer; expiresAt: Date },
+  event: NewEvent,
 ): Promise<CustomerRow | undefined> {
-  const { rows } = await db.query<CustomerRow & Record<string, unknown>>(
-    `INSERT INTO customers (id, kind, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT DO NOTHING RETURNING *`,
-    [c.id, c.kind, c.email, c.name, c.passwordHash, c.now],
+  const ev = outboxInsert([event], 9);
+  const { rows } = await db.query<CustomerRow & Record<string, unknown>>(prepared(
+    `WITH c AS (
+       INSERT INTO customers (id, kind, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT DO NOTHING RETURNING *),
+     s AS (INSERT INTO customer_sessions (token_hash, customer_id, created_at, expires_at) SELECT $7, c.id, $6, $8 FROM c),
+     e AS (${ev.sql} WHERE EXISTS (SELECT 1 FROM c))
+     SELECT * FROM c`),
+    [c.id, c.kind, c.email, c.name, c.passwordHash, c.now, session.digest, session.expiresAt, ...ev.params],
   );
+  if (rows[0]) ev.appended();
   return rows[0];
 }
 
@@ -46,12 +60,12 @@ export async function findRegisteredByEmail(db: Db, email: string): Promise<Cust
 }
 
 export async function findCustomer(db: Db, id: string): Promise<CustomerRow | undefined> {
-  const { rows } = await db.query<CustomerRow & Record<string, unknown>>('SELECT * FROM customers WHERE id = $1', [id]);
+  const { rows } = await db.query<CustomerRow & Record<string, unknown>>(prepared('SELECT * FROM customers WHERE id = $1'), [id]);
   return rows[0];
 }
 
 export async function insertSession(db: Db, s: { digest: Buffer; customerId: string; now: Date; expiresAt: Date }): Promise<void> {
-  await db.query('INSERT INTO customer_sessions (token_hash, customer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [
+  await db.query(prepared('INSERT INTO customer_sessions (token_hash, customer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)'), [
     s.digest, s.customerId, s.now, s.expiresAt,
   ]);
 }
@@ -80,8 +94,8 @@ export async function deleteExpiredSessions(db: Db, before: Date): Promise<numbe
 
 export async function insertAddress(db: Db, a: DeliveryAddress & { id: string; customerId: string; now: Date }): Promise<AddressRow> {
   const { rows } = await db.query<AddressRow & Record<string, unknown>>(
-    `INSERT INTO customer_addresses (id, customer_id, recipient_name, street, number, apartment, comuna, region, region_code, phone, reference, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+    prepared(`INSERT INTO customer_addresses (id, customer_id, recipient_name, street, number, apartment, comuna, region, region_code, phone, reference, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`),
     [a.id, a.customerId, a.recipientName, a.street, a.number, a.apartment, a.comuna, a.region, a.regionCode, a.phone, a.reference, a.now],
   );
   return rows[0] as AddressRow;
@@ -97,7 +111,7 @@ export async function listAddresses(db: Db, customerId: string): Promise<Address
 
 export async function countAddresses(db: Db, customerId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM customer_addresses WHERE customer_id = $1 AND deleted_at IS NULL',
+    prepared('SELECT count(*)::int AS n FROM customer_addresses WHERE customer_id = $1 AND deleted_at IS NULL'),
     [customerId],
   );
   return rows[0]?.n ?? 0;
@@ -105,7 +119,7 @@ export async function countAddresses(db: Db, customerId: string): Promise<number
 
 export async function findAddress(db: Db, customerId: string, id: string): Promise<AddressRow | undefined> {
   const { rows } = await db.query<AddressRow & Record<string, unknown>>(
-    'SELECT * FROM customer_addresses WHERE id = $1 AND customer_id = $2 AND deleted_at IS NULL',
+    prepared('SELECT * FROM customer_addresses WHERE id = $1 AND customer_id = $2 AND deleted_at IS NULL'),
     [id, customerId],
   );
   return rows[0];

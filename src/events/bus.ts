@@ -161,7 +161,12 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   const ALL = typeFilter(['*']);
   const tail = track(
     wakeableLoop('events-tail', pollMs, deps.logger, async () => {
-      if (listeners.size === 0) return 'idle';
+      if (listeners.size === 0) {
+        // Nobody listens: the next first listener starts from the head of its time, not from
+        // where this tail stopped (it would otherwise read everything committed meanwhile).
+        tailAt = undefined;
+        return 'idle';
+      }
       tailAt ??= (await safeHead(deps.db)) ?? { txId: '0', seq: 0 };
       const { rows, blocked } = await readBatch(deps.db, tailAt, ALL, 500);
       for (const row of rows) {
@@ -265,7 +270,11 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     subscribe(types, fn) {
       const entry = { filter: typeFilter(types), fn };
       listeners.add(entry);
-      if (!closed) tail.start();
+      if (!closed) {
+        tail.start();
+        // A tail left idle (no listener) takes the head now rather than at its next poll.
+        if (listeners.size === 1) tail.wake();
+      }
       return () => {
         listeners.delete(entry);
       };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../platform/db.js';
+import { prepared, type Db } from '../platform/db.js';
 
 /** An event as a context publishes it. `type` is `<context>.<name>`, e.g. `inventory.stock_changed`. */
 export interface NewEvent<P = unknown> {
@@ -109,12 +109,14 @@ export function outboxWaker(db: Db): () => void {
   return wake;
 }
 
+const NOTIFY = prepared(`SELECT pg_notify('embudo_outbox', '')`);
+
 export async function appendEvents(tx: Db, events: readonly NewEvent[], options: AppendOptions = {}): Promise<string[]> {
   if (events.length === 0) return [];
   const insert = outboxInsert(events, 1);
-  await tx.query(insert.sql, insert.params);
+  await tx.query(prepared(insert.sql), insert.params);
   // Wakes in-process consumers at commit (NOTIFY is delivered only if the transaction commits).
-  if (options.notify !== false) await tx.query(`SELECT pg_notify('embudo_outbox', '')`);
+  if (options.notify !== false) await tx.query(NOTIFY);
   insert.appended();
   return insert.ids;
 }

@@ -198,19 +198,8 @@ export function createAttempts(core: Core, vault: Vault, fraud?: Fraud) {
       const connector = connectorFor(core, 'transbank');
 
       if (tokenWs && !tbkToken) {
-        const claimed = await transaction(core, async (tx) => {
-          await store.lockKey(tx, `attempt:${a.id}`);
-          const cur = (await store.findAttempt(tx, a.id)) as AttemptState;
-          if (isFinal(cur.status) || cur.commitClaimed) return false;
-          await store.appendAttemptEvent(tx, {
-            attemptId: a.id,
-            orderId: a.orderId,
-            kind: 'commit_started',
-            status: 'unknown',
-            occurredAt: core.clock.now(),
-          });
-          return true;
-        });
+        // Under the attempt's lock, unless it is final or its commit was claimed: one round trip and the commit.
+        const claimed = await transaction(core, (tx) => store.claimCommit(tx, a, core.clock.now()));
         // A duplicate return while the first commit runs: show the current state.
         if (!claimed) return (await store.findAttempt(core.db, a.id)) as AttemptState;
         const verdict = await connector.commitRedirect(attemptCall(core, a), tokenWs);

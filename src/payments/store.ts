@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../platform/db.js';
+import { prepared, queryScript, sqlLiteral, type Db } from '../platform/db.js';
 import type { AttemptStatus, Method, Processor } from './domain/attempt.js';
 import type { Posting } from './domain/ledger.js';
 import type { Envelope } from './domain/envelope.js';
@@ -30,7 +30,7 @@ export interface AttemptState extends AttemptRow {
 
 /** Serialises work on one key (attempt, order) for the rest of the transaction. */
 export async function lockKey(tx: Db, key: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`payments:${key}`]);
+  await tx.query(prepared('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))'), [`payments:${key}`]);
 }
 
 export async function insertAttempt(tx: Db, a: AttemptRow): Promise<void> {
@@ -54,10 +54,31 @@ export interface NewAttemptEvent {
 
 export async function appendAttemptEvent(tx: Db, e: NewAttemptEvent): Promise<void> {
   await tx.query(
-    `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    prepared(`INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, processor_ref, reason, data, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`),
     [e.attemptId, e.orderId, e.kind, e.status, e.processorRef ?? null, e.reason ?? null, JSON.stringify(e.data ?? {}), e.occurredAt],
   );
+}
+
+/**
+ * Claims an attempt's Webpay commit: under the attempt's lock (`lockKey`), records
+ * `commit_started` unless the attempt is final or its commit was claimed already; true when it
+ * did. Call it as the first statement of its transaction: BEGIN, the lock and the guarded insert
+ * travel in one round trip, the insert a statement of its own, so its snapshot is taken after
+ * the lock and sees what the lock's last holder committed.
+ */
+export async function claimCommit(tx: Db, attempt: { id: string; orderId: string }, now: Date): Promise<boolean> {
+  const id = `${sqlLiteral(attempt.id)}::uuid`;
+  const [, inserted] = await queryScript(tx, [
+    `SELECT pg_advisory_xact_lock(hashtextextended(${sqlLiteral(`payments:attempt:${attempt.id}`)}, 0))`,
+    `INSERT INTO payment_attempt_events (attempt_id, order_id, kind, status, occurred_at)
+     SELECT ${id}, ${sqlLiteral(attempt.orderId)}, 'commit_started', 'unknown', ${sqlLiteral(now.toISOString())}::timestamptz
+      WHERE NOT EXISTS (SELECT 1 FROM payment_attempt_events e WHERE e.attempt_id = ${id} AND e.kind = 'commit_started')
+        AND coalesce((SELECT e.status FROM payment_attempt_events e WHERE e.attempt_id = ${id} ORDER BY e.id DESC LIMIT 1), 'created')
+            NOT IN ('approved', 'rejected', 'expired')
+     RETURNING id`,
+  ]);
+  return (inserted?.rowCount ?? 0) === 1;
 }
 
 export const STATE_SQL = `
@@ -96,31 +117,31 @@ export function toState(r: Record<string, unknown>): AttemptState {
 
 export async function findAttempt(db: Db, id: string): Promise<AttemptState | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.id = $1`, [id]);
+  const { rows } = await db.query(prepared(`${STATE_SQL} WHERE a.id = $1`), [id]);
   return rows[0] ? toState(rows[0]) : undefined;
 }
 
 export async function attemptsForOrder(db: Db, orderId: string): Promise<AttemptState[]> {
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.order_id = $1 ORDER BY a.created_at`, [orderId]);
+  const { rows } = await db.query(prepared(`${STATE_SQL} WHERE a.order_id = $1 ORDER BY a.created_at`), [orderId]);
   return rows.map(toState);
 }
 
 export async function findAttemptByRef(db: Db, processor: Processor, ref: string): Promise<AttemptState | undefined> {
   const { rows } = await db.query(
-    `${STATE_SQL} WHERE a.id = (SELECT attempt_id FROM payment_processor_refs WHERE processor = $1 AND ref = $2)`,
+    prepared(`${STATE_SQL} WHERE a.id = (SELECT attempt_id FROM payment_processor_refs WHERE processor = $1 AND ref = $2)`),
     [processor, ref],
   );
   return rows[0] ? toState(rows[0]) : undefined;
 }
 
 export async function findAttemptByBuyOrder(db: Db, buyOrder: string): Promise<AttemptState | undefined> {
-  const { rows } = await db.query(`${STATE_SQL} WHERE a.buy_order = $1`, [buyOrder]);
+  const { rows } = await db.query(prepared(`${STATE_SQL} WHERE a.buy_order = $1`), [buyOrder]);
   return rows[0] ? toState(rows[0]) : undefined;
 }
 
 export async function insertRef(tx: Db, processor: Processor, ref: string, attemptId: string): Promise<void> {
   await tx.query(
-    `INSERT INTO payment_processor_refs (processor, ref, attempt_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+    prepared(`INSERT INTO payment_processor_refs (processor, ref, attempt_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`),
     [processor, ref, attemptId],
   );
 }

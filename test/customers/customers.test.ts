@@ -78,6 +78,27 @@ test('wrong password, unknown email, taken email, weak password, bad email', asy
   assert.equal(rows[0]?.n, 0);
 });
 
+test('a sign-up stores its customer, session and one registration event together; a taken email stores none of them', async () => {
+  const counts = async () => (await db.query<{ customers: number; sessions: number; events: number }>(
+    `SELECT (SELECT count(*)::int FROM customers WHERE email = 'once@example.cl') AS customers,
+            (SELECT count(*)::int FROM customer_sessions s JOIN customers c ON c.id = s.customer_id WHERE c.email = 'once@example.cl') AS sessions,
+            (SELECT count(*)::int FROM events_outbox WHERE type = 'customers.customer_registered'
+               AND aggregate_id IN (SELECT id::text FROM customers WHERE email = 'once@example.cl')) AS events`,
+  )).rows[0];
+  const first = await register('once@example.cl');
+  assert.equal(first.statusCode, 201, first.body);
+  const { token, customer } = first.json<{ token: string; customer: { id: string } }>();
+  assert.equal((await me(token)).json<{ id: string }>().id, customer.id);
+  assert.deepEqual(await counts(), { customers: 1, sessions: 1, events: 1 });
+  const { rows } = await db.query<{ payload: { customerId: string; kind: string } }>(
+    `SELECT payload FROM events_outbox WHERE type = 'customers.customer_registered' AND aggregate_id = $1`, [customer.id]);
+  assert.equal(rows[0]?.payload.customerId, customer.id);
+  assert.equal(rows[0]?.payload.kind, 'registered');
+
+  assert.equal((await register('ONCE@example.cl')).json<{ code: string }>().code, 'email_taken');
+  assert.deepEqual(await counts(), { customers: 1, sessions: 1, events: 1 });
+});
+
 test('guests may reuse an email; registered accounts may not', async () => {
   const a = await app.inject({ method: 'POST', url: '/customers/guest', payload: { email: 'guest@example.cl' } });
   const b = await app.inject({ method: 'POST', url: '/customers/guest', payload: { email: 'guest@example.cl' } });

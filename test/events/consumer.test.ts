@@ -307,6 +307,32 @@ test('subscribe fans out committed events only, after commit', async () => {
   }
 });
 
+test('a subscriber arriving after every listener left starts from the head: events committed meanwhile are not replayed', async () => {
+  const ctx = uniqueContext();
+  const first: string[] = [];
+  const stop = bus.subscribe([`${ctx}.seen`], (e) => first.push(e.id));
+  await sleep(100);
+  const before = await publish(db, `${ctx}.seen`);
+  await waitFor(() => first.length === 1, 5000, 'the first listener got its event');
+  assert.deepEqual(first, [before]);
+  stop();
+  // Nobody listens while these commit, and the tail notices (its next wake-up finds no listener).
+  const missed = await publish(db, `${ctx}.seen`);
+  await sleep(700);
+  const second: string[] = [];
+  const stop2 = bus.subscribe([`${ctx}.seen`], (e) => second.push(e.id));
+  try {
+    await sleep(200);
+    const after2 = await publish(db, `${ctx}.seen`);
+    await waitFor(() => second.includes(after2), 5000, 'the second listener got the new event');
+    await sleep(150);
+    assert.deepEqual(second, [after2]);
+    assert.ok(!second.includes(missed));
+  } finally {
+    stop2();
+  }
+});
+
 test('drained waits until the consumer passed every event committed before it, however long a batch runs', async () => {
   const ctx = uniqueContext();
   const name = `${ctx}.slow`;
