@@ -10,7 +10,7 @@ import { intervalWorker, type Worker } from '../platform/worker.js';
 import type { EventBus, EventEnvelope } from '../events/index.js';
 import { markSettlement } from './aggregates-upkeep.js';
 import { copyOut, type CopyOutResult } from './copy-out.js';
-import { ensureSchema, envelopePages, exportLake, LANDING_CSV, load, PAGE, type CsvPage, type LoadResult } from './etl.js';
+import { ensureSchema, envelopePages, exportLake, LANDING_COPY, load, PAGE, type CsvPage, type LoadResult } from './etl.js';
 import { demandSql, fillSeries, firstDaySql, type DemandSeries } from './demand.js';
 import { CONSUMED_TYPES } from './mapping.js';
 import { buildSilo, siloKey } from './silo.js';
@@ -135,7 +135,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
 
   /**
    * Pages of landed events (BATCH each, landing order) after `from`, up to `max` events, each
-   * written by PostgreSQL as CSV (COPY, see LANDING_CSV) to a file that DuckDB reads: the
+   * written by PostgreSQL in COPY's text format (see LANDING_COPY) to a file that DuckDB reads: the
    * payloads are never parsed or serialised in JS. `last()` is the landing sequence of the last
    * one read. `where` is SQL over analytics_landing with its literals quoted (COPY takes no
    * parameters).
@@ -154,11 +154,11 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
           // The next page is copied while DuckDB stages this one (the stager returns once it started).
           // Copying further ahead gained nothing on two cores: PostgreSQL and DuckDB share them.
           while (read < max) {
-            const file = path.join(stagingDir, `page-${process.pid}-${++pageFiles}.csv`);
+            const file = path.join(stagingDir, `page-${process.pid}-${++pageFiles}.txt`);
             let copied: CopyOutResult;
             try {
-              copied = await copyOut(client, `COPY (SELECT ${LANDING_CSV.select} FROM analytics_landing
-                WHERE ${where} AND landing_seq > ${Math.trunc(after)} ORDER BY landing_seq LIMIT ${batch}) TO STDOUT (FORMAT csv)`, file);
+              copied = await copyOut(client, `COPY (SELECT ${LANDING_COPY.select} FROM analytics_landing
+                WHERE ${where} AND landing_seq > ${Math.trunc(after)} ORDER BY landing_seq LIMIT ${batch}) TO STDOUT`, file);
             } catch (err) {
               rmSync(file, { force: true });
               throw err;
@@ -170,7 +170,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
             }
             // The first column of the last row is its landing sequence.
             const text = copied.last.toString('utf8');
-            after = Number(text.slice(0, text.indexOf(',')));
+            after = Number(text.slice(0, text.indexOf(LANDING_COPY.delimiter)));
             read += copied.rows;
             yield { file, rows: copied.rows, unique: true };
             if (!more) return;

@@ -71,7 +71,7 @@ describe('incremental ETL', () => {
     }
   });
 
-  it('payload text reaches staging unchanged through the CSV copy (quotes, commas, escapes, non-ASCII), and the copy files are removed', async () => {
+  it('payload text reaches staging unchanged through the text copy (quotes, commas, tabs, line breaks, backslashes, non-ASCII), and the copy files are removed', async () => {
     await db.query('TRUNCATE analytics_landing');
     const dir = mkdtempSync(path.join(tmpdir(), 'embudo-wh-'));
     // A copy file a killed load left behind goes when the warehouse opens.
@@ -81,15 +81,34 @@ describe('incremental ETL', () => {
     try {
       const odd = ['a "quoted", comma', 'back\\slash \\" and \n newline \t tab', 'Ñuñoa, Biobío — 🛒', '', ',,"",', 'line\r\nbreak'];
       const events: EventEnvelope[] = odd.map((name, i) => ({ seq: i + 1, id: randomUUID(), type: 'catalog.sku_changed', version: 1, context: 'catalog',
-        aggregateType: 'sku', aggregateId: `SKU-"${i}",x`, payload: { sku: `SKU-${i}`, name, nested: { list: [name, i, null, true] } }, occurredAt: new Date(Date.UTC(2026, 9, 1, 0, 0, i)) }));
+        aggregateType: 'sku', aggregateId: `SKU-"${i}",x\t\\N\\${i}\n`, payload: { sku: `SKU-${i}`, name, nested: { list: [name, i, null, true] } }, occurredAt: new Date(Date.UTC(2026, 9, 1, 0, 0, i)) }));
       await land(events);
+      // JSON text as another producer may write it: whitespace (tabs, line breaks) between tokens, escapes kept as written.
+      const pretty = '{\n\t"sku": "SKU-9",\r\n  "name": "tab\\there \\\\ \\u00d1",\t"n": [1,\n2]\n}';
+      await db.query(`INSERT INTO analytics_landing (event_id, outbox_seq, type, version, aggregate_id, payload, occurred_at)
+        VALUES ($1, 99, 'catalog.sku_changed', 1, 'SKU-9', $2, '2026-10-01T00:01:00Z')`, [randomUUID(), pretty]);
       const r = await a.runEtl();
-      assert.equal(r.loaded, events.length);
-      const staged = await a.query(`SELECT event_id, aggregate_id, payload, epoch_ms(occurred_at) AS at FROM stg_events ORDER BY seq`);
+      assert.equal(r.loaded, events.length + 1);
+      const staged = await a.query(`SELECT event_id, aggregate_id, payload, epoch_ms(occurred_at) AS at FROM stg_events WHERE seq < 99 ORDER BY seq`);
       assert.deepEqual(staged.map((s): unknown[] => [s.event_id, s.aggregate_id, JSON.parse(String(s.payload)) as unknown, n(s.at)]),
         events.map((e) => [e.id, e.aggregateId, e.payload, e.occurredAt.getTime()]));
+      // Times to the microsecond, near the ends of the range the copy sends as a double and beyond.
+      const times = ['1899-12-31 23:59:59.999999Z', '1900-01-01 00:00:00.000001Z', '1970-01-01 00:00:00.000001Z', '2026-10-01 12:34:56.789012Z',
+        '2099-12-31 23:59:59.999999Z', '2100-01-01 00:00:00.000001Z', '2262-04-11 23:47:16.854775Z'];
+      for (const [i, at] of times.entries()) {
+        await db.query(`INSERT INTO analytics_landing (event_id, outbox_seq, type, version, aggregate_id, payload, occurred_at)
+          VALUES ($1, $2, 'checkout.ping', 1, 'time', '{}', $3)`, [randomUUID(), 100 + i, at]);
+      }
+      assert.equal((await a.runEtl()).loaded, times.length);
+      const expected = await db.query<{ us: string }>(`SELECT (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS us FROM analytics_landing WHERE outbox_seq >= 100 ORDER BY outbox_seq`);
+      const got = await a.query(`SELECT epoch_us(occurred_at)::VARCHAR AS us FROM stg_events WHERE seq >= 100 ORDER BY seq`);
+      assert.deepEqual(got.map((g) => g.us), expected.rows.map((e) => e.us));
+      // Byte for byte: the payload text as PostgreSQL holds it.
+      const landed = await db.query<{ event_id: string; payload: string }>(`SELECT event_id::text, payload::text FROM analytics_landing ORDER BY landing_seq`);
+      const texts = new Map((await a.query(`SELECT event_id::VARCHAR AS id, payload::VARCHAR AS payload FROM stg_events`)).map((s) => [String(s.id), String(s.payload)]));
+      assert.deepEqual(landed.rows.map((l) => texts.get(l.event_id)), landed.rows.map((l) => l.payload));
       const names = await a.query(`SELECT sku, name FROM dim_product ORDER BY sku`);
-      assert.deepEqual(names.map((x) => x.name), odd);
+      assert.deepEqual(names.map((x) => x.name), [...odd, 'tab\there \\ Ñ']);
       assert.deepEqual(readdirSync(path.join(dir, '.staging')), [], 'no copy file left behind');
     } finally {
       await a.close();
