@@ -11,7 +11,7 @@ const contexts = [
 const deepImport = `^(\\.\\./)+(${contexts.join('|')})/(?!index\\.(js|ts)$).+`;
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', '.test-data/**', 'web/assets/vendor/**', 'bin/**', 'scripts/*.mjs'] },
+  { ignores: ['node_modules/**', '.build/**', 'data/**', '.test-data/**', 'web/assets/vendor/**', 'bin/**', 'scripts/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
