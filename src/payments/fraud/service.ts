@@ -425,6 +425,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
     const now = core.clock.now();
     const rejected = outcomes.filter((o) => o.status === 'rejected').map((o) => o.attempt.id);
     const approved = outcomes.filter((o) => o.status === 'approved').map((o) => o.attempt.id);
+    if (rejected.length === 0) return approved.length > 0 ? store.approvalParts(approved, now) : [];
     const { smallAmount } = (await current()).ruleSet;
     // The declines of attempts decided here, for this process's later decisions (declinePart
     // counts them from the decisions' rows, the same entities and amounts).
@@ -433,7 +434,7 @@ export function createFraud(core: Core, opts: { timing?: Histogram; readTiming?:
       return d ? [{ entities: d.entities, at: now, declines: 1, smallDeclines: d.amount <= smallAmount ? 1 : 0 }] : [];
     })));
     return [
-      ...(rejected.length > 0 ? [store.declinePart(rejected, smallAmount, now)] : []),
+      store.declinePart(rejected, smallAmount, now),
       ...(approved.length > 0 ? store.approvalParts(approved, now) : []),
     ];
   }

@@ -110,7 +110,7 @@ export async function readFeaturesMany(db: Db, q: FeaturesQuery): Promise<RawFea
 }
 
 /** The features from that statement's one row. */
-export function toRawFeatures(r: FeaturesRow | undefined): RawFeatures {
+function toRawFeatures(r: FeaturesRow | undefined): RawFeatures {
   return {
     counters: new Map((r?.counters ?? []).map((c) => [c.entity, c])),
     profiles: new Map((r?.profiles ?? []).map((p) => [p.customer_id, {
