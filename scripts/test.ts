@@ -70,7 +70,8 @@ async function main(): Promise<number> {
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
 
-  // Drop the template and any database a crashed test file left behind.
+  // Drop the template and any database a test file left behind (crashed, or still in use when
+  // its file dropped what it could: see freshDatabase).
   const { rows } = await admin.query<{ datname: string }>(
     `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`,
     [template, `${template}_%`],

@@ -129,7 +129,7 @@ export class PrimarySelector {
   }
 
   private makePool(host: DbHost): pg.Pool {
-    const pool = new pg.Pool(this.deps.poolConfig(this.url.urlFor(host)));
+    const pool = guardClients(new pg.Pool(this.deps.poolConfig(this.url.urlFor(host))));
     // An idle client losing its server (restart, failover) must not crash the process; on a
     // moving primary it is also the earliest sign that the primary is gone.
     pool.on('error', (err) => this.invalidate(pool, err.message));
@@ -142,6 +142,20 @@ export class PrimarySelector {
     this.current = undefined;
     await Promise.all([...pools].map((p) => p.end().catch(noop)));
   }
+}
+
+/**
+ * Gives every client of the pool an 'error' listener for its whole life. pg-pool takes its idle
+ * listener off a client as it hands it out, and a borrower (withClient) can put its own on only
+ * after its await resumes; a termination that arrives in the same packet as a new connection's
+ * ReadyForQuery (a server killing backends as they start: failover, pg_terminate_backend) lands
+ * in between, as an 'error' event with no listener, which ends the process. The lost client
+ * still fails its next statement (a connection error, so it is released as broken), and an idle
+ * one is still removed by the pool.
+ */
+function guardClients(pool: pg.Pool): pg.Pool {
+  pool.on('connect', (client) => client.on('error', noop));
+  return pool;
 }
 
 /** One read replica as routing sees it. */
@@ -186,7 +200,7 @@ export class ReplicaSet {
     this.lagBytes = r && gauge(r, 'embudo_db_replica_lag_bytes', 'WAL bytes each read replica is behind the primary', ['replica']);
     this.inRotation = r && gauge(r, 'embudo_db_replica_in_rotation', '1 while the replica serves lag-tolerant reads', ['replica']);
     this.replicas = urls.map(({ name, url }) => {
-      const pool = new pg.Pool(deps.poolConfig(url));
+      const pool = guardClients(new pg.Pool(deps.poolConfig(url)));
       const replica: Replica = {
         name,
         pool,

@@ -204,6 +204,9 @@ export function pgStore(db: Database): SimStore {
             write.then(resolve, reject);
           };
         });
+        // Callers wait for a batch when it suits them (the webhook deliveries after their loop):
+        // a write that fails first (the database gone) is theirs to see, never an unhandled rejection.
+        written.catch(() => undefined);
         pendingLog = { entries, written, flush: () => flush() };
       }
       const batch = pendingLog;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createDatabase } from '../../src/platform/db.js';
 import { pgStore } from '../../src/processor-sim/store.js';
 import { freshDatabase } from '../support/db.js';
 
@@ -54,4 +55,23 @@ test('a document remembered by one store and changed through another is re-read 
   // A decision to write nothing, taken on a remembered version that is no longer current, is taken again.
   await b.update<{ status: string; paid: number }, undefined>('webpay', 't1', () => ({ data: { status: 'reversed', paid: 1 }, result: undefined }));
   assert.equal(await a.update<{ status: string }, string | undefined>('webpay', 't1', (cur) => ({ result: cur?.status })), 'reversed');
+});
+
+test('a log batch that cannot be written rejects for whoever waits on it, later too, and is never an unhandled rejection', async () => {
+  const { url } = await freshDatabase();
+  const gone = createDatabase({ connectionString: url, max: 1 });
+  const store = pgStore(gone);
+  await gone.close();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown) => unhandled.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    // Waited for only after the batch's timer wrote it (as the webhook deliveries do after their loop).
+    const written = store.log({ at: new Date(), direction: 'out', summary: 'webhook', status: 200 });
+    await new Promise((r) => setTimeout(r, 300));
+    await assert.rejects(written);
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
 });
