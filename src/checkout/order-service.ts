@@ -234,11 +234,25 @@ export function createOrderService(deps: OrderServiceDeps) {
       return db.transaction(async (tx) => {
         const order = await store.findOrder(tx, orderId, true);
         if (!order) throw checkoutError('order_not_found', 'no such order');
-        if (!['paid', 'fulfilled', 'partially_refunded'].includes(order.status)) {
-          throw checkoutError('order_not_refundable', `an order that is ${order.status} cannot be refunded`);
+        const open = ['paid', 'fulfilled', 'partially_refunded'].includes(order.status);
+        const refundable = open ? order.total - order.refunded_amount : 0;
+        const refusal = !open
+          ? checkoutError('order_not_refundable', `an order that is ${order.status} cannot be refunded`)
+          : amount > refundable ? checkoutError('refund_exceeds_paid', `at most ${refundable} CLP can be refunded`, { refundable }) : undefined;
+        if (refusal) {
+          // A retry after a crash of a refund that went through finds it counted already (even the
+          // order refunded whole): payments knows its key and answers with the first refund. Any
+          // other request is refused here; payments refuses it too (the order's refunded amount
+          // never runs ahead of payments'), so asking it changes nothing.
+          // (Not while `refunding`: the automatic refund may not be with payments yet.)
+          const maybeRefunded = open || order.status === 'refunded';
+          const earlier = key === undefined || !maybeRefunded ? undefined : await payments.refund({ orderId, amount, reason, key }).catch((err: unknown) => {
+            if (isAppError(err) && ['refund_exceeds_captured', 'refund_in_progress', 'no_approved_payment'].includes(err.code)) return undefined;
+            throw err;
+          });
+          if (!earlier) throw refusal;
+          return { requested: amount, refundable };
         }
-        const refundable = order.total - order.refunded_amount;
-        if (amount > refundable) throw checkoutError('refund_exceeds_paid', `at most ${refundable} CLP can be refunded`, { refundable });
         await payments.refund({ orderId, amount, reason, ...(key !== undefined ? { key } : {}) });
         return { requested: amount, refundable: refundable - amount };
       });

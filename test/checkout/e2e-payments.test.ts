@@ -38,7 +38,8 @@ const payments = createPayments({ config, db, logger, metrics, clock, publicUrl:
 const idempotency = createIdempotencyGuard({ db, clock });
 const customers = createCustomers({ db, clock, idempotent: idempotency.idempotent });
 const events = createEventBus({ db, logger, metrics, clock, pollMs: 50 });
-const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency, events });
+const ADMIN_TOKEN = `admin-${randomBytes(8).toString('hex')}`;
+const checkout = createCheckout({ db, clock, logger, customers, catalog, inventory, payments, idempotency, events, adminToken: ADMIN_TOKEN });
 for (const w of checkout.workers) if (w.name !== 'checkout-expiry') w.start();
 const app = await createHttpApp({ logger, metrics, readiness: {}, modules: [customers.routes, payments.routes, ...checkout.routes] });
 await app.listen({ port: 0, host: '127.0.0.1' });
@@ -274,6 +275,36 @@ test('Mercado Pago card declined, the last unit sold to another buyer, then appr
   const stock = await inventory.stock('OLLA-TARDE');
   assert.deepEqual([stock.onHand, stock.reserved], [0, 0]);
   assert.ok((await inventory.checkInvariants()).ok);
+});
+
+test('an admin refund retried after a crash (its answer never stored) returns the refund it made, once', async () => {
+  const { s, cardId } = await registered();
+  const res = await s.post(`/carts/${await cart(s, { 'OLLA-5L': 1 })}/checkout`, { address: ADDRESS, payment: { method: 'oneclick', savedCardId: cardId } });
+  const out = res.json<Out & { totals: { total: number } }>();
+  await settle();
+  const admin = { 'x-admin-token': ADMIN_TOKEN };
+  const refund = (key: string, amount: number) => app.inject({
+    method: 'POST', url: `/admin/orders/${out.orderId}/refunds`, headers: { ...admin, 'idempotency-key': key }, payload: { amount, reason: 'devolución' },
+  });
+  const total = out.totals.total;
+  assert.equal((await refund('part', 10_000)).statusCode, 202);
+  assert.equal((await refund('rest', total - 10_000)).statusCode, 202);
+  await payments.settle();
+  await settle();
+  assert.equal(await status(out.orderId), 'refunded');
+  // The process died after the refund and before storing its answer: the key's row is left
+  // running with its lease over, and the admin sends the same request again.
+  await db.query(`UPDATE checkout_idempotency_keys SET state = 'running', status_code = NULL, body = NULL, completed_at = NULL,
+    lease_until = $1 WHERE scope = 'admin' AND key = 'rest'`, [new Date(clock.now().getTime() - 60_000)]);
+  const retried = await refund('rest', total - 10_000);
+  assert.equal(retried.statusCode, 202, retried.body);
+  assert.deepEqual(retried.json(), { orderId: out.orderId, requested: total - 10_000, refundable: 0 });
+  const { rows } = await db.query<{ amount: number }>('SELECT amount::int AS amount FROM payment_refunds WHERE order_id = $1 ORDER BY amount', [out.orderId]);
+  assert.deepEqual(rows.map((r) => r.amount), [10_000, total - 10_000].sort((a, b) => a - b));
+  // Another key for more money is refused, and so is the same key with another amount.
+  assert.equal((await refund('more', 1)).json<{ code: string }>().code, 'order_not_refundable');
+  const other = await refund('part', 20_000);
+  assert.equal(other.json<{ code: string }>().code, 'idempotency_mismatch', other.body);
 });
 
 test('nothing went to the dead letters; the consumer stops cleanly', async () => {

@@ -8,7 +8,7 @@ import type { Database, Db } from '../../../src/platform/db.js';
 import { systemClock, type Clock } from '../../../src/platform/clock.js';
 import { defineErrors } from '../../../src/platform/errors.js';
 
-const fail = defineErrors({ insufficient_stock: 'conflict', unknown_sku: 'not_found', reservation_expired: 'conflict', saved_card_not_found: 'not_found' });
+const fail = defineErrors({ insufficient_stock: 'conflict', unknown_sku: 'not_found', reservation_expired: 'conflict', saved_card_not_found: 'not_found', refund_exceeds_captured: 'conflict' });
 
 export function standInCatalog(skus: { sku: string; name: string; price: number; active?: boolean }[]): CatalogPort & { set(sku: string, patch: Partial<Omit<SkuView, 'currency'>> & { currency?: string }): void } {
   const map = new Map<string, SkuView>(skus.map((s) => [s.sku, { productId: `p-${s.sku}`, category: 'test', attributes: {}, currency: 'CLP', active: true, ...s }]));
@@ -85,7 +85,9 @@ export async function standInInventory(db: Database, stock: Record<string, numbe
  */
 export function standInPayments(db: Database) {
   const started: StartPaymentInput[] = [];
-  const refunds: { orderId: string; amount: number; reason: string }[] = [];
+  const refunds: { orderId: string; amount: number; reason: string; key?: string }[] = [];
+  /** Approved amount per order (approved through this stand-in): refunds beyond it are refused, as payments refuses them. */
+  const captured = new Map<string, number>();
   const publish = (type: string, payload: Record<string, unknown>) =>
     db.transaction(async (tx) => {
       await appendEvents(tx, [{ type, version: 1, aggregateType: 'payment_attempt', aggregateId: String(payload.attemptId ?? payload.refundId), payload }]);
@@ -103,6 +105,7 @@ export function standInPayments(db: Database) {
             await publish('payments.payment_rejected', { attemptId, orderId: input.orderId, reason: 'declined' });
             return { attemptId, status: 'rejected', reason: 'declined' };
           }
+          captured.set(input.orderId, input.amount);
           await publish('payments.payment_approved', { attemptId, orderId: input.orderId, amount: input.amount, currency: 'CLP', method: 'oneclick', processor: 'transbank', processorRef: 'x' });
           return { attemptId, status: 'approved' };
         case 'webpay':
@@ -114,12 +117,19 @@ export function standInPayments(db: Database) {
       }
     },
     async refund(input) {
+      // The contract checkout relies on: a repeated key gets its first refund back; a refund
+      // beyond what was captured is refused.
+      const first = input.key === undefined ? undefined : refunds.find((r) => r.orderId === input.orderId && r.key === input.key);
+      if (first) return { ok: true, repeated: true };
+      const standing = refunds.filter((r) => r.orderId === input.orderId).reduce((sum, r) => sum + r.amount, 0);
+      const cap = captured.get(input.orderId); // unknown when a test approved it with a made-up event
+      if (cap !== undefined && standing + input.amount > cap) throw fail('refund_exceeds_captured', 'refunds would exceed the captured amount');
       refunds.push(input);
       await publish('payments.refund_succeeded', { orderId: input.orderId, amount: input.amount, refundId: randomUUID(), attemptId: 'a', refundType: 'NULLIFIED' });
       return { ok: true };
     },
     approve: (orderId, attemptId, amount) =>
-      publish('payments.payment_approved', { attemptId, orderId, amount, currency: 'CLP', method: 'webpay', processor: 'transbank', processorRef: 'y' }),
+      (captured.set(orderId, amount), publish('payments.payment_approved', { attemptId, orderId, amount, currency: 'CLP', method: 'webpay', processor: 'transbank', processorRef: 'y' })),
   };
   return port;
 }
