@@ -140,11 +140,16 @@ export const PAGE = 122_880;
  * belongs to the load from then on: it is removed once staged (or when the load fails).
  * `unique`: no event id appears twice in the file (the landing's event_id is UNIQUE), so the
  * page needs no dedupe within itself (only against what is staged).
+ * `disjoint`: no event id of the file is in the load's earlier pages either (pages of one landing
+ * read are disjoint ranges of landing_seq), so the page is anti-joined only with what was staged
+ * before the load: joining each page with the load's earlier ones cost a hash table over them per
+ * page. The blocking check stg_events_unique_id still looks at every id the load staged.
  */
 export interface CsvPage {
   file: string;
   rows: number;
   unique: boolean;
+  disjoint?: boolean;
 }
 
 export type StagedPage = readonly StagedEvent[] | CsvPage;
@@ -253,9 +258,9 @@ class Stager {
     this.pending.catch(() => undefined);
   }
 
-  /** Anti-joins with what is staged already (the history, unless empty, and the load's earlier pages). */
-  private antiJoins(): string {
-    const staged = [...(this.wasEmpty ? [] : ['main.stg_events']), ...(this.pages > 1 ? [this.target] : [])];
+  /** Anti-joins with what is staged already (the history, unless empty, and unless `disjoint` the load's earlier pages). */
+  private antiJoins(disjoint = false): string {
+    const staged = [...(this.wasEmpty ? [] : ['main.stg_events']), ...(this.pages > 1 && !disjoint ? [this.target] : [])];
     return staged.map((t, n) => `ANTI JOIN ${t} s${n} ON s${n}.event_id = i.event_id`).join(' ');
   }
 
@@ -280,7 +285,7 @@ class Stager {
                  make_timestamptz(occurred_at_us) AS occurred_at, ${unescapeCopyText('payload')} AS payload, $1::TIMESTAMPTZ AS loaded_at
           FROM read_csv(${sqlString(page.file)}, columns = ${LANDING_COPY.columns}, header = false, auto_detect = false,
                         delim = ${sqlString(LANDING_COPY.delimiter)}, quote = '', escape = '', nullstr = '\\N')
-          ${once}) i ${this.antiJoins()}`, [this.loadedAt]);
+          ${once}) i ${this.antiJoins(page.disjoint)}`, [this.loadedAt]);
     } finally {
       rmSync(page.file, { force: true });
     }
