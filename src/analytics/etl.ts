@@ -39,10 +39,14 @@ function stopwatch(timings: Record<string, number>) {
 
 // stg_events has no PRIMARY KEY: an ART index makes bulk inserts ~5x slower. Loads insert only
 // event ids not yet there (anti-join), and the blocking check stg_events_unique_id guards it.
+// The payload is JSON text typed VARCHAR: a cast to JSON parses every document only to check it,
+// and both sources are valid JSON already (the landing's column is PostgreSQL's json, which
+// checks on input; an envelope's payload is parsed with its line by json_transform). The marts'
+// json_transform parses it again anyway, and fails the load on text it cannot read.
 const DDL = `
 CREATE TABLE IF NOT EXISTS stg_events (
   event_id UUID NOT NULL, seq BIGINT NOT NULL, type VARCHAR NOT NULL, version INTEGER NOT NULL,
-  aggregate_id VARCHAR, occurred_at TIMESTAMPTZ NOT NULL, payload JSON NOT NULL, loaded_at TIMESTAMPTZ NOT NULL);
+  aggregate_id VARCHAR, occurred_at TIMESTAMPTZ NOT NULL, payload VARCHAR NOT NULL, loaded_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE IF NOT EXISTS etl_state (name VARCHAR PRIMARY KEY, high_water_mark BIGINT NOT NULL, updated_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE IF NOT EXISTS etl_mart (table_name VARCHAR PRIMARY KEY, definition VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS dq_check (name VARCHAR PRIMARY KEY, "table" VARCHAR NOT NULL, kind VARCHAR NOT NULL,
@@ -63,6 +67,11 @@ export async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     await conn.run(`BEGIN TRANSACTION;
       CREATE TABLE stg_events_nokey AS SELECT * FROM stg_events; DROP TABLE stg_events;
       ALTER TABLE stg_events_nokey RENAME TO stg_events; COMMIT`);
+  }
+  // Warehouses made with a JSON payload: the text kept as it is, typed VARCHAR (see DDL), once.
+  const typed = await rows(conn, `SELECT data_type FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = 'stg_events' AND column_name = 'payload'`);
+  if (typed[0]?.data_type === 'JSON') {
+    await conn.run(`BEGIN TRANSACTION; ALTER TABLE stg_events ALTER COLUMN payload TYPE VARCHAR; COMMIT`);
   }
   for (const c of DEFAULT_CHECKS) {
     await conn.run(
@@ -131,11 +140,16 @@ export const PAGE = 122_880;
  * belongs to the load from then on: it is removed once staged (or when the load fails).
  * `unique`: no event id appears twice in the file (the landing's event_id is UNIQUE), so the
  * page needs no dedupe within itself (only against what is staged).
+ * `disjoint`: no event id of the file is in the load's earlier pages either (pages of one landing
+ * read are disjoint ranges of landing_seq), so the page is anti-joined only with what was staged
+ * before the load: joining each page with the load's earlier ones cost a hash table over them per
+ * page. The blocking check stg_events_unique_id still looks at every id the load staged.
  */
 export interface CsvPage {
   file: string;
   rows: number;
   unique: boolean;
+  disjoint?: boolean;
 }
 
 export type StagedPage = readonly StagedEvent[] | CsvPage;
@@ -244,9 +258,9 @@ class Stager {
     this.pending.catch(() => undefined);
   }
 
-  /** Anti-joins with what is staged already (the history, unless empty, and the load's earlier pages). */
-  private antiJoins(): string {
-    const staged = [...(this.wasEmpty ? [] : ['main.stg_events']), ...(this.pages > 1 ? [this.target] : [])];
+  /** Anti-joins with what is staged already (the history, unless empty, and unless `disjoint` the load's earlier pages). */
+  private antiJoins(disjoint = false): string {
+    const staged = [...(this.wasEmpty ? [] : ['main.stg_events']), ...(this.pages > 1 && !disjoint ? [this.target] : [])];
     return staged.map((t, n) => `ANTI JOIN ${t} s${n} ON s${n}.event_id = i.event_id`).join(' ');
   }
 
@@ -268,10 +282,10 @@ class Stager {
       const once = page.unique ? '' : 'QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq) = 1';
       await this.conn.run(`INSERT INTO ${this.target} SELECT i.* FROM (
           SELECT event_id, seq, ${unescapeCopyText('type')} AS type, version, ${unescapeCopyText('aggregate_id')} AS aggregate_id,
-                 make_timestamptz(occurred_at_us) AS occurred_at, ${unescapeCopyText('payload')}::JSON AS payload, $1::TIMESTAMPTZ AS loaded_at
+                 make_timestamptz(occurred_at_us) AS occurred_at, ${unescapeCopyText('payload')} AS payload, $1::TIMESTAMPTZ AS loaded_at
           FROM read_csv(${sqlString(page.file)}, columns = ${LANDING_COPY.columns}, header = false, auto_detect = false,
                         delim = ${sqlString(LANDING_COPY.delimiter)}, quote = '', escape = '', nullstr = '\\N')
-          ${once}) i ${this.antiJoins()}`, [this.loadedAt]);
+          ${once}) i ${this.antiJoins(page.disjoint)}`, [this.loadedAt]);
     } finally {
       rmSync(page.file, { force: true });
     }

@@ -38,11 +38,13 @@ export const MARTS: MartSpec[] = [
                      ${fields('{"orderId":"VARCHAR","customerId":"VARCHAR","paymentMethod":"VARCHAR","delivery":{"comuna":"VARCHAR","region":"VARCHAR","regionCode":"VARCHAR"},"lines":[{"sku":"VARCHAR","quantity":"BIGINT","unitPrice":"BIGINT"}]}')} AS p
               FROM stg_events WHERE type = 'checkout.order_placed')
         QUALIFY row_number() OVER (PARTITION BY p.orderId ORDER BY occurred_at DESC, seq DESC) = 1),
+      -- unnest and generate_subscripts in one SELECT list advance together: each line with its
+      -- 1-based position (cheaper than building an {line, idx} struct per line to unnest).
       lines AS (
-        SELECT *, unnest(list_transform(p.lines, (line, i) -> {'line': line, 'idx': i})) AS l FROM latest)
-      SELECT p.orderId AS order_id, l.idx::INTEGER AS line_no, event_id,
-             p.customerId AS customer_id, l.line.sku AS sku, l.line.quantity AS quantity,
-             l.line.unitPrice AS unit_price, l.line.quantity * l.line.unitPrice AS amount,
+        SELECT *, unnest(p.lines) AS line, generate_subscripts(p.lines, 1) AS idx FROM latest)
+      SELECT p.orderId AS order_id, idx::INTEGER AS line_no, event_id,
+             p.customerId AS customer_id, line.sku AS sku, line.quantity AS quantity,
+             line.unitPrice AS unit_price, line.quantity * line.unitPrice AS amount,
              p.delivery.comuna AS comuna, p.delivery.region AS region,
              p.delivery.regionCode AS region_code, p.paymentMethod AS payment_method,
              CAST(occurred_at AS DATE) AS date_key, occurred_at
@@ -94,10 +96,10 @@ export const MARTS: MartSpec[] = [
         SELECT p.attemptId AS attempt_id, any_value(p.orderId) AS order_id, any_value(p.processorRef) AS processor_ref
         FROM (SELECT ${fields('{"attemptId":"VARCHAR","orderId":"VARCHAR","processorRef":"VARCHAR"}')} AS p
               FROM stg_events WHERE type = 'payments.payment_approved') GROUP BY 1)
-      SELECT tx.transaction_id || ':' || e.idx AS posting_id, tx.transaction_id, e.idx::INTEGER AS entry_no, tx.event_id, tx.kind,
-             e.entry.account AS account, e.entry.amount AS amount, tx.attempt_id, tx.refund_id, a.order_id, a.processor_ref,
+      SELECT tx.transaction_id || ':' || tx.idx AS posting_id, tx.transaction_id, tx.idx::INTEGER AS entry_no, tx.event_id, tx.kind,
+             tx.entry.account AS account, tx.entry.amount AS amount, tx.attempt_id, tx.refund_id, a.order_id, a.processor_ref,
              CAST(tx.occurred_at AS DATE) AS date_key, tx.occurred_at
-      FROM (SELECT *, unnest(list_transform(entries, (entry, i) -> {'entry': entry, 'idx': i})) AS e
+      FROM (SELECT * EXCLUDE (entries), unnest(entries) AS entry, generate_subscripts(entries, 1) AS idx
             FROM tx) tx LEFT JOIN approved a USING (attempt_id)`,
   },
   {

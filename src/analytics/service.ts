@@ -172,7 +172,7 @@ export function createAnalyticsService(deps: AnalyticsDeps) {
             const text = copied.last.toString('utf8');
             after = Number(text.slice(0, text.indexOf(LANDING_COPY.delimiter)));
             read += copied.rows;
-            yield { file, rows: copied.rows, unique: true };
+            yield { file, rows: copied.rows, unique: true, disjoint: true };
             if (!more) return;
           }
         } finally {

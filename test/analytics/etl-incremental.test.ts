@@ -220,18 +220,25 @@ describe('incremental ETL', () => {
     }
   });
 
-  it('opens a warehouse made with a keyed staging table, and deduplicates the same', async () => {
+  it('opens a warehouse made with a keyed staging table and JSON payloads, and deduplicates the same', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'embudo-wh-'));
     const file = path.join(dir, 'warehouse.duckdb');
+    const { events, totals } = generateMonth(25, 61);
+    const first = events.find((e) => e.type === 'checkout.order_placed');
+    assert.ok(first);
     const inst = await DuckDBInstance.create(file);
     const conn = await inst.connect();
     await conn.run(`CREATE TABLE stg_events (event_id UUID PRIMARY KEY, seq BIGINT NOT NULL, type VARCHAR NOT NULL, version INTEGER NOT NULL,
       aggregate_id VARCHAR, occurred_at TIMESTAMPTZ NOT NULL, payload JSON NOT NULL, loaded_at TIMESTAMPTZ NOT NULL)`);
+    // An event staged by that older warehouse: its payload stays readable once the column is VARCHAR.
+    await conn.run(`INSERT INTO stg_events VALUES ($1::UUID, $2, $3, $4, $5, $6::TIMESTAMPTZ, $7, now())`,
+      [first.id, first.seq, first.type, first.version, first.aggregateId, first.occurredAt.toISOString(), JSON.stringify(first.payload)]);
     conn.closeSync();
     inst.closeSync();
     const a = analyticsFor(db, dir);
     try {
-      const { events, totals } = generateMonth(25, 61);
+      const [col] = await a.query(`SELECT data_type FROM duckdb_columns() WHERE table_name = 'stg_events' AND column_name = 'payload'`);
+      assert.equal(col?.data_type, 'VARCHAR');
       await a.ingest(events);
       await a.ingest(events.slice(0, 40));
       const [sum] = await a.query(`SELECT sum(amount) AS gmv FROM fact_order_line`);
