@@ -103,6 +103,14 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
     const views = new Map((await catalog.getSkus([...new Set(lists.flat())])).map((v) => [v.sku, v]));
     return lists.map((skus) => skus.flatMap((sku) => views.get(sku) ?? []));
   }, { maxInFlight: 4 });
+  // Concurrent requests create their carts in one statement, and checkouts that failed before
+  // their order existed give their carts back in one (a sold-out SKU's 409s come in bursts):
+  // each was a round trip and a commit of its own.
+  const newCart = groupCommit((carts: { id: string; customerId: string; now: Date }[]) => store.insertCarts(db, carts));
+  const reopenCart = groupCommit(async (carts: { cartId: string; orderId: string }[]) => {
+    await store.reopenCarts(db, carts, clock.now());
+    return carts.map(() => undefined);
+  }, { maxInFlight: 1 });
   const steps = deps.metrics
     ? histogram(deps.metrics.registry, 'embudo_checkout_step_seconds', 'Latency of each checkout step', ['step'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
     : undefined;
@@ -218,7 +226,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
 
   return {
     async createCart(customerId: string): Promise<CartView> {
-      return view(await store.insertCart(db, { id: randomUUID(), customerId, now: clock.now() }), []);
+      return view(await newCart({ id: randomUUID(), customerId, now: clock.now() }), []);
     },
 
     async getCart(customerId: string, cartId: string): Promise<CartView> {
@@ -305,7 +313,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
         await timed('place_order', () => writer.place({ order: row, lines: priced.lines }));
       } catch (err) {
         if (reservation) await inventory.release(reservation.id, 'checkout_failed').catch((e: unknown) => logger.error({ err: e, orderId }, 'release after failed checkout'));
-        await store.reopenCart(db, cartId, orderId, clock.now());
+        await reopenCart({ cartId, orderId });
         throw err;
       }
 

@@ -58,12 +58,16 @@ type R<T> = T & Record<string, unknown>;
 
 // ── carts ────────────────────────────────────────────────────────────────────────────────
 
-export async function insertCart(db: Db, c: { id: string; customerId: string; now: Date }): Promise<CartRow> {
+/** New open carts, in one statement; answered in the order given. */
+export async function insertCarts(db: Db, carts: readonly { id: string; customerId: string; now: Date }[]): Promise<CartRow[]> {
   const { rows } = await db.query<R<CartRow>>(
-    prepared(`INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ($1, $2, 'open', $3, $3) RETURNING *`),
-    [c.id, c.customerId, c.now],
+    prepared(`INSERT INTO carts (id, customer_id, status, created_at, updated_at)
+       SELECT id, customer_id, 'open', now, now FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(id, customer_id, now)
+       RETURNING *`),
+    [carts.map((c) => c.id), carts.map((c) => c.customerId), carts.map((c) => c.now)],
   );
-  return rows[0] as CartRow;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return carts.map((c) => byId.get(c.id) as CartRow);
 }
 
 export async function findCart(db: Db, id: string, lock = false): Promise<CartRow | undefined> {
@@ -191,10 +195,13 @@ export async function claimCarts(
   return out;
 }
 
-export async function reopenCart(db: Db, cartId: string, orderId: string, now: Date): Promise<void> {
+/** Reopens carts whose checkout failed before its order existed (each only while still claimed for that order). */
+export async function reopenCarts(db: Db, carts: readonly { cartId: string; orderId: string }[], now: Date): Promise<void> {
   await db.query(
-    prepared(`UPDATE carts SET status = 'open', order_id = NULL, updated_at = $3 WHERE id = $1 AND order_id = $2 AND status = 'checking_out'`),
-    [cartId, orderId, now],
+    prepared(`UPDATE carts c SET status = 'open', order_id = NULL, updated_at = $3
+       FROM unnest($1::uuid[], $2::uuid[]) AS t(id, order_id)
+      WHERE c.id = t.id AND c.order_id = t.order_id AND c.status = 'checking_out'`),
+    [carts.map((c) => c.cartId), carts.map((c) => c.orderId), now],
   );
 }
 
