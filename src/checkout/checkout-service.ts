@@ -111,6 +111,12 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
     await store.reopenCarts(db, carts, clock.now());
     return carts.map(() => undefined);
   }, { maxInFlight: 1 });
+  // The redirect (or voucher) each new order's client is sent to, for a client that lost the
+  // answer: one statement for the checkouts of a batch (an order is in at most one: its own).
+  const paymentView = groupCommit(async (views: { orderId: string; paymentStatus: string; nextAction: unknown }[]) => {
+    await store.setPaymentViews(db, views, clock.now());
+    return views.map(() => undefined);
+  });
   const steps = deps.metrics
     ? histogram(deps.metrics.registry, 'embudo_checkout_step_seconds', 'Latency of each checkout step', ['step'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
     : undefined;
@@ -346,7 +352,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
       // Approved/rejected: the outcome event moves the order and its view; only redirects and
       // pending payments leave something here for a client that lost this response.
       if (payment.status === 'redirect' || payment.status === 'pending') {
-        await store.setPaymentView(db, orderId, payment.status, next.type === 'redirect' ? next : null, clock.now());
+        await paymentView({ orderId, paymentStatus: payment.status, nextAction: next.type === 'redirect' ? next : null });
       }
       return {
         orderId, status: 'pending_payment', totals: priced.totals, lines: priced.lines,

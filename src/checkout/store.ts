@@ -261,17 +261,25 @@ export async function setStatusView(db: Db, orderId: string, status: OrderStatus
   );
 }
 
-export async function setPaymentView(db: Db, orderId: string, paymentStatus: string, nextAction: unknown, now: Date): Promise<void> {
+/** The payment part of several pending orders' status rows, in one statement (each order at most once). */
+export async function setPaymentViews(db: Db, views: readonly { orderId: string; paymentStatus: string; nextAction: unknown }[], now: Date): Promise<void> {
   await db.query(
-    prepared(`UPDATE checkout_order_status SET payment_status = $2, next_action = $3, version = version + 1, updated_at = $4
-     WHERE order_id = $1 AND status = 'pending_payment'`),
-    [orderId, paymentStatus, nextAction === null ? null : JSON.stringify(nextAction), now],
+    prepared(`UPDATE checkout_order_status s SET payment_status = t.payment_status, next_action = t.next_action, version = s.version + 1, updated_at = $4
+       FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS t(order_id, payment_status, next_action)
+      WHERE s.order_id = t.order_id AND s.status = 'pending_payment'`),
+    [views.map((v) => v.orderId), views.map((v) => v.paymentStatus), views.map((v) => (v.nextAction === null ? null : JSON.stringify(v.nextAction))), now],
   );
 }
 
 export async function findStatus(db: Db, orderId: string): Promise<StatusRow | undefined> {
   const { rows } = await db.query<R<StatusRow>>(prepared('SELECT * FROM checkout_order_status WHERE order_id = $1'), [orderId]);
   return rows[0];
+}
+
+/** Several orders' status rows in one read (order ids must be UUIDs). */
+export async function findStatuses(db: Db, orderIds: readonly string[]): Promise<StatusRow[]> {
+  const { rows } = await db.query<R<StatusRow>>(prepared('SELECT * FROM checkout_order_status WHERE order_id = ANY($1::uuid[])'), [orderIds]);
+  return rows;
 }
 
 export async function insertRefund(db: Db, r: { refundId: string; orderId: string; amount: number; now: Date }): Promise<boolean> {
