@@ -11,6 +11,7 @@ import { priceLines, type PricedLine, type Totals } from './domain/totals.js';
 import { checkoutError } from './errors.js';
 import type { OrderService } from './order-service.js';
 import { orderWriter } from './order-writer.js';
+import { putLines, type PutLineInput } from './put-lines.js';
 import type { CatalogPort, InventoryPort, PaymentMethod, PaymentsPort, SkuView, StartPaymentInput, StartPaymentResult } from './ports.js';
 import * as store from './store.js';
 
@@ -111,6 +112,22 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
     await store.reopenCarts(db, carts, clock.now());
     return carts.map(() => undefined);
   }, { maxInFlight: 1 });
+  // Line changes of concurrent requests on different carts share one statement per batch (a
+  // cart's second change in a batch waits for the next one): each was a round trip and a commit.
+  const again = Symbol('again');
+  const lineBatch = groupCommit(async (inputs: PutLineInput[]) => {
+    const seen = new Set<string>();
+    const first = inputs.map((i) => (seen.has(i.cartId.toLowerCase()) ? false : (seen.add(i.cartId.toLowerCase()), true)));
+    const out = await putLines(db, inputs.filter((_, k) => first[k]), { maxQuantity: MAX_QTY, maxLines: MAX_LINES }, clock.now());
+    let k = 0;
+    return first.map((f) => (f ? out[k++] : again));
+  });
+  const putLineBatched = async (input: PutLineInput): Promise<store.PutLineResult | undefined> => {
+    for (;;) {
+      const r = await lineBatch(input);
+      if (r !== again) return r;
+    }
+  };
   // The redirect (or voucher) each new order's client is sent to, for a client that lost the
   // answer: one statement for the checkouts of a batch (an order is in at most one: its own).
   const paymentView = groupCommit(async (views: { orderId: string; paymentStatus: string; nextAction: unknown }[]) => {
@@ -183,13 +200,14 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
   };
 
   /**
-   * Adds units to (or sets) a line in one autocommit statement (see store.putLine). When a
+   * Adds units to (or sets) a line in one autocommit statement (see store.putLine; batched with
+   * other carts' changes, put-lines.ts). When a
    * concurrent change to the same cart committed while it waited for the cart's lock, it is
    * run again holding that lock, so the limits are checked against the current lines.
    */
   const putLine = async (customerId: string, cartId: string, sku: string, quantity: number, add: boolean, known: Map<string, SkuView>) => {
     const args = { cartId, customerId, sku, quantity, add, maxQuantity: MAX_QTY, maxLines: MAX_LINES, now: clock.now() };
-    let r = await store.putLine(db, args);
+    let r = await putLineBatched({ cartId, customerId, sku, quantity, add });
     if (r && !r.fresh && r.status === 'open') {
       r = await db.transaction(async (tx) => {
         await store.findCart(tx, cartId, true);
