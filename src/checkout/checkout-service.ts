@@ -11,6 +11,7 @@ import { priceLines, type PricedLine, type Totals } from './domain/totals.js';
 import { checkoutError } from './errors.js';
 import type { OrderService } from './order-service.js';
 import { orderWriter } from './order-writer.js';
+import { putLines, type PutLineInput } from './put-lines.js';
 import type { CatalogPort, InventoryPort, PaymentMethod, PaymentsPort, SkuView, StartPaymentInput, StartPaymentResult } from './ports.js';
 import * as store from './store.js';
 
@@ -103,6 +104,36 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
     const views = new Map((await catalog.getSkus([...new Set(lists.flat())])).map((v) => [v.sku, v]));
     return lists.map((skus) => skus.flatMap((sku) => views.get(sku) ?? []));
   }, { maxInFlight: 4 });
+  // Concurrent requests create their carts in one statement, and checkouts that failed before
+  // their order existed give their carts back in one (a sold-out SKU's 409s come in bursts):
+  // each was a round trip and a commit of its own.
+  const newCart = groupCommit((carts: { id: string; customerId: string; now: Date }[]) => store.insertCarts(db, carts));
+  const reopenCart = groupCommit(async (carts: { cartId: string; orderId: string }[]) => {
+    await store.reopenCarts(db, carts, clock.now());
+    return carts.map(() => undefined);
+  }, { maxInFlight: 1 });
+  // Line changes of concurrent requests on different carts share one statement per batch (a
+  // cart's second change in a batch waits for the next one): each was a round trip and a commit.
+  const again = Symbol('again');
+  const lineBatch = groupCommit(async (inputs: PutLineInput[]) => {
+    const seen = new Set<string>();
+    const first = inputs.map((i) => (seen.has(i.cartId.toLowerCase()) ? false : (seen.add(i.cartId.toLowerCase()), true)));
+    const out = await putLines(db, inputs.filter((_, k) => first[k]), { maxQuantity: MAX_QTY, maxLines: MAX_LINES }, clock.now());
+    let k = 0;
+    return first.map((f) => (f ? out[k++] : again));
+  });
+  const putLineBatched = async (input: PutLineInput): Promise<store.PutLineResult | undefined> => {
+    for (;;) {
+      const r = await lineBatch(input);
+      if (r !== again) return r;
+    }
+  };
+  // The redirect (or voucher) each new order's client is sent to, for a client that lost the
+  // answer: one statement for the checkouts of a batch (an order is in at most one: its own).
+  const paymentView = groupCommit(async (views: { orderId: string; paymentStatus: string; nextAction: unknown }[]) => {
+    await store.setPaymentViews(db, views, clock.now());
+    return views.map(() => undefined);
+  });
   const steps = deps.metrics
     ? histogram(deps.metrics.registry, 'embudo_checkout_step_seconds', 'Latency of each checkout step', ['step'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
     : undefined;
@@ -169,13 +200,14 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
   };
 
   /**
-   * Adds units to (or sets) a line in one autocommit statement (see store.putLine). When a
+   * Adds units to (or sets) a line in one autocommit statement (see store.putLine; batched with
+   * other carts' changes, put-lines.ts). When a
    * concurrent change to the same cart committed while it waited for the cart's lock, it is
    * run again holding that lock, so the limits are checked against the current lines.
    */
   const putLine = async (customerId: string, cartId: string, sku: string, quantity: number, add: boolean, known: Map<string, SkuView>) => {
     const args = { cartId, customerId, sku, quantity, add, maxQuantity: MAX_QTY, maxLines: MAX_LINES, now: clock.now() };
-    let r = await store.putLine(db, args);
+    let r = await putLineBatched({ cartId, customerId, sku, quantity, add });
     if (r && !r.fresh && r.status === 'open') {
       r = await db.transaction(async (tx) => {
         await store.findCart(tx, cartId, true);
@@ -218,7 +250,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
 
   return {
     async createCart(customerId: string): Promise<CartView> {
-      return view(await store.insertCart(db, { id: randomUUID(), customerId, now: clock.now() }), []);
+      return view(await newCart({ id: randomUUID(), customerId, now: clock.now() }), []);
     },
 
     async getCart(customerId: string, cartId: string): Promise<CartView> {
@@ -305,7 +337,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
         await timed('place_order', () => writer.place({ order: row, lines: priced.lines }));
       } catch (err) {
         if (reservation) await inventory.release(reservation.id, 'checkout_failed').catch((e: unknown) => logger.error({ err: e, orderId }, 'release after failed checkout'));
-        await store.reopenCart(db, cartId, orderId, clock.now());
+        await reopenCart({ cartId, orderId });
         throw err;
       }
 
@@ -338,7 +370,7 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
       // Approved/rejected: the outcome event moves the order and its view; only redirects and
       // pending payments leave something here for a client that lost this response.
       if (payment.status === 'redirect' || payment.status === 'pending') {
-        await store.setPaymentView(db, orderId, payment.status, next.type === 'redirect' ? next : null, clock.now());
+        await paymentView({ orderId, paymentStatus: payment.status, nextAction: next.type === 'redirect' ? next : null });
       }
       return {
         orderId, status: 'pending_payment', totals: priced.totals, lines: priced.lines,

@@ -1,4 +1,5 @@
 import type { Database } from '../platform/db.js';
+import { groupCommit } from '../platform/group-commit.js';
 import type { OrderStatus } from './domain/order-state.js';
 import { checkoutError } from './errors.js';
 import * as store from './store.js';
@@ -33,7 +34,17 @@ export interface OrderStatusView {
 }
 
 /** Read side of orders: single orders, lists with keyset cursors, the polled status row. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function createOrderQueries(db: Database) {
+  // The polled status of concurrent clients in one read per batch (every live order polls it).
+  // A batch's snapshot is taken after each of its reads was asked for: none sees an older row
+  // than one read on its own would.
+  const statusRows = groupCommit(async (ids: string[]) => {
+    const rows = new Map((await store.findStatuses(db, ids)).map((r) => [r.order_id, r]));
+    return ids.map((id) => rows.get(id.toLowerCase()));
+  }, { maxInFlight: 4 });
+  const findStatus = (orderId: string) => (UUID.test(orderId) ? statusRows(orderId) : Promise.resolve(undefined));
   const toView = (o: store.OrderRow, lines: store.OrderLineRow[]): OrderView => ({
     id: o.id, customerId: o.customer_id, status: o.status, currency: o.currency, subtotal: o.subtotal, shipping: o.shipping,
     total: o.total, refundedAmount: o.refunded_amount, paymentMethod: o.payment_method, paymentAttemptId: o.payment_attempt_id,
@@ -66,7 +77,7 @@ export function createOrderQueries(db: Database) {
     },
 
     async status(orderId: string, customerId?: string): Promise<OrderStatusView> {
-      return statusView(await store.findStatus(db, orderId), customerId);
+      return statusView(await findStatus(orderId), customerId);
     },
 
     /**
@@ -77,7 +88,7 @@ export function createOrderQueries(db: Database) {
      */
     async consistentStatus(orderId: string, customerId: string, after?: string): Promise<{ view: OrderStatusView; position?: string }> {
       // No replicas: everything is read on the primary, one cheap query (the hot poll).
-      if (db.topology().replicas.length === 0) return { view: statusView(await store.findStatus(db, orderId), customerId) };
+      if (db.topology().replicas.length === 0) return { view: statusView(await findStatus(orderId), customerId) };
       const read = await db.consistentRead((tx) => store.findStatus(tx, orderId), after === undefined ? {} : { after });
       if (read.value) return { view: statusView(read.value, customerId), position: read.position };
       const onPrimary = await db.transaction(async (tx) => ({

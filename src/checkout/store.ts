@@ -58,12 +58,16 @@ type R<T> = T & Record<string, unknown>;
 
 // ── carts ────────────────────────────────────────────────────────────────────────────────
 
-export async function insertCart(db: Db, c: { id: string; customerId: string; now: Date }): Promise<CartRow> {
+/** New open carts, in one statement; answered in the order given. */
+export async function insertCarts(db: Db, carts: readonly { id: string; customerId: string; now: Date }[]): Promise<CartRow[]> {
   const { rows } = await db.query<R<CartRow>>(
-    prepared(`INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ($1, $2, 'open', $3, $3) RETURNING *`),
-    [c.id, c.customerId, c.now],
+    prepared(`INSERT INTO carts (id, customer_id, status, created_at, updated_at)
+       SELECT id, customer_id, 'open', now, now FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS t(id, customer_id, now)
+       RETURNING *`),
+    [carts.map((c) => c.id), carts.map((c) => c.customerId), carts.map((c) => c.now)],
   );
-  return rows[0] as CartRow;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return carts.map((c) => byId.get(c.id) as CartRow);
 }
 
 export async function findCart(db: Db, id: string, lock = false): Promise<CartRow | undefined> {
@@ -191,10 +195,13 @@ export async function claimCarts(
   return out;
 }
 
-export async function reopenCart(db: Db, cartId: string, orderId: string, now: Date): Promise<void> {
+/** Reopens carts whose checkout failed before its order existed (each only while still claimed for that order). */
+export async function reopenCarts(db: Db, carts: readonly { cartId: string; orderId: string }[], now: Date): Promise<void> {
   await db.query(
-    prepared(`UPDATE carts SET status = 'open', order_id = NULL, updated_at = $3 WHERE id = $1 AND order_id = $2 AND status = 'checking_out'`),
-    [cartId, orderId, now],
+    prepared(`UPDATE carts c SET status = 'open', order_id = NULL, updated_at = $3
+       FROM unnest($1::uuid[], $2::uuid[]) AS t(id, order_id)
+      WHERE c.id = t.id AND c.order_id = t.order_id AND c.status = 'checking_out'`),
+    [carts.map((c) => c.cartId), carts.map((c) => c.orderId), now],
   );
 }
 
@@ -254,17 +261,25 @@ export async function setStatusView(db: Db, orderId: string, status: OrderStatus
   );
 }
 
-export async function setPaymentView(db: Db, orderId: string, paymentStatus: string, nextAction: unknown, now: Date): Promise<void> {
+/** The payment part of several pending orders' status rows, in one statement (each order at most once). */
+export async function setPaymentViews(db: Db, views: readonly { orderId: string; paymentStatus: string; nextAction: unknown }[], now: Date): Promise<void> {
   await db.query(
-    prepared(`UPDATE checkout_order_status SET payment_status = $2, next_action = $3, version = version + 1, updated_at = $4
-     WHERE order_id = $1 AND status = 'pending_payment'`),
-    [orderId, paymentStatus, nextAction === null ? null : JSON.stringify(nextAction), now],
+    prepared(`UPDATE checkout_order_status s SET payment_status = t.payment_status, next_action = t.next_action, version = s.version + 1, updated_at = $4
+       FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS t(order_id, payment_status, next_action)
+      WHERE s.order_id = t.order_id AND s.status = 'pending_payment'`),
+    [views.map((v) => v.orderId), views.map((v) => v.paymentStatus), views.map((v) => (v.nextAction === null ? null : JSON.stringify(v.nextAction))), now],
   );
 }
 
 export async function findStatus(db: Db, orderId: string): Promise<StatusRow | undefined> {
   const { rows } = await db.query<R<StatusRow>>(prepared('SELECT * FROM checkout_order_status WHERE order_id = $1'), [orderId]);
   return rows[0];
+}
+
+/** Several orders' status rows in one read (order ids must be UUIDs). */
+export async function findStatuses(db: Db, orderIds: readonly string[]): Promise<StatusRow[]> {
+  const { rows } = await db.query<R<StatusRow>>(prepared('SELECT * FROM checkout_order_status WHERE order_id = ANY($1::uuid[])'), [orderIds]);
+  return rows;
 }
 
 export async function insertRefund(db: Db, r: { refundId: string; orderId: string; amount: number; now: Date }): Promise<boolean> {

@@ -117,12 +117,17 @@ export async function countAddresses(db: Db, customerId: string): Promise<number
   return rows[0]?.n ?? 0;
 }
 
-export async function findAddress(db: Db, customerId: string, id: string): Promise<AddressRow | undefined> {
+/**
+ * Several customers' addresses in one read (checkout resolves one per order): the live rows of
+ * `pairs`, at most one per pair. Ids must be UUIDs.
+ */
+export async function findAddresses(db: Db, pairs: readonly { customerId: string; id: string }[]): Promise<AddressRow[]> {
   const { rows } = await db.query<AddressRow & Record<string, unknown>>(
-    prepared('SELECT * FROM customer_addresses WHERE id = $1 AND customer_id = $2 AND deleted_at IS NULL'),
-    [id, customerId],
+    prepared(`SELECT a.* FROM customer_addresses a JOIN unnest($1::uuid[], $2::uuid[]) AS p(id, customer_id)
+       ON a.id = p.id AND a.customer_id = p.customer_id WHERE a.deleted_at IS NULL`),
+    [pairs.map((p) => p.id), pairs.map((p) => p.customerId)],
   );
-  return rows[0];
+  return rows;
 }
 
 export async function softDeleteAddress(db: Db, customerId: string, id: string, now: Date): Promise<boolean> {

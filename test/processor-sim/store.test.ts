@@ -57,6 +57,25 @@ test('a document remembered by one store and changed through another is re-read 
   assert.equal(await a.update<{ status: string }, string | undefined>('webpay', 't1', (cur) => ({ result: cur?.status })), 'reversed');
 });
 
+test('concurrent writes share batches: each insert of an id is answered once, and every document gets its own writes', async () => {
+  const store = pgStore(db);
+  // The same id twice in one turn (one batch): exactly one insert wins.
+  const inserted = await Promise.all([
+    ...Array.from({ length: 20 }, (_, i) => store.insert('mp_payment', `p${i}`, { n: i }, i % 2 === 0 ? new Date('2026-01-01T00:00:00Z') : null)),
+    store.insert('mp_payment', 'p3', { n: -1 }),
+  ]);
+  assert.deepEqual(inserted, [...Array.from({ length: 20 }, () => true), false]);
+  assert.deepEqual(await store.get('mp_payment', 'p3'), { n: 3 });
+  // Updates of twenty documents, two per document in the same turn: all apply, each once.
+  await Promise.all(Array.from({ length: 40 }, (_, i) => store.update<{ n: number }, undefined>('mp_payment', `p${i % 20}`, (cur) => ({
+    data: { n: (cur?.n ?? 0) + 100 }, ...(i === 1 ? { dueAt: new Date('2026-01-01T00:00:00Z') } : {}), result: undefined,
+  }))));
+  for (let i = 0; i < 20; i++) assert.deepEqual(await store.get('mp_payment', `p${i}`), { n: i + 200 });
+  // Due times: kept where no update gave one (even ids), set where one did (p1).
+  const due = await store.due('mp_payment', new Date('2026-01-02T00:00:00Z'), 100);
+  assert.deepEqual([...due].sort(), ['p0', 'p1', 'p10', 'p12', 'p14', 'p16', 'p18', 'p2', 'p4', 'p6', 'p8']);
+});
+
 test('a log batch that cannot be written rejects for whoever waits on it, later too, and is never an unhandled rejection', async () => {
   const { url } = await freshDatabase();
   const gone = createDatabase({ connectionString: url, max: 1 });
