@@ -114,20 +114,10 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
   }, { maxInFlight: 1 });
   // Line changes of concurrent requests on different carts share one statement per batch (a
   // cart's second change in a batch waits for the next one): each was a round trip and a commit.
-  const again = Symbol('again');
-  const lineBatch = groupCommit(async (inputs: PutLineInput[]) => {
-    const seen = new Set<string>();
-    const first = inputs.map((i) => (seen.has(i.cartId.toLowerCase()) ? false : (seen.add(i.cartId.toLowerCase()), true)));
-    const out = await putLines(db, inputs.filter((_, k) => first[k]), { maxQuantity: MAX_QTY, maxLines: MAX_LINES }, clock.now());
-    let k = 0;
-    return first.map((f) => (f ? out[k++] : again));
-  });
-  const putLineBatched = async (input: PutLineInput): Promise<store.PutLineResult | undefined> => {
-    for (;;) {
-      const r = await lineBatch(input);
-      if (r !== again) return r;
-    }
-  };
+  const putLineBatched = groupCommit(
+    (inputs: PutLineInput[]) => putLines(db, inputs, { maxQuantity: MAX_QTY, maxLines: MAX_LINES }, clock.now()),
+    { key: (i) => i.cartId.toLowerCase() },
+  );
   // The redirect (or voucher) each new order's client is sent to, for a client that lost the
   // answer: one statement for the checkouts of a batch (an order is in at most one: its own).
   const paymentView = groupCommit(async (views: { orderId: string; paymentStatus: string; nextAction: unknown }[]) => {
@@ -206,12 +196,11 @@ export function createCheckoutService(deps: CheckoutServiceDeps) {
    * run again holding that lock, so the limits are checked against the current lines.
    */
   const putLine = async (customerId: string, cartId: string, sku: string, quantity: number, add: boolean, known: Map<string, SkuView>) => {
-    const args = { cartId, customerId, sku, quantity, add, maxQuantity: MAX_QTY, maxLines: MAX_LINES, now: clock.now() };
     let r = await putLineBatched({ cartId, customerId, sku, quantity, add });
     if (r && !r.fresh && r.status === 'open') {
       r = await db.transaction(async (tx) => {
         await store.findCart(tx, cartId, true);
-        return store.putLine(tx, { ...args, now: clock.now() });
+        return store.putLine(tx, { cartId, customerId, sku, quantity, add, maxQuantity: MAX_QTY, maxLines: MAX_LINES, now: clock.now() });
       });
     }
     if (!r) throw checkoutError('cart_not_found', 'no such cart');

@@ -1,4 +1,4 @@
-import type { Database } from '../platform/db.js';
+import { isUuid, type Database } from '../platform/db.js';
 import { groupCommit } from '../platform/group-commit.js';
 import type { OrderStatus } from './domain/order-state.js';
 import { checkoutError } from './errors.js';
@@ -34,8 +34,6 @@ export interface OrderStatusView {
 }
 
 /** Read side of orders: single orders, lists with keyset cursors, the polled status row. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function createOrderQueries(db: Database) {
   // The polled status of concurrent clients in one read per batch (every live order polls it).
   // A batch's snapshot is taken after each of its reads was asked for: none sees an older row
@@ -44,7 +42,7 @@ export function createOrderQueries(db: Database) {
     const rows = new Map((await store.findStatuses(db, ids)).map((r) => [r.order_id, r]));
     return ids.map((id) => rows.get(id.toLowerCase()));
   }, { maxInFlight: 4 });
-  const findStatus = (orderId: string) => (UUID.test(orderId) ? statusRows(orderId) : Promise.resolve(undefined));
+  const findStatus = (orderId: string) => (isUuid(orderId) ? statusRows(orderId) : Promise.resolve(undefined));
   const toView = (o: store.OrderRow, lines: store.OrderLineRow[]): OrderView => ({
     id: o.id, customerId: o.customer_id, status: o.status, currency: o.currency, subtotal: o.subtotal, shipping: o.shipping,
     total: o.total, refundedAmount: o.refunded_amount, paymentMethod: o.payment_method, paymentAttemptId: o.payment_attempt_id,

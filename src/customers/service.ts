@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendEvents, outboxWaker } from '../events/index.js';
 import type { Clock } from '../platform/clock.js';
-import { prepared, type Database } from '../platform/db.js';
+import { isUuid, prepared, type Database } from '../platform/db.js';
 import { groupCommit } from '../platform/group-commit.js';
 import { decoyHash, hashPassword, newSessionToken, tokenDigest, verifyPassword } from './auth.js';
 import { validateAddress, type AddressInput, type DeliveryAddress } from './domain/address.js';
@@ -65,7 +65,6 @@ export function createCustomersService(deps: CustomersServiceDeps) {
   // Concurrent checkouts read their addresses together: one statement per batch instead of
   // one per checkout (each read is a round trip to the server). A batch's snapshot is taken
   // after every read in it was asked for, so each sees what committed before it asked.
-  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const addressOf = groupCommit(async (pairs: { customerId: string; id: string }[]) => {
     const found = await store.findAddresses(db, pairs);
     // The server answers ids in lower case, whatever case they were asked in.
@@ -167,7 +166,7 @@ export function createCustomersService(deps: CustomersServiceDeps) {
     /** One of the customer's addresses; throws `address_not_found` for anyone else's. */
     async getAddress(customerId: string, addressId: string): Promise<Address> {
       // Not an id this store ever gave out (the batch's uuid[] would refuse it): no such address.
-      const row = UUID.test(addressId) && UUID.test(customerId) ? await addressOf({ customerId, id: addressId }) : undefined;
+      const row = isUuid(addressId) && isUuid(customerId) ? await addressOf({ customerId, id: addressId }) : undefined;
       if (!row) throw customersError('address_not_found', 'no such address');
       return toAddress(row);
     },

@@ -1,5 +1,5 @@
 import { appendEvents, type NewEvent } from '../events/index.js';
-import type { Db } from '../platform/db.js';
+import { isUuid, type Db } from '../platform/db.js';
 import type { Posting } from './domain/ledger.js';
 import { feePosting, payoutPosting } from './domain/ledger.js';
 import { parseSettlementCsv, type SettlementLine } from './domain/settlement.js';
@@ -21,12 +21,11 @@ export interface Reconciliation {
   payouts: { payoutId: string; processor: string; net: number }[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Finds our attempt for a report line: MP names the attempt id, Transbank the buy orders. */
 async function attemptFor(db: Db, line: SettlementLine): Promise<AttemptState | undefined> {
   const ext = line.externalRef;
-  if (ext && UUID.test(ext)) {
+  if (ext && isUuid(ext)) {
     const a = await store.findAttempt(db, ext);
     if (a) return a;
   }

@@ -37,6 +37,10 @@ export { DURABLE_COMMIT, queryScript, sqlArray, sqlLiteral } from './db-tx.js';
 
 export { prepared, type PreparedSql } from './db-prepared.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Text in the form ids are given out in (and a uuid parameter accepts): check it before a batch's uuid[] would refuse the whole batch. */
+export const isUuid = (s: string): boolean => UUID.test(s);
+
 export interface TransactionOptions {
   isolation?: 'read committed' | 'repeatable read' | 'serializable';
   /** Statement-level settings applied with SET LOCAL, e.g. `{ synchronous_commit: 'remote_apply' }`. */

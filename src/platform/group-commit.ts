@@ -1,9 +1,14 @@
 /** Options of a group commit. */
-export interface GroupCommitOptions {
+export interface GroupCommitOptions<I = unknown> {
   /** Most items written by one batch. */
   maxBatch?: number;
   /** Batches in flight at once. */
   maxInFlight?: number;
+  /**
+   * At most one item per key in a batch (`write` answers each key once, e.g. one row per id in
+   * one statement); a later item with a key already in the batch waits for a following batch.
+   */
+  key?: (item: I) => string;
 }
 
 /**
@@ -17,9 +22,12 @@ export interface GroupCommitOptions {
  * const place = groupCommit((drafts: Draft[]) => db.transaction((tx) => insertAll(tx, drafts)));
  * const answer = await place(draft);
  */
-export function groupCommit<I, O>(write: (items: I[]) => Promise<O[]>, options: GroupCommitOptions = {}): (item: I) => Promise<O> {
+export function groupCommit<I, O>(
+  write: (items: I[]) => Promise<O[]>, options: GroupCommitOptions<I> = {},
+): (item: I) => Promise<O> {
   const maxBatch = options.maxBatch ?? 128;
   const maxInFlight = options.maxInFlight ?? 2;
+  const key = options.key;
   let queue: { item: I; resolve(o: O): void; reject(err: unknown): void }[] = [];
   let inFlight = 0;
   let scheduled = false;
@@ -51,8 +59,24 @@ export function groupCommit<I, O>(write: (items: I[]) => Promise<O[]>, options: 
   const pump = () => {
     scheduled = false;
     while (inFlight < maxInFlight && queue.length > 0) {
-      const batch = queue.slice(0, maxBatch);
-      queue = queue.slice(maxBatch);
+      let batch: typeof queue;
+      if (key) {
+        // Queue order kept; an item whose key is in the batch already stays queued.
+        const keys = new Set<string>();
+        const rest: typeof queue = [];
+        batch = [];
+        for (const p of queue) {
+          const k = key(p.item);
+          if (batch.length < maxBatch && !keys.has(k)) {
+            keys.add(k);
+            batch.push(p);
+          } else rest.push(p);
+        }
+        queue = rest;
+      } else {
+        batch = queue.slice(0, maxBatch);
+        queue = queue.slice(maxBatch);
+      }
       inFlight++;
       void run(batch).finally(() => {
         inFlight--;

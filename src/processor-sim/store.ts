@@ -83,26 +83,19 @@ const UPDATE_IF_SAME = prepared(
 
 type Write = { kind: RecordKind; id: string; json: string; dueAt: Date | null | undefined; v?: string };
 
+/** A document's key in maps and batches. */
+const keyOf = (kind: string, id: string) => `${kind}\u0000${id}`;
+
 /**
  * Runs batches of writes as `sql` and answers each with the row version it wrote (undefined:
  * not written). A document already written earlier in its batch goes into a later batch.
  */
 function batchWriter(db: Database, sql: ReturnType<typeof prepared>, params: (ws: Write[]) => unknown[]) {
-  const keyOf = (w: Write) => `${w.kind}\u0000${w.id}`;
-  const again = Symbol('again');
-  const batch = groupCommit(async (writes: Write[]): Promise<(string | undefined | typeof again)[]> => {
-    const seen = new Set<string>();
-    const first = writes.map((w) => (seen.has(keyOf(w)) ? false : (seen.add(keyOf(w)), true)));
-    const { rows } = await db.query<{ kind: string; id: string; v: string }>(sql, params(writes.filter((_, i) => first[i])));
-    const written = new Map(rows.map((r) => [`${r.kind}\u0000${r.id}`, r.v]));
-    return writes.map((w, i) => (first[i] ? written.get(keyOf(w)) : again));
-  }, { maxInFlight: 1 });
-  return async (w: Write): Promise<string | undefined> => {
-    for (;;) {
-      const out = await batch(w);
-      if (out !== again) return out;
-    }
-  };
+  return groupCommit(async (writes: Write[]): Promise<(string | undefined)[]> => {
+    const { rows } = await db.query<{ kind: string; id: string; v: string }>(sql, params(writes));
+    const written = new Map(rows.map((r) => [keyOf(r.kind, r.id), r.v]));
+    return writes.map((w) => written.get(keyOf(w.kind, w.id)));
+  }, { maxInFlight: 1, key: (w) => keyOf(w.kind, w.id) });
 }
 
 /** A store in PostgreSQL (tables sim_records, sim_log). */
@@ -139,7 +132,6 @@ export function pgStore(db: Database): SimStore {
     ws.map((w) => w.dueAt !== undefined), ws.map((w) => w.dueAt ?? null),
   ]);
   const recent = new Map<string, { json: string; v: string }>();
-  const keyOf = (kind: RecordKind, id: string) => `${kind}\u0000${id}`;
   const remember = (key: string, json: string, v: string | undefined) => {
     recent.delete(key);
     if (v === undefined) return;

@@ -41,3 +41,14 @@ test('batches hold at most maxBatch items', async () => {
   await Promise.all(Array.from({ length: 10 }, (_, i) => write(i)));
   assert.deepEqual(sizes, [4, 4, 2]);
 });
+
+test('with a key, a batch holds one item per key; the repeats go, in order, to the following batches', async () => {
+  const batches: string[][] = [];
+  const write = groupCommit(async (items: { id: string; n: number }[]) => {
+    batches.push(items.map((i) => `${i.id}${i.n}`));
+    return items.map((i) => `${i.id}${i.n} done`);
+  }, { maxInFlight: 1, key: (i) => i.id });
+  const items = [{ id: 'a', n: 1 }, { id: 'b', n: 1 }, { id: 'a', n: 2 }, { id: 'a', n: 3 }, { id: 'c', n: 1 }];
+  assert.deepEqual(await Promise.all(items.map(write)), ['a1 done', 'b1 done', 'a2 done', 'a3 done', 'c1 done']);
+  assert.deepEqual(batches, [['a1', 'b1', 'c1'], ['a2'], ['a3']]);
+});
