@@ -171,4 +171,16 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       process.stdout.write(`embudo: could not compile the CLI (${err?.message ?? err}); it will run through tsx\n`);
     }
   }
+  // The embedded cluster's template too (~2 s), so the first `npm start` copies it instead of
+  // running initdb. Not for a platform run against a server (DATABASE_URL), and never fatal:
+  // a start without it runs initdb and builds it afterwards.
+  if (!process.env.DATABASE_URL && process.env.EMBUDO_PG_TEMPLATE_DIR !== '') {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/embudo.js'), 'pg-template'], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, env: { ...process.env, LOG_LEVEL: 'warn' },
+    });
+    const said = `${r.stdout ?? ''}`.trim();
+    if (r.status === 0) process.stdout.write(`embudo: ${said || 'cluster template ready'}\n`);
+    else process.stdout.write(`embudo: could not build the cluster template (${r.error?.message ?? `${r.stderr ?? ''}`.trim().split('\n').pop()}); the first start will run initdb\n`);
+  }
 }

@@ -44,8 +44,10 @@ export interface LiveResult {
   started: number;
   completed: number;
   dropped: number;
-  /** Responses by HTTP status over every request the run made. */
+  /** Responses by HTTP status over the platform's answers (the processor simulator's are not counted here). */
   statuses: Record<string, number>;
+  /** Every HTTP request the run sent, to the platform and to the processor simulator. */
+  requests: number;
   /** Failures that were not an HTTP answer (connection refused, reset). */
   networkErrors: number;
   /** Requests this client gave up on after 30 s (not counted in networkErrors). */
@@ -82,11 +84,16 @@ class HttpFailure extends Error {
  */
 export async function runLive(options: LiveOptions): Promise<LiveResult> {
   const rng = createRng(`${String(options.seed)}-live`);
-  const client = httpClient();
+  const http = httpClient();
+  // Every request counted, the processor simulator's included (what a run costs per order).
+  const client: typeof http = { ...http, request: (url, req) => {
+    result.requests++;
+    return http.request(url, req);
+  } };
   const sim = processorClient(options.simUrl, client);
   const shoppers: Shopper[] = generateCustomers(rng.fork('customers'), options.customerCount ?? 200, `${String(options.seed)}-live-${Date.now().toString(36)}`)
     .map((customer) => ({ customer }));
-  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, networkErrors: 0, timeouts: 0, outOfStock: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
+  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, requests: 0, networkErrors: 0, timeouts: 0, outOfStock: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
   const latencies: number[] = [];
   const skus = await sellableSkus(options.baseUrl);
   if (skus.length === 0) throw new Error(`no sellable SKUs at ${options.baseUrl}/catalog/products`);
