@@ -114,7 +114,8 @@ export async function run(): Promise<Record<string, unknown>> {
     const loaded = await a.runEtl({ onLoad: (r) => stages.push(r.timings) });
     const backfillS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    const pgCpuMs = (await postgresCpuMs(db)) - pg0;
+    const pg1 = await postgresCpuMs(db);
+    const pgCpuMs = pg0 === null || pg1 === null ? null : pg1 - pg0;
     if (loaded.loaded !== events.length) throw new Error(`backfill loaded ${loaded.loaded} of ${events.length} events`);
     // Where the backfill's time went (stderr: the last stdout line stays the figures).
     process.stderr.write(`etl backfill stages (ms): ${JSON.stringify(stages)}\n`);

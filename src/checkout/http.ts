@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AddressBody, type Customer } from '../customers/index.js';
-import type { HttpModule } from '../platform/http.js';
+import { ADMIT, type HttpModule } from '../platform/http.js';
 import type { CartView, CheckoutResult, CheckoutService } from './checkout-service.js';
 import type { IdempotentHandler } from './idempotency.js';
 
@@ -67,7 +67,7 @@ export function cartRoutes(deps: CartRoutesDeps): HttpModule {
   const { service, idempotent, requireCustomer } = deps;
   return (app) => {
     const tags = ['checkout'];
-    app.post('/carts', { schema: { tags, headers: AuthHeaders, response: { 201: CartOut } } }, async (req, reply) => {
+    app.post('/carts', { config: ADMIT.begins, schema: { tags, headers: AuthHeaders, response: { 201: CartOut } } }, async (req, reply) => {
       const customer = await requireCustomer(req);
       return idempotent(req, reply, `customer:${customer.id}`, async () => ({ status: 201, body: cartJson(await service.createCart(customer.id)) }));
     });

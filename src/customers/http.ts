@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { HttpModule } from '../platform/http.js';
+import { ADMIT, type HttpModule } from '../platform/http.js';
 import { CHILE_REGIONS } from './domain/chile-regions.js';
 import { customersError } from './errors.js';
 import type { Address, Customer, CustomersService, NewSession } from './service.js';
@@ -89,6 +89,7 @@ export function customersRoutes(service: CustomersService, idempotent: Idempoten
     }, async (req, reply) => reply.code(201).send(sessionJson(await service.register(req.body))));
 
     app.post('/customers/guest', {
+      config: ADMIT.begins,
       schema: { tags, body: z.object({ email: Email, name: z.string().max(100).optional() }).strict(), response: { 201: SessionOut } },
     }, async (req, reply) => reply.code(201).send(sessionJson(await service.guest(req.body))));
 

@@ -98,6 +98,7 @@ export async function startPlatform(config: Config, options: StartOptions): Prom
         },
         modules: [...contexts.flatMap((c) => c.routes ?? []), ...(options.modules ?? [])],
         admin: { token: config.adminToken },
+        ...(config.httpMaxInFlight !== undefined ? { maxInFlight: config.httpMaxInFlight } : {}),
       });
     } catch (err) {
       await seeded.catch(() => undefined);

@@ -1,6 +1,6 @@
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { HttpApp, HttpModule } from '../platform/http.js';
+import { ADMIT, type HttpApp, type HttpModule } from '../platform/http.js';
 import { STATUSES } from './domain/attempt.js';
 import type { AttemptState } from './store.js';
 import type { Attempts } from './service.js';
@@ -56,12 +56,12 @@ export function paymentsRoutes(deps: { attempts: Attempts; vault: Vault; notific
       };
       scope.get(
         '/payments/webpay/return',
-        { schema: { querystring: WebpayReturn, tags: ['payments'], summary: 'Webpay return (GET)' } },
+        { config: ADMIT.always, schema: { querystring: WebpayReturn, tags: ['payments'], summary: 'Webpay return (GET)' } },
         async (req, reply) => reply.redirect(await webpay(req.query), 303),
       );
       scope.post(
         '/payments/webpay/return',
-        { schema: { body: WebpayReturn, tags: ['payments'], summary: 'Webpay return (form POST)' } },
+        { config: ADMIT.always, schema: { body: WebpayReturn, tags: ['payments'], summary: 'Webpay return (form POST)' } },
         async (req, reply) => reply.redirect(await webpay(req.body), 303),
       );
       const inscription = async (token: string) => {
@@ -70,12 +70,12 @@ export function paymentsRoutes(deps: { attempts: Attempts; vault: Vault; notific
       };
       scope.get(
         '/payments/oneclick/inscriptions/return',
-        { schema: { querystring: InscriptionReturn, tags: ['payments'] } },
+        { config: ADMIT.always, schema: { querystring: InscriptionReturn, tags: ['payments'] } },
         async (req, reply) => reply.redirect(await inscription(req.query.TBK_TOKEN), 303),
       );
       scope.post(
         '/payments/oneclick/inscriptions/return',
-        { schema: { body: InscriptionReturn, tags: ['payments'] } },
+        { config: ADMIT.always, schema: { body: InscriptionReturn, tags: ['payments'] } },
         async (req, reply) => reply.redirect(await inscription(req.body.TBK_TOKEN), 303),
       );
     });
@@ -87,7 +87,7 @@ export function paymentsRoutes(deps: { attempts: Attempts; vault: Vault; notific
       scope.addContentTypeParser(['application/json', '*'], { parseAs: 'string' }, (_req, body, done) => done(null, String(body)));
       scope.post(
         '/webhooks/mercadopago',
-        { schema: { querystring: MpQuery, tags: ['payments'], summary: 'Mercado Pago notifications (signed)' } },
+        { config: ADMIT.always, schema: { querystring: MpQuery, tags: ['payments'], summary: 'Mercado Pago notifications (signed)' } },
         async (req, reply) => {
           const r = await deps.notifications.receiveMercadoPago({
             query: req.query,

@@ -79,6 +79,7 @@ export const platformError = defineErrors({
   method_not_allowed: 'invalid',
   idempotency_mismatch: 'invalid',
   unavailable: 'unavailable',
+  overloaded: 'unavailable',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   admin_disabled: 'forbidden',

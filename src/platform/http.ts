@@ -25,7 +25,7 @@ import { z } from 'zod';
 import { databaseUnavailable, isConnectionError } from './db-errors.js';
 import { AppError, httpStatus, isAppError, platformError } from './errors.js';
 import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
+import { counter, gauge, type Metrics } from './metrics.js';
 
 /** The Fastify instance every context registers its routes on, typed with zod schemas. */
 export type HttpApp = FastifyInstance<
@@ -55,7 +55,30 @@ export interface HttpDeps {
    * context's handler, so no admin route can be published without it.
    */
   admin?: { token: string | undefined };
+  /**
+   * Requests served at once beyond which new ones are refused at once with 503 `overloaded`
+   * and `Retry-After` instead of queueing (EMBUDO_HTTP_MAX_IN_FLIGHT; unset: no limit). Routes
+   * that start a shopper's session (`ADMIT.begins`) are refused from half of it, so work
+   * already begun finishes first; `ADMIT.always` routes (processor returns and notifications,
+   * which finish payments) and health, readiness and metrics are never refused.
+   */
+  maxInFlight?: number;
 }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** How admission control treats the route (see HttpDeps.maxInFlight). */
+    admission?: 'always' | 'begins';
+  }
+}
+
+/** Route `config` values for admission control (see HttpDeps.maxInFlight). */
+export const ADMIT = {
+  /** Never refused for load: it finishes work already begun (a payment's return or notification). */
+  always: { admission: 'always' },
+  /** Begins a shopper's session: refused first when the platform is loaded. */
+  begins: { admission: 'begins' },
+} as const;
 
 /** The body every error response has: a machine-readable code and a human message. */
 export const ErrorBody = z
@@ -139,6 +162,8 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     void reply.header('x-request-id', req.id);
   });
 
+  if (deps.maxInFlight !== undefined) admission(app, deps.maxInFlight, deps.metrics);
+
   if (deps.admin) {
     const check = adminTokenCheck(deps.admin.token);
     app.addHook('onRequest', async (req) => {
@@ -199,6 +224,35 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   for (const register of deps.modules) await register(app);
   await app.ready();
   return app;
+}
+
+const NEVER_SHED = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Load shedding: at most `max` requests in flight (a shopper's first requests, at most half);
+ * the rest are answered at once with 503 `overloaded` and `Retry-After: 1`, so an overload
+ * costs callers a retry instead of every request a queue (and the process its memory).
+ */
+function admission(app: HttpApp, max: number, metrics: Metrics): void {
+  let inFlight = 0;
+  const serving = gauge(metrics.registry, 'embudo_http_in_flight', 'HTTP requests being served (admission control)');
+  const shed = counter(metrics.registry, 'embudo_http_shed_total', 'HTTP requests refused with 503 overloaded', ['route']);
+  app.addHook('onRequest', async (req, reply) => {
+    const route = req.routeOptions.url;
+    const how = req.routeOptions.config.admission;
+    if (how === 'always' || route === undefined || NEVER_SHED.has(route)) return;
+    if (inFlight >= (how === 'begins' ? Math.max(1, Math.floor(max / 2)) : max)) {
+      shed.inc({ route });
+      throw platformError('overloaded', 'the platform is at capacity; retry shortly', { retryAfterSeconds: 1 });
+    }
+    inFlight++;
+    serving.set(inFlight);
+    // 'close' comes once the answer is written or the connection is gone, whatever happened.
+    reply.raw.once('close', () => {
+      inFlight--;
+      serving.set(inFlight);
+    });
+  });
 }
 
 function toAppError(err: FastifyError | AppError): AppError {
