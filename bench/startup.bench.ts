@@ -201,6 +201,9 @@ export async function run(): Promise<Record<string, unknown>> {
     await stop(first);
     const second = await start(dir, { EMBUDO_ADMIN_TOKEN: ADMIN_TOKEN });
     try {
+      await new Promise((r) => setTimeout(r, 3000));
+      const rssIdle = rssMb(second.child.pid as number);
+      const pgIdle = descendantsRssMb(second.child.pid as number);
       const base = `http://127.0.0.1:${second.port}`;
       await restock(base);
       const floor = await healthzPerSecond(base, 3000);
@@ -208,10 +211,6 @@ export async function run(): Promise<Record<string, unknown>> {
         baseUrl: base, simUrl: `http://127.0.0.1:${second.simPort}`,
         rate: LOAD_RATE, flat: true, browsePerOrder: 0, maxInFlight: 512, customerCount: 400,
       };
-      if (WARMUP_SECONDS > 0) await runLive({ ...liveOptions, seed: 'bench-startup-warmup', durationMs: WARMUP_SECONDS * 1000 });
-      await new Promise((r) => setTimeout(r, 3000));
-      const rssIdle = rssMb(second.child.pid as number);
-      const pgIdle = descendantsRssMb(second.child.pid as number);
       let peak = rssIdle;
       let pgPeak = pgIdle;
       const sampler = setInterval(() => {
@@ -222,6 +221,7 @@ export async function run(): Promise<Record<string, unknown>> {
           // the process may be gone at the very end
         }
       }, 500);
+      if (WARMUP_SECONDS > 0) await runLive({ ...liveOptions, seed: 'bench-startup-warmup', durationMs: WARMUP_SECONDS * 1000 });
       const cpu0 = cpuSeconds(second.child.pid as number);
       const driver0 = process.cpuUsage();
       const machine0 = machineCpu();

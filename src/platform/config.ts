@@ -73,7 +73,8 @@ const envSchema = z.object({
     .optional(),
   INVENTORY_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(900),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-  EMBUDO_HTTP_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(1_000_000).default(256),
+  EMBUDO_HTTP_MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(1_000_000).default(1024),
+  EMBUDO_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(1000).default(30),
   EMBUDO_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // Payments (processors). Unset: the embedded simulator with Transbank's integration codes.
   TBK_BASE_URL: optionalUrl(['http', 'https']),
@@ -154,8 +155,10 @@ export interface Config {
   startSimulator: boolean;
   kek: string | undefined;
   shutdownGraceMs: number;
-  /** Requests served at once before new ones get 503 `overloaded` (EMBUDO_HTTP_MAX_IN_FLIGHT, 256; 0: no limit). */
+  /** Requests served at once before new ones get 503 `overloaded` (EMBUDO_HTTP_MAX_IN_FLIGHT, 1024; 0: no limit). */
   httpMaxInFlight: number | undefined;
+  /** V8's heap growing factor for `start`, in percent over the live heap (EMBUDO_HEAP_GROWING_PERCENT, 30; 0: V8's own). */
+  heapGrowingPercent: number;
   /** Default time-to-live of a stock reservation (INVENTORY_RESERVATION_TTL_SECONDS, 900). */
   reservationTtlSeconds: number;
   /** Staff token for /admin routes (EMBUDO_ADMIN_TOKEN); admin routes are off without it. */
@@ -217,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kek: e.EMBUDO_KEK,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     httpMaxInFlight: e.EMBUDO_HTTP_MAX_IN_FLIGHT === 0 ? undefined : e.EMBUDO_HTTP_MAX_IN_FLIGHT,
+    heapGrowingPercent: e.EMBUDO_HEAP_GROWING_PERCENT,
     reservationTtlSeconds: e.INVENTORY_RESERVATION_TTL_SECONDS,
     adminToken: e.EMBUDO_ADMIN_TOKEN,
     payments: paymentsConfig(e),

@@ -10,6 +10,16 @@ test('defaults give the embedded mode', () => {
   assert.equal(c.natsUrl, undefined);
   assert.match(c.dataDir, /\/data$/);
   assert.equal(c.simPort, 3100);
+  assert.equal(c.httpMaxInFlight, 1024);
+  assert.equal(c.heapGrowingPercent, 30);
+});
+
+test('admission control and the heap growing factor can be turned off', () => {
+  const c = loadConfig({ EMBUDO_HTTP_MAX_IN_FLIGHT: '0', EMBUDO_HEAP_GROWING_PERCENT: '0' });
+  assert.equal(c.httpMaxInFlight, undefined);
+  assert.equal(c.heapGrowingPercent, 0);
+  assert.equal(loadConfig({ EMBUDO_HTTP_MAX_IN_FLIGHT: '64' }).httpMaxInFlight, 64);
+  assert.throws(() => loadConfig({ EMBUDO_HTTP_MAX_IN_FLIGHT: '-1' }), ConfigError);
 });
 
 test('reads the conventional variables', () => {
