@@ -45,7 +45,14 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the platform. Every POST carries an Idempotency-Key (given, or a new one). */
+/** Times a 503 with Retry-After (the platform overloaded or failing over) is tried again. */
+const RETRIES_503 = 2;
+
+/**
+ * Calls the platform. Every POST carries an Idempotency-Key (given, or a new one). A 503 that
+ * says when to come back (Retry-After, at most 5 s) is sent again, with the same key, up to
+ * RETRIES_503 times within `timeoutMs`: the shopper sees the answer, not the overload.
+ */
 export async function api(path, { method = 'GET', body, key, timeoutMs = 25000 } = {}) {
   const headers = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -53,10 +60,18 @@ export async function api(path, { method = 'GET', body, key, timeoutMs = 25000 }
   if (s) headers.authorization = `Bearer ${s.token}`;
   if (method === 'POST') headers['idempotency-key'] = key ?? uuid();
   const ctrl = new AbortController();
+  const deadline = Date.now() + timeoutMs;
   const timer = setTimeout(() => ctrl.abort(), timeoutMs);
   let res;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: ctrl.signal });
+    for (let attempt = 0; ; attempt++) {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: ctrl.signal });
+      const after = res.headers.get('retry-after');
+      const wait = after === null ? NaN : Number(after) * 1000;
+      if (res.status !== 503 || attempt >= RETRIES_503 || !(wait >= 0 && wait <= 5000) || Date.now() + wait >= deadline) break;
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, wait));
+    }
   } catch (err) {
     throw new ApiError(0, err.name === 'AbortError' ? 'timeout' : 'network', 'No pudimos conectarnos con la tienda.');
   } finally {

@@ -57,6 +57,7 @@ export function explain(err) {
     unauthenticated: 'Tu sesión expiró. Ingresa de nuevo.',
     processor_unavailable: 'El procesador de pagos no respondió. Intenta de nuevo en unos minutos.',
     unavailable: 'La tienda está con mucha demanda. Intenta de nuevo en unos segundos.',
+    overloaded: 'La tienda está con mucha demanda. Intenta de nuevo en unos segundos; no se duplicará tu compra.',
     timeout: 'La tienda tardó demasiado en responder. Revisa tu conexión e intenta de nuevo; no se duplicará tu compra.',
     network: 'No pudimos conectarnos con la tienda. Revisa tu conexión e intenta de nuevo.',
   };
