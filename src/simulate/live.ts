@@ -48,6 +48,8 @@ export interface LiveResult {
   statuses: Record<string, number>;
   /** Every HTTP request the run sent, to the platform and to the processor simulator. */
   requests: number;
+  /** Requests sent again after a 503 with Retry-After (each counted in `statuses` too). */
+  retried: number;
   /** Failures that were not an HTTP answer (connection refused, reset). */
   networkErrors: number;
   /** Requests this client gave up on after 30 s (not counted in networkErrors). */
@@ -93,7 +95,7 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
   const sim = processorClient(options.simUrl, client);
   const shoppers: Shopper[] = generateCustomers(rng.fork('customers'), options.customerCount ?? 200, `${String(options.seed)}-live-${Date.now().toString(36)}`)
     .map((customer) => ({ customer }));
-  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, requests: 0, networkErrors: 0, timeouts: 0, outOfStock: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
+  const result: LiveResult = { started: 0, completed: 0, dropped: 0, statuses: {}, requests: 0, retried: 0, networkErrors: 0, timeouts: 0, outOfStock: 0, orders: 0, approved: 0, rejected: 0, pending: 0, p50: 0, p99: 0, ms: 0 };
   const latencies: number[] = [];
   const skus = await sellableSkus(options.baseUrl);
   if (skus.length === 0) throw new Error(`no sellable SKUs at ${options.baseUrl}/catalog/products`);
@@ -104,17 +106,26 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     if (token) headers.authorization = `Bearer ${token}`;
     if (method === 'POST') headers['idempotency-key'] = randomUUID();
     let res: HttpAnswer;
-    try {
-      res = await client.request(`${options.baseUrl}${path}`, {
-        method, headers, timeoutMs: 30_000, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (err) {
-      if (err instanceof Error && err.name === 'TimeoutError') result.timeouts++;
-      else result.networkErrors++;
-      throw err;
+    // As the shop does (web/shop/api.js): a 503 that says when to come back is sent again, with
+    // the same Idempotency-Key, at most twice.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await client.request(`${options.baseUrl}${path}`, {
+          method, headers, timeoutMs: 30_000, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      } catch (err) {
+        if (err instanceof Error && err.name === 'TimeoutError') result.timeouts++;
+        else result.networkErrors++;
+        throw err;
+      }
+      result.statuses[res.status] = (result.statuses[res.status] ?? 0) + 1;
+      if (options.onResponse) options.onResponse(res.status, toHeaders(res.headers));
+      const after = res.headers['retry-after'];
+      const wait = typeof after === 'string' ? Number(after) * 1000 : Number.NaN;
+      if (res.status !== 503 || attempt >= 2 || !(wait >= 0 && wait <= 5_000) || options.signal?.aborted) break;
+      result.retried++;
+      await new Promise((r) => setTimeout(r, wait));
     }
-    result.statuses[res.status] = (result.statuses[res.status] ?? 0) + 1;
-    if (options.onResponse) options.onResponse(res.status, toHeaders(res.headers));
     if (res.status >= 400) throw new HttpFailure(res.status, res.text);
     return res.text ? (JSON.parse(res.text) as unknown) : undefined;
   };

@@ -62,6 +62,7 @@ test('PostgreSQL restarted under load: clean 503 + Retry-After, then service res
   const fiveHundreds = Object.entries(result.statuses).filter(([s]) => Number(s) >= 500 && s !== '503');
   assert.deepEqual(fiveHundreds, [], `only 503 during the outage: ${JSON.stringify(result.statuses)}`);
   assert.deepEqual(without, [], '503s carry Retry-After');
+  assert.ok(result.retried > 0, `shoppers sent requests again after Retry-After (same Idempotency-Key): ${JSON.stringify(result)}`);
   await stack.stop();
   await fastForward(db, url, stack);
   assert.deepEqual(await invariantViolations(db, acknowledged), []);
