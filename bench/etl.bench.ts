@@ -4,7 +4,7 @@
 // (outbox → analytics.etl consumer → landing → streaming worker → fact_order_line).
 // Needs PostgreSQL at BENCH_DATABASE_URL (a scratch database is created and dropped).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -18,6 +18,7 @@ import { createLogger } from '../src/platform/log.js';
 import { createMetrics } from '../src/platform/metrics.js';
 import { migrate } from '../src/platform/migrations.js';
 import { generateMonth } from '../test/analytics/generate.js';
+import { cpuSnapshot, postgresCpuSeconds } from './checkout/cpu.js';
 import type { FigureTarget } from './run.js';
 
 const BACKFILL_ORDERS = Number(process.env.BENCH_ETL_ORDERS ?? 40_000);
@@ -57,33 +58,6 @@ async function land(db: Db, events: readonly EventEnvelope[]): Promise<void> {
   await db.query('VACUUM ANALYZE analytics_landing');
 }
 
-/**
- * CPU milliseconds spent so far by the PostgreSQL server's processes when it runs on this
- * machine (/proc of the postmaster's children); null when it is elsewhere.
- */
-async function postgresCpuMs(db: Db): Promise<number | null> {
-  try {
-    const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE pid = pg_backend_pid()');
-    const backend = rows[0]?.pid;
-    if (!backend) return null;
-    const ppid = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
-    const postmaster = ppid(backend);
-    let ticks = 0;
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-        if (Number(d) === postmaster || Number(f[1]) === postmaster) ticks += [11, 12, 13, 14].reduce((s, i) => s + Number(f[i] ?? 0), 0);
-      } catch {
-        // gone meanwhile
-      }
-    }
-    return ticks * 10;
-  } catch {
-    return null;
-  }
-}
-
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
@@ -108,14 +82,13 @@ export async function run(): Promise<Record<string, unknown>> {
     const a = createAnalytics({ db, logger, metrics: createMetrics(), clock: systemClock, dataDir: path.join(dir, 'backfill') });
     await a.query('SELECT 1'); // open the file and create the schema outside the timing
     const stages: Record<string, number>[] = [];
-    const pg0 = await postgresCpuMs(db);
+    const pg0 = cpuSnapshot(undefined, name);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const loaded = await a.runEtl({ onLoad: (r) => stages.push(r.timings) });
     const backfillS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    const pg1 = await postgresCpuMs(db);
-    const pgCpuMs = pg0 === null || pg1 === null ? null : pg1 - pg0;
+    const pgCpuS = postgresCpuSeconds(pg0, cpuSnapshot(undefined, name));
     if (loaded.loaded !== events.length) throw new Error(`backfill loaded ${loaded.loaded} of ${events.length} events`);
     // Where the backfill's time went (stderr: the last stdout line stays the figures).
     process.stderr.write(`etl backfill stages (ms): ${JSON.stringify(stages)}\n`);
@@ -189,7 +162,7 @@ export async function run(): Promise<Record<string, unknown>> {
       ratio_persist: Number((backfill / persist).toFixed(3)),
       backfill_core_s: {
         etl: Math.round((cpu.user + cpu.system) / 10_000) / 100,
-        postgres: pgCpuMs === null ? null : Math.round(pgCpuMs / 10) / 100,
+        postgres: pgCpuS === null ? null : Math.round(pgCpuS * 100) / 100,
       },
       freshness_p50_ms: Math.round(percentile(lat, 50)),
       freshness_p99_ms: Math.round(percentile(lat, 99)),

@@ -58,6 +58,16 @@ function postgresDelta(a: CpuSnapshot['pg'], b: CpuSnapshot['pg']): { bench: num
   return { bench, other };
 }
 
+/**
+ * CPU seconds of PostgreSQL's processes between two snapshots (every database's backends and the
+ * server's own processes); null when no PostgreSQL process runs on this machine.
+ */
+export function postgresCpuSeconds(a: CpuSnapshot, b: CpuSnapshot): number | null {
+  if (b.pg.size === 0) return null;
+  const { bench, other } = postgresDelta(a.pg, b.pg);
+  return ((bench + other) * TICK_MS) / 1000;
+}
+
 export interface CpuSnapshot {
   at: number;
   machine: { busy: number; total: number };

@@ -105,13 +105,14 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     if (method === 'POST') headers['idempotency-key'] = randomUUID();
+    const json = body !== undefined ? JSON.stringify(body) : undefined;
     let res: HttpAnswer;
     // As the shop does (web/shop/api.js): a 503 that says when to come back is sent again, with
     // the same Idempotency-Key, at most twice.
     for (let attempt = 0; ; attempt++) {
       try {
         res = await client.request(`${options.baseUrl}${path}`, {
-          method, headers, timeoutMs: 30_000, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          method, headers, timeoutMs: 30_000, ...(json !== undefined ? { body: json } : {}),
         });
       } catch (err) {
         if (err instanceof Error && err.name === 'TimeoutError') result.timeouts++;
